@@ -1,0 +1,1 @@
+"""Example LangGraph graphs served by graphgate (see ``langgraph.json``)."""

@@ -1,0 +1,56 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from gateway.api.deps import GatewayDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "A dependency is unreachable"}})
+async def readyz(gw: GatewayDep) -> JSONResponse:
+    """Redis, the broker and the checkpointer answer, and the graphs are loaded."""
+    checks: dict[str, Any] = {}
+    try:
+        await asyncio.wait_for(gw.redis.ping(), 2)
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {exc}"
+    checks["broker"] = await asyncio.to_thread(_check_broker)
+    checks["checkpointer"] = await asyncio.to_thread(_check_checkpointer, gw)
+    checks["graphs"] = gw.graphs.names()
+    ok = all(v == "ok" for k, v in checks.items() if k != "graphs")
+    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+
+def _check_broker() -> str:
+    from workers.celery_app import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return "ok"
+    except Exception as exc:
+        return f"error: {exc}"
+
+
+def _check_checkpointer(gw: Any) -> str:
+    from workers.checkpointer import check_checkpointer
+
+    try:
+        check_checkpointer(gw.settings)
+        return "ok"
+    except Exception as exc:
+        return f"error: {exc}"

@@ -1,0 +1,86 @@
+"""``/api/v1/tasks``: create, read, list, resume and cancel tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from gateway.api.deps import GatewayDep, PrincipalDep, public_base
+from gateway.api.schemas import ErrorResponse, GraphInfo, GraphList, Task, TaskCreate, TaskCreated, TaskList, TaskResume
+from gateway.errors import InvalidInput
+
+router = APIRouter(prefix="/api/v1", tags=["tasks"])
+
+ERRORS = {
+    401: {"model": ErrorResponse, "description": "Missing or invalid bearer token"},
+    404: {"model": ErrorResponse, "description": "Not found (or not yours)"},
+    409: {"model": ErrorResponse, "description": "Conflicts with the task's or session's state"},
+    422: {"model": ErrorResponse, "description": "Invalid request"},
+}
+
+
+@router.post("/tasks", status_code=202, response_model=TaskCreated, responses=ERRORS)
+async def create_task(body: TaskCreate, request: Request, gw: GatewayDep, who: PrincipalDep) -> TaskCreated:
+    """Create a task: run a graph with this input, in a new or an existing session."""
+    if body.input is not None and body.model_extra and set(body.model_extra) & set(body.input):
+        raise InvalidInput("a field is given both at the top level and inside input")
+    record = await gw.service.create_task(
+        who,
+        input=body.graph_input(),
+        graph=body.graph,
+        session_id=body.session_id,
+        mode=body.mode,
+        config=body.config,
+        multitask=body.multitask,
+    )
+    base = public_base(request, gw.settings)
+    return TaskCreated(
+        task_id=record.id,
+        session_id=record.session_id,
+        status=record.status.value,
+        graph=record.graph,
+        events_url=f"{base}/api/v1/events/{record.session_id}",
+        task_url=f"{base}/api/v1/tasks/{record.id}",
+    )
+
+
+@router.get("/tasks/{task_id}", response_model=Task, responses=ERRORS)
+async def get_task(task_id: str, gw: GatewayDep, who: PrincipalDep) -> Task:
+    """A task's status, output, error and pending interrupt."""
+    return Task.of(await gw.service.get_task(who, task_id))
+
+
+@router.get("/tasks", response_model=TaskList, responses=ERRORS)
+async def list_tasks(
+    gw: GatewayDep,
+    who: PrincipalDep,
+    session_id: Annotated[str | None, Query(max_length=128)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> TaskList:
+    """Your tasks, newest first; those of one session with ``session_id``."""
+    records = await gw.service.list_tasks(who, session_id, limit)
+    return TaskList(tasks=[Task.of(r) for r in records])
+
+
+@router.post("/tasks/{task_id}/resume", status_code=202, response_model=Task, responses=ERRORS)
+async def resume_task(task_id: str, body: TaskResume, gw: GatewayDep, who: PrincipalDep) -> Task:
+    """Answer the task's pending interrupt; the graph continues from its checkpoint."""
+    if body.answer is None:
+        raise InvalidInput("answer must not be null")
+    return Task.of(await gw.service.resume(who, task_id, body.answer, body.interrupt_id))
+
+
+@router.post("/tasks/{task_id}/cancel", status_code=202, response_model=Task, responses=ERRORS)
+async def cancel_task(task_id: str, gw: GatewayDep, who: PrincipalDep) -> Task:
+    """Cancel a task: queued or waiting tasks end at once, a running one at its next step."""
+    return Task.of(await gw.service.cancel(who, task_id))
+
+
+@router.get("/graphs", response_model=GraphList, responses={401: ERRORS[401]})
+async def list_graphs(gw: GatewayDep, who: PrincipalDep) -> GraphList:
+    """The registered graphs and their input schemas."""
+    return GraphList(
+        default=gw.graphs.default,
+        graphs=[GraphInfo(name=s.name, input_schema=s.input_schema) for s in gw.graphs.specs.values()],
+    )

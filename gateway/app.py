@@ -1,0 +1,155 @@
+"""The FastAPI application: routes, error mapping, limits and the process-wide objects behind them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.api import events as events_api
+from gateway.api import health as health_api
+from gateway.api import tasks as tasks_api
+from gateway.api.deps import Gateway
+from gateway.auth import Authenticator
+from gateway.errors import GraphgateError
+from gateway.fanout import StreamHub
+from gateway.settings import Settings, get_settings
+from gateway.tasks import TaskService
+
+log = logging.getLogger("graphgate.api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The gateway's ASGI app (``uvicorn --factory gateway.app:create_app``)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from workers.celery_app import enqueue_run
+        from workers.registry import load_registry
+
+        graphs = load_registry(settings.config, settings.default_graph)
+        client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+        hub = StreamHub(settings.redis_url, client)
+        await hub.start()
+        app.state.gateway = Gateway(
+            settings=settings,
+            service=TaskService(client, settings, enqueue_run, graphs),
+            auth=Authenticator(settings),
+            hub=hub,
+            graphs=graphs,
+            redis=client,
+        )
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await client.aclose()
+
+    app = FastAPI(
+        title="graphgate",
+        version="0.1.0",
+        summary="Run LangGraph graphs behind an HTTPS API, chat platforms and a web widget.",
+        lifespan=lifespan,
+    )
+    app.include_router(tasks_api.router)
+    app.include_router(events_api.router)
+    app.include_router(health_api.router)
+    _install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GraphgateError)
+    async def graphgate_error(request: Request, exc: GraphgateError) -> JSONResponse:
+        return _error(exc.status_code, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            problems.append(f"{where}: {err.get('msg', 'invalid')}")
+        return _error(422, "invalid_request", "; ".join(problems) or "invalid request")
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, whether or not Content-Length is sent."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                return await _error(413, "payload_too_large", f"body exceeds {self.max_bytes} bytes")(scope, receive, send)
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _error(413, "payload_too_large", f"body exceeds {self.max_bytes} bytes")(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    """Headers every response carries (nginx adds HSTS in front of TLS)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (k, v) for k, v in SECURITY_HEADERS if k not in present
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

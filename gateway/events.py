@@ -1,0 +1,154 @@
+"""The event schema: every event type and the shape of its ``data``.
+
+An event is one entry of a session's Redis Stream. Its envelope (version ``EVENT_VERSION``)::
+
+    {"v": 1, "type": "task.completed", "task_id": "...", "session_id": "...", "ts": 1732560000.123, "data": {...}}
+
+The stream entry id (``1732560000123-0``) is not part of the envelope: it is the event's identity, the SSE
+``id:`` and the ordering key. docs/events.md documents each type; docs/event.schema.json is the JSON Schema
+that tests hold every emitted event to.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+EVENT_VERSION = 1
+STREAM_FIELD = "e"  # the single field of a stream entry holding the JSON envelope
+
+
+class EventType(str, Enum):
+    TASK_QUEUED = "task.queued"  # accepted; data: graph, input, position (0 = runs next)
+    TASK_STARTED = "task.started"  # a worker began (or resumed) the run; data: run, attempt
+    NODE_COMPLETED = "node.completed"  # a graph node finished; data: node, step_id, update
+    MESSAGE_DELTA = "message.delta"  # a piece of streamed model text; data: node, text, message_id
+    CUSTOM = "custom"  # a payload the graph wrote with get_stream_writer(); data: the payload
+    INTERRUPT = "interrupt"  # the graph asks a question; data: interrupt_id, question, options, value
+    TASK_RESUMED = "task.resumed"  # an answer was accepted; data: interrupt_id, answer, by
+    TASK_RETRYING = "task.retrying"  # a transient error; the run will be retried; data: error, attempt, delay
+    TASK_COMPLETED = "task.completed"  # terminal; data: output, text
+    TASK_FAILED = "task.failed"  # terminal; data: error {kind, message}
+    TASK_CANCELLED = "task.cancelled"  # terminal; data: reason
+    DELIVERY_FAILED = "delivery.failed"  # a chat platform refused delivery for good; data: platform, error
+
+
+TERMINAL_EVENTS = frozenset({EventType.TASK_COMPLETED, EventType.TASK_FAILED, EventType.TASK_CANCELLED})
+
+
+class DeserializationError(ValueError):
+    """A stream entry that is not a graphgate event."""
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    task_id: str
+    session_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    ts: float = field(default_factory=time.time)
+    id: str | None = None  # the stream entry id, once written
+
+    def envelope(self) -> dict[str, Any]:
+        return {
+            "v": EVENT_VERSION,
+            "type": self.type.value,
+            "task_id": self.task_id,
+            "session_id": self.session_id,
+            "ts": round(self.ts, 6),
+            "data": self.data,
+        }
+
+
+def serialize_event(event: Event) -> str:
+    """The JSON text stored in the stream entry."""
+    return json.dumps(event.envelope(), ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def deserialize_event(entry_id: str, raw: str | bytes) -> Event:
+    """Parse a stream entry back into an ``Event``, or raise ``DeserializationError``."""
+    try:
+        env = json.loads(raw)
+        return Event(
+            type=EventType(env["type"]),
+            task_id=env["task_id"],
+            session_id=env["session_id"],
+            data=env.get("data") or {},
+            ts=float(env["ts"]),
+            id=entry_id,
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DeserializationError("unable to deserialize event") from exc
+
+
+def to_jsonable(value: Any, _depth: int = 0) -> Any:
+    """Turn graph state and outputs (messages, pydantic models, dataclasses, tuples...) into JSON values."""
+    if _depth > 32:
+        return repr(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v, _depth + 1) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    message_type = getattr(value, "type", None)
+    if hasattr(value, "content") and isinstance(message_type, str):  # a LangChain message
+        out = {"type": message_type, "content": to_jsonable(value.content, _depth + 1)}
+        if getattr(value, "id", None):
+            out["id"] = value.id
+        return out
+    if hasattr(value, "model_dump"):
+        return to_jsonable(value.model_dump(), _depth + 1)
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: to_jsonable(getattr(value, k), _depth + 1) for k in value.__dataclass_fields__}
+    return str(value)
+
+
+ANSWER_KEYS = ("answer", "article", "output", "response", "result", "text")
+
+
+def answer_text(output: Any) -> str | None:
+    """The human-readable answer in a graph's final output, for chat channels.
+
+    The first string under one of ``ANSWER_KEYS``, else the content of the last message in ``messages``.
+    """
+    if isinstance(output, str):
+        return output
+    if not isinstance(output, dict):
+        return None
+    for key in ANSWER_KEYS:
+        if isinstance(output.get(key), str):
+            return output[key]
+    messages = output.get("messages")
+    if isinstance(messages, list) and messages:
+        content = messages[-1].get("content") if isinstance(messages[-1], dict) else None
+        if isinstance(content, str):
+            return content
+    return None
+
+
+def interrupt_data(interrupt_id: str, value: Any) -> dict[str, Any]:
+    """The ``data`` of an ``interrupt`` event for an ``interrupt(value)`` call in a graph.
+
+    ``value`` may be a string (the question) or a dict with ``question`` (or ``message``/``prompt``) and
+    ``options`` (strings, or ``{"label", "value"}`` dicts). Options are normalised to ``{"label", "value"}``.
+    """
+    value = to_jsonable(value)
+    question: str
+    options: list[dict[str, str]] = []
+    if isinstance(value, dict):
+        question = str(value.get("question") or value.get("message") or value.get("prompt") or "")
+        for opt in value.get("options") or []:
+            if isinstance(opt, dict):
+                label = str(opt.get("label", opt.get("value", "")))
+                options.append({"label": label, "value": str(opt.get("value", label))})
+            else:
+                options.append({"label": str(opt), "value": str(opt)})
+    else:
+        question = "" if value is None else str(value)
+    return {"interrupt_id": interrupt_id, "question": question, "options": options, "value": value}

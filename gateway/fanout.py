@@ -1,0 +1,180 @@
+"""SSE fan-out: one Redis reader per API process, shared by every connected browser.
+
+The hub blocks on all the streams its subscribers follow with one ``XREAD`` on a dedicated connection and
+copies each entry into the subscribers' in-memory queues. A browser never holds a Redis connection. When
+the set of streams changes, the hub's blocked ``XREAD`` is released with ``CLIENT UNBLOCK`` so a new
+stream joins at once.
+
+``follow`` gives a client its events with no gap and no duplicate: it subscribes first, replays the
+stream with ``XRANGE`` after the client's last id, then passes on live entries newer than the last one sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from gateway.events import STREAM_FIELD
+
+log = logging.getLogger("graphgate.fanout")
+
+Entry = tuple[str, str]  # (stream entry id, JSON envelope)
+REPLAY_BATCH = 500
+READ_BATCH = 1000
+MAX_QUEUED = 10_000  # a subscriber this far behind is dropped; its client reconnects with Last-Event-ID
+
+
+def parse_id(entry_id: str) -> tuple[int, int]:
+    """A stream id as a comparable pair; raises ``ValueError`` for anything else."""
+    ms, _, seq = entry_id.partition("-")
+    if not ms.isdigit() or (seq and not seq.isdigit()):
+        raise ValueError(f"not a stream id: {entry_id!r}")
+    return int(ms), int(seq or 0)
+
+
+class SubscriberTooSlow(Exception):
+    pass
+
+
+@dataclass(eq=False)
+class Subscription:
+    key: str
+    queue: asyncio.Queue[Entry | None] = field(default_factory=asyncio.Queue)
+    dropped: bool = False
+
+
+class StreamHub:
+    def __init__(self, redis_url: str, client: aioredis.Redis, block_ms: int = 1000) -> None:
+        self._reader = aioredis.Redis.from_url(redis_url, decode_responses=True, single_connection_client=True)
+        self._client = client
+        self._block_ms = block_ms
+        self._subs: dict[str, set[Subscription]] = {}
+        self._cursor: dict[str, str] = {}
+        self._reader_id: int | None = None
+        self._reading = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def streams(self) -> int:
+        return len(self._cursor)
+
+    @property
+    def subscribers(self) -> int:
+        return sum(len(s) for s in self._subs.values())
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="graphgate-stream-hub")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        for subs in self._subs.values():
+            for sub in subs:
+                sub.queue.put_nowait(None)
+        await self._reader.aclose()
+
+    # --- subscriptions ------------------------------------------------------------------------------
+
+    async def subscribe(self, key: str) -> Subscription:
+        sub = Subscription(key)
+        self._subs.setdefault(key, set()).add(sub)
+        if key not in self._cursor:
+            latest = await self._client.xrevrange(key, count=1)
+            if key not in self._cursor:  # another subscriber may have added it while we awaited
+                self._cursor[key] = latest[0][0] if latest else "0-0"
+                await self._interrupt_read()
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.key)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.key]
+                self._cursor.pop(sub.key, None)
+
+    async def _interrupt_read(self) -> None:
+        self._wake.set()
+        if self._reading and self._reader_id is not None:
+            try:
+                await self._client.execute_command("CLIENT", "UNBLOCK", self._reader_id)
+            except RedisError:
+                pass
+
+    # --- the reader -----------------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            if not self._cursor:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            try:
+                if self._reader_id is None:
+                    self._reader_id = await self._reader.client_id()
+                self._reading = True
+                response = await self._reader.xread(dict(self._cursor), count=READ_BATCH, block=self._block_ms)
+            except asyncio.CancelledError:
+                raise
+            except RedisError as exc:
+                log.warning("stream hub: redis error %s; retrying", exc)
+                self._reader_id = None
+                await asyncio.sleep(0.5)
+                continue
+            finally:
+                self._reading = False
+            for key, entries in response or []:
+                if key not in self._cursor:
+                    continue  # nobody follows it any more
+                for entry_id, fields in entries:
+                    self._cursor[key] = entry_id
+                    self._deliver(key, (entry_id, fields.get(STREAM_FIELD, "")))
+
+    def _deliver(self, key: str, entry: Entry) -> None:
+        for sub in list(self._subs.get(key, ())):
+            if sub.queue.qsize() >= MAX_QUEUED:
+                sub.dropped = True
+                self.unsubscribe(sub)
+                sub.queue.put_nowait(None)
+                continue
+            sub.queue.put_nowait(entry)
+
+    # --- one client's feed ------------------------------------------------------------------------------
+
+    async def follow(self, key: str, after: str) -> AsyncIterator[Entry]:
+        """Every entry of ``key`` after id ``after`` ("0-0" = from the start), then live ones, in order."""
+        sub = await self.subscribe(key)
+        try:
+            last = parse_id(after)
+            cursor = after
+            while True:
+                batch = await self._client.xrange(key, min=f"({cursor}", count=REPLAY_BATCH)
+                for entry_id, fields in batch:
+                    last = parse_id(entry_id)
+                    yield entry_id, fields.get(STREAM_FIELD, "")
+                if len(batch) < REPLAY_BATCH:
+                    break
+                cursor = batch[-1][0]
+            while True:
+                entry = await sub.queue.get()
+                if entry is None:
+                    if sub.dropped:
+                        raise SubscriberTooSlow(key)
+                    return
+                entry_pos = parse_id(entry[0])
+                if entry_pos <= last:
+                    continue  # already sent during the replay
+                last = entry_pos
+                yield entry
+        finally:
+            self.unsubscribe(sub)

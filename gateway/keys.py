@@ -1,0 +1,56 @@
+"""Every Redis key graphgate writes, named in one place.
+
+All keys of one session carry the hash tag ``{<session_id>}`` so that a session's task records, its event
+stream and its bookkeeping sit in one Redis Cluster slot and can be changed together by one Lua script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "gg"
+
+    # --- per session (one hash slot) ------------------------------------------------------------
+    def session(self, session_id: str) -> str:
+        """Hash: owner, graph, active task id, created_at."""
+        return f"{self.prefix}:{{{session_id}}}:session"
+
+    def events(self, session_id: str) -> str:
+        """Stream: the session's events, in order; the entry id is the SSE id."""
+        return f"{self.prefix}:{{{session_id}}}:events"
+
+    def task(self, session_id: str, task_id: str) -> str:
+        """Hash: one task's record (status, input, output, pending interrupt...)."""
+        return f"{self.prefix}:{{{session_id}}}:task:{task_id}"
+
+    def session_tasks(self, session_id: str) -> str:
+        """List: the session's task ids, oldest first."""
+        return f"{self.prefix}:{{{session_id}}}:tasks"
+
+    def pending(self, session_id: str) -> str:
+        """List: queued task ids waiting for the session's active task to finish (multitask=enqueue)."""
+        return f"{self.prefix}:{{{session_id}}}:pending"
+
+    def emitted(self, session_id: str, task_id: str) -> str:
+        """Set: deterministic keys of progress events already written for a task (no repeats after a crash)."""
+        return f"{self.prefix}:{{{session_id}}}:emitted:{task_id}"
+
+    def lease(self, session_id: str, task_id: str) -> str:
+        """String: the token of the worker currently running the task; expires unless renewed."""
+        return f"{self.prefix}:{{{session_id}}}:lease:{task_id}"
+
+    # --- global indexes -------------------------------------------------------------------------
+    def task_index(self, task_id: str) -> str:
+        """String: the session id of a task, so a task can be found by its id alone."""
+        return f"{self.prefix}:taskidx:{task_id}"
+
+    def principal_tasks(self, principal: str) -> str:
+        """Sorted set: a principal's task ids scored by creation time."""
+        return f"{self.prefix}:principal:{principal}:tasks"
+
+    def rate(self, principal: str, window: int) -> str:
+        """Counter: requests of a principal in one rate-limit window."""
+        return f"{self.prefix}:rate:{principal}:{window}"

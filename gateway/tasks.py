@@ -1,0 +1,248 @@
+"""The task service: the one place where tasks are created, read, resumed and cancelled.
+
+The HTTP API and every connector (Slack, Telegram, web) call this service; none of them touches Redis keys or
+Celery directly. The service writes the task record and its first event atomically, then hands the task to
+the queue through the ``enqueue`` callable it was given.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from gateway import scripts
+from gateway.errors import Conflict, InvalidInput, NotFound
+from gateway.events import EventType
+from gateway.keys import Keys
+from gateway.settings import Settings
+from gateway.store import (
+    ACTIVE_STATUSES,
+    ScriptCall,
+    TaskRecord,
+    TaskStatus,
+    create_call,
+    transition_call,
+    transition_result,
+)
+
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+RESERVED_CONFIG_KEYS = frozenset({"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map"})
+MULTITASK_STRATEGIES = ("enqueue", "reject", "interrupt")
+
+Enqueue = Callable[[str, str], None]  # (task_id, session_id) -> hand the task to a worker
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: the JWT ``sub`` for API clients, ``slack:T123:U456`` style ids for chat users."""
+
+    id: str
+
+
+def new_session_id() -> str:
+    return str(uuid.uuid4())
+
+
+class TaskService:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        settings: Settings,
+        enqueue: Enqueue,
+        graphs: Any,  # workers.registry.GraphRegistry; typed loosely to keep the import one-way
+    ) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self.enqueue = enqueue
+        self.graphs = graphs
+        self._create = redis.register_script(scripts.CREATE)
+        self._transition = redis.register_script(scripts.TRANSITION)
+
+    async def _run(self, script: Any, call: ScriptCall) -> Any:
+        return await script(keys=call.keys, args=call.args)
+
+    # --- create -------------------------------------------------------------------------------------
+
+    async def create_task(
+        self,
+        principal: Principal,
+        *,
+        input: dict[str, Any],
+        graph: str | None = None,
+        session_id: str | None = None,
+        mode: str = "auto",
+        config: dict[str, Any] | None = None,
+        multitask: str = "enqueue",
+        binding: dict[str, Any] | None = None,
+    ) -> TaskRecord:
+        """Create a task and queue it; it runs now, or after the session's active task (multitask).
+
+        Raises ``NotFound`` for an unknown graph or another principal's session, ``Conflict`` when the
+        session is busy and ``multitask='reject'``, ``InvalidInput`` for input the graph refuses.
+        """
+        graph = graph or self.graphs.default
+        if graph not in self.graphs.names():
+            raise NotFound(f"graph {graph!r} is not registered")
+        if multitask not in MULTITASK_STRATEGIES:
+            raise InvalidInput(f"multitask must be one of {', '.join(MULTITASK_STRATEGIES)}")
+        config = dict(config or {})
+        reserved = RESERVED_CONFIG_KEYS & config.keys()
+        if reserved:
+            raise InvalidInput(f"config may not set {', '.join(sorted(reserved))}")
+        if session_id is not None and not SESSION_ID_RE.match(session_id):
+            raise InvalidInput("session_id must be 1-128 characters of letters, digits and . _ : -")
+        self.graphs.validate_input(graph, input)
+
+        now = time.time()
+        record = TaskRecord(
+            id=str(uuid.uuid4()),
+            session_id=session_id or new_session_id(),
+            owner=principal.id,
+            graph=graph,
+            status=TaskStatus.QUEUED,
+            input=input,
+            config=config,
+            mode=mode,
+            binding=binding,
+            created_at=now,
+            updated_at=now,
+        )
+        call = create_call(self.keys, record, multitask, self.settings.stream_maxlen, self.settings.session_ttl_seconds)
+        raw = await self._run(self._create, call)
+        verdict, detail = raw[0], raw[1]
+        if verdict == "forbidden":
+            raise NotFound(f"session {record.session_id!r} not found")
+        if verdict == "graph":
+            raise Conflict(f"session {record.session_id!r} runs graph {detail!r}; start a new session for {graph!r}")
+        if verdict == "busy":
+            raise Conflict(f"session {record.session_id!r} is busy with task {detail}")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.task_index(record.id), record.session_id, ex=self.settings.session_ttl_seconds)
+            pipe.zadd(self.keys.principal_tasks(principal.id), {record.id: now})
+            pipe.expire(self.keys.principal_tasks(principal.id), self.settings.session_ttl_seconds)
+            await pipe.execute()
+        if verdict == "run":
+            self.enqueue(record.id, record.session_id)
+        return record
+
+    # --- read ---------------------------------------------------------------------------------------
+
+    async def _load(self, session_id: str, task_id: str) -> TaskRecord | None:
+        raw = await self.redis.hgetall(self.keys.task(session_id, task_id))
+        return TaskRecord.from_hash(raw) if raw else None
+
+    async def get_task(self, principal: Principal, task_id: str) -> TaskRecord:
+        """The task, if it exists and belongs to ``principal``; else ``NotFound`` (never 403: no probing)."""
+        session_id = await self.redis.get(self.keys.task_index(task_id))
+        record = await self._load(session_id, task_id) if session_id else None
+        if record is None or record.owner != principal.id:
+            raise NotFound(f"task {task_id!r} not found")
+        return record
+
+    async def authorize_session(self, principal: Principal, session_id: str) -> None:
+        """Raise ``NotFound`` unless the session exists and belongs to ``principal``."""
+        if not SESSION_ID_RE.match(session_id):
+            raise NotFound(f"session {session_id!r} not found")
+        owner = await self.redis.hget(self.keys.session(session_id), "owner")
+        if owner != principal.id:
+            raise NotFound(f"session {session_id!r} not found")
+
+    async def list_tasks(
+        self, principal: Principal, session_id: str | None = None, limit: int = 50
+    ) -> list[TaskRecord]:
+        """The principal's tasks, newest first: those of one session, or all recent ones."""
+        if session_id is not None:
+            await self.authorize_session(principal, session_id)
+            ids = list(reversed(await self.redis.lrange(self.keys.session_tasks(session_id), -limit, -1)))
+            pairs = [(session_id, tid) for tid in ids]
+        else:
+            ids = await self.redis.zrevrange(self.keys.principal_tasks(principal.id), 0, limit - 1)
+            sessions = await self.redis.mget([self.keys.task_index(t) for t in ids]) if ids else []
+            pairs = [(sid, tid) for sid, tid in zip(sessions, ids) if sid]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid, tid in pairs:
+                pipe.hgetall(self.keys.task(sid, tid))
+            raws = await pipe.execute() if pairs else []
+        return [
+            rec
+            for rec in (TaskRecord.from_hash(raw) for raw in raws if raw)
+            if rec.owner == principal.id
+        ]
+
+    # --- resume and cancel --------------------------------------------------------------------------
+
+    async def resume(
+        self,
+        principal: Principal,
+        task_id: str,
+        answer: Any,
+        interrupt_id: str | None = None,
+        by: str | None = None,
+    ) -> TaskRecord:
+        """Answer the task's pending interrupt and queue the run that continues it.
+
+        Exactly one of several concurrent answers wins; the others get ``Conflict``.
+        """
+        record = await self.get_task(principal, task_id)
+        if record.status != TaskStatus.WAITING_INPUT or not record.interrupt:
+            raise Conflict(f"task {task_id} is {record.status.value}, not waiting for input")
+        pending_id = record.interrupt.get("interrupt_id", "")
+        if interrupt_id is not None and interrupt_id != pending_id:
+            raise Conflict(f"interrupt {interrupt_id!r} is not the task's pending interrupt")
+        call = transition_call(
+            self.keys,
+            record.session_id,
+            task_id,
+            from_states={TaskStatus.WAITING_INPUT},
+            to_state=TaskStatus.QUEUED,
+            event=(EventType.TASK_RESUMED, {"interrupt_id": pending_id, "answer": answer, "by": by or principal.id}),
+            maxlen=self.settings.stream_maxlen,
+            ttl=self.settings.session_ttl_seconds,
+            fields={"resume": {"answer": answer, "interrupt_id": pending_id}, "attempts": 0},
+            incr_field="run",
+            expect=("interrupt_id", pending_id),
+        )
+        result = transition_result(await self._run(self._transition, call))
+        if not result.ok:
+            raise Conflict(f"task {task_id} was already answered")
+        self.enqueue(task_id, record.session_id)
+        return await self.get_task(principal, task_id)
+
+    async def cancel(self, principal: Principal, task_id: str, reason: str = "cancelled by request") -> TaskRecord:
+        """Cancel the task: at once when it is queued or waiting; at its next step when it is running."""
+        record = await self.get_task(principal, task_id)
+        if record.status.terminal:
+            raise Conflict(f"task {task_id} already {record.status.value}")
+        if record.status == TaskStatus.RUNNING:
+            await self.redis.hset(
+                self.keys.task(record.session_id, task_id),
+                mapping={"cancel_requested": "1", "cancel_reason": reason},
+            )
+            # the run may have ended meanwhile; re-read so the caller sees the truth
+            return await self.get_task(principal, task_id)
+        call = transition_call(
+            self.keys,
+            record.session_id,
+            task_id,
+            from_states=ACTIVE_STATUSES - {TaskStatus.RUNNING},
+            to_state=TaskStatus.CANCELLED,
+            event=(EventType.TASK_CANCELLED, {"reason": reason}),
+            maxlen=self.settings.stream_maxlen,
+            ttl=self.settings.session_ttl_seconds,
+        )
+        result = transition_result(await self._run(self._transition, call))
+        if not result.ok:
+            if result.previous == TaskStatus.RUNNING.value:  # started meanwhile: ask the run to stop
+                return await self.cancel(principal, task_id, reason)
+            raise Conflict(f"task {task_id} already {result.previous}")
+        if result.next_task:
+            self.enqueue(result.next_task, record.session_id)
+        return await self.get_task(principal, task_id)
+

@@ -1,0 +1,50 @@
+"""Shared fixtures: a private Redis and a running graphgate stack (API + Celery worker processes)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.client import Api
+from tests.support.stack import RedisServer, Stack
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of the test run's own, so tests never touch the machine's Redis data."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One API process and one worker process (prefork, 2 children), shared by the integration tests."""
+    s = Stack(redis_url=redis_url, workdir=tmp_path_factory.mktemp("stack"))
+    try:
+        s.start_worker()
+        s.start_api()
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def api(stack: Stack) -> Api:
+    return Api(stack.url, "alice")
+
+
+@pytest.fixture
+def make_api(stack: Stack):  # type: ignore[no-untyped-def]
+    def make(sub: str) -> Api:
+        return Api(stack.url, sub)
+
+    return make

@@ -1,0 +1,336 @@
+"""``run_graph``: run one task's graph in a Celery worker and turn what it streams into events.
+
+One delivery of the Celery message is one attempt. The attempt takes the task's lease, moves the task to
+``running``, streams the graph from its checkpoint (first input, a resume ``Command``, or ``None`` to continue
+after a lost worker), writes progress events, and ends in exactly one of: ``waiting_input`` (an interrupt),
+``completed``, ``failed``, ``cancelled``, or ``queued`` again for a retry after a transient error.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+
+from gateway.events import Event, EventType, answer_text, interrupt_data, to_jsonable
+from gateway.settings import Settings, get_settings
+from gateway.store import TaskRecord, TaskStatus
+from workers.celery_app import RUN_GRAPH, app, enqueue_run
+from workers.checkpointer import open_checkpointer
+from workers.registry import GraphRegistry, load_registry
+from workers.runstore import LeaseKeeper, LeaseLost, RunStore
+
+log = logging.getLogger("graphgate.worker")
+
+MAX_UPDATE_CHARS = 16_000  # node updates larger than this are announced without their content
+CANCEL_CHECK_SECONDS = 0.1  # how often a running task looks for a cancel request
+
+
+class CancelRequested(BaseException):
+    """Raised into the run when someone asks it to stop (BaseException: a graph's ``except Exception``
+    must not swallow it)."""
+
+
+class CancelWatcher:
+    """Polls the task's cancel flag while the graph runs and raises ``CancelRequested`` in the run's thread.
+
+    Cancelling at step boundaries alone would let a long node run to its end; this stops the run at the
+    next Python bytecode instead (a blocking C call, such as a socket read, finishes first). It fires only
+    while armed, that is inside ``graph.stream``: never during the run's own final state change.
+    """
+
+    def __init__(self, store: RunStore, session_id: str, task_id: str) -> None:
+        self.store, self.session_id, self.task_id = store, session_id, task_id
+        self._target = threading.get_ident()
+        self._lock = threading.Lock()
+        self._armed = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"cancel-{task_id[:8]}", daemon=True)
+
+    def __enter__(self) -> "CancelWatcher":
+        with self._lock:
+            self._armed = True
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._armed = False
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(CANCEL_CHECK_SECONDS):
+            try:
+                if self.store.cancel_requested(self.session_id, self.task_id) is None:
+                    continue
+            except redis.RedisError:
+                continue
+            with self._lock:
+                if self._armed:
+                    self._armed = False
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                        ctypes.c_ulong(self._target), ctypes.py_object(CancelRequested)
+                    )
+            return
+
+
+@dataclass
+class Runtime:
+    """What a worker process opens once: settings, Redis, the store, the graphs and the checkpointer."""
+
+    pid: int
+    settings: Settings
+    store: RunStore
+    registry: GraphRegistry
+    checkpointer: Any
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """This process's runtime, opened on first use (after fork: connections must not be shared)."""
+    global _runtime
+    if _runtime is None or _runtime.pid != os.getpid():
+        settings = get_settings()
+        client = redis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+        _runtime = Runtime(
+            pid=os.getpid(),
+            settings=settings,
+            store=RunStore(client, settings),
+            registry=load_registry(settings.config, settings.default_graph),
+            checkpointer=open_checkpointer(settings),
+        )
+    return _runtime
+
+
+@worker_process_init.connect
+def _open_runtime(**_: Any) -> None:
+    """Open connections and load graphs as each pool process starts, not on its first task."""
+    runtime()
+
+
+@app.task(name=RUN_GRAPH, bind=True)
+def run_graph(self: Any, task_id: str, session_id: str) -> None:
+    """Run (or continue) the task's graph; see the module docstring for the outcomes."""
+    rt = runtime()
+    try:
+        Attempt(rt, task_id, session_id).run()
+    except redis.RedisError as exc:  # Redis is away: nothing could be recorded; try the whole attempt later
+        log.warning("redis unavailable for task %s: %s; retrying", task_id, exc)
+        raise self.retry(exc=exc, countdown=2.0, max_retries=None)
+
+
+class Attempt:
+    def __init__(self, rt: Runtime, task_id: str, session_id: str) -> None:
+        self.rt, self.store, self.settings = rt, rt.store, rt.settings
+        self.task_id, self.session_id = task_id, session_id
+        self.token = ""
+        self._delta_seq: dict[tuple[Any, ...], int] = {}
+
+    # --- entry ------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        record = self.store.load(self.session_id, self.task_id)
+        if record is None:
+            log.warning("task %s is gone (expired?); dropping its message", self.task_id)
+            return
+        if record.status.terminal:
+            self._kick_session_if_stalled()
+            return
+        if record.status == TaskStatus.WAITING_INPUT:
+            return  # a stale duplicate delivery; the resume will enqueue the next run
+        if record.status == TaskStatus.QUEUED and self.store.session_active(self.session_id) != self.task_id:
+            return  # still waiting behind the session's active task; it is enqueued when its turn comes
+        token = self.store.acquire_lease(self.session_id, self.task_id)
+        if token is None:  # another delivery is running it; look again once that lease could have lapsed
+            enqueue_run(self.task_id, self.session_id, countdown=self.store.lease_ttl(self.session_id, self.task_id) + 0.5)
+            return
+        self.token = token
+        with LeaseKeeper(self.store, self.session_id, self.task_id, token) as keeper:
+            try:
+                self._run_owned(record)
+            except LeaseLost:
+                log.warning("task %s: lease lost; another worker owns the run now", self.task_id)
+            if keeper.lost:
+                log.warning("task %s: lease expired during the run", self.task_id)
+
+    def _kick_session_if_stalled(self) -> None:
+        """A redelivered message of a finished task: make sure the session's next task was handed on."""
+        active = self.store.session_active(self.session_id)
+        if not active:
+            return
+        nxt = self.store.load(self.session_id, active)
+        if nxt is not None and nxt.status == TaskStatus.QUEUED and nxt.attempts == 0:
+            enqueue_run(active, self.session_id)
+
+    # --- the run -------------------------------------------------------------------------------------------
+
+    def _run_owned(self, record: TaskRecord) -> None:
+        reason = self.store.cancel_requested(self.session_id, self.task_id)
+        if reason:
+            self._finish(record, TaskStatus.CANCELLED, EventType.TASK_CANCELLED, {"reason": reason}, {})
+            return
+        started = self.store.transition(
+            record,
+            {TaskStatus.QUEUED, TaskStatus.RUNNING},
+            TaskStatus.RUNNING,
+            (EventType.TASK_STARTED, {"run": record.run, "attempt": record.attempts + 1}),
+            self.token,
+            incr_field="attempts",
+        )
+        if not started.ok:
+            return  # cancelled or answered meanwhile
+        try:
+            config = self._config(record)
+            graph = self.rt.registry.compiled(record.graph, self.rt.checkpointer, config)
+            graph_input = self._input(graph, config, record)
+            with CancelWatcher(self.store, self.session_id, self.task_id):
+                self._stream(graph, graph_input, config)
+            self._settle(graph, config, record)
+        except CancelRequested:
+            reason = self.store.cancel_requested(self.session_id, self.task_id) or "cancelled by request"
+            self._finish(record, TaskStatus.CANCELLED, EventType.TASK_CANCELLED, {"reason": reason}, {})
+        except SoftTimeLimitExceeded:
+            error = {"kind": "timeout", "message": f"the run exceeded {self.settings.task_soft_time_limit:g} s"}
+            self._finish(record, TaskStatus.FAILED, EventType.TASK_FAILED, {"error": error}, {"error": error})
+        except (LeaseLost, redis.RedisError):
+            raise
+        except Exception as exc:  # the graph raised
+            self._graph_error(record, exc)
+
+    def _config(self, record: TaskRecord) -> dict[str, Any]:
+        return {
+            "configurable": {**record.config, "mode": record.mode, "thread_id": record.session_id},
+            "metadata": {"graphgate_task_id": record.id, "graphgate_run": record.run},
+        }
+
+    def _input(self, graph: Any, config: dict[str, Any], record: TaskRecord) -> Any:
+        """What to stream: None to continue this run's own checkpoint, the resume answer, or the input."""
+        from langgraph.types import Command
+
+        state = graph.get_state(config)
+        meta = state.metadata or {}
+        if meta.get("graphgate_task_id") == record.id and meta.get("graphgate_run") == record.run and state.next:
+            return None  # a previous attempt of this very run got this far: go on from its last checkpoint
+        if record.run > 1 and record.resume is not None:
+            return Command(resume=record.resume["answer"])
+        return record.input
+
+    def _stream(self, graph: Any, graph_input: Any, config: dict[str, Any]) -> None:
+        for mode, chunk in graph.stream(graph_input, config, stream_mode=["tasks", "messages", "custom"]):
+            if mode == "tasks":
+                if "result" in chunk and not chunk.get("error") and not chunk.get("interrupts"):
+                    self._node_completed(chunk)
+            elif mode == "messages":
+                self._message_delta(*chunk)
+            elif mode == "custom":
+                self._publish(EventType.CUSTOM, {"payload": to_jsonable(chunk)}, "")
+
+    def _node_completed(self, chunk: dict[str, Any]) -> None:
+        update = to_jsonable(chunk.get("result"))
+        data: dict[str, Any] = {"node": chunk["name"], "step_id": chunk["id"]}
+        if len(repr(update)) <= MAX_UPDATE_CHARS:
+            data["update"] = update
+        else:
+            data["update_omitted"] = True
+        # LangGraph's task id is derived from the checkpoint, step and node: the same step re-run after a
+        # crash has the same id, so the publisher writes its event only once
+        self._publish(EventType.NODE_COMPLETED, data, f"node:{chunk['id']}")
+
+    def _message_delta(self, message: Any, meta: dict[str, Any]) -> None:
+        text = _text_of(getattr(message, "content", ""))
+        if not text:
+            return
+        node = meta.get("langgraph_node", "")
+        step = meta.get("langgraph_step", 0)
+        ns = meta.get("langgraph_checkpoint_ns", "")
+        key = (ns, step, node)
+        seq = self._delta_seq.get(key, 0)
+        self._delta_seq[key] = seq + 1
+        data = {"node": node, "text": text, "message_id": getattr(message, "id", None), "seq": seq}
+        self._publish(EventType.MESSAGE_DELTA, data, f"delta:{ns}:{step}:{node}:{seq}")
+
+    def _publish(self, etype: EventType, data: dict[str, Any], dedupe_key: str) -> None:
+        self.store.publish(Event(etype, self.task_id, self.session_id, data), dedupe_key, self.token)
+
+    def _settle(self, graph: Any, config: dict[str, Any], record: TaskRecord) -> None:
+        """After the stream ended: the task waits for input, or it is complete."""
+        state = graph.get_state(config)
+        interrupts = list(state.interrupts or ())
+        if interrupts:
+            first = interrupts[0]
+            data = interrupt_data(first.id, first.value)
+            self.store.transition(
+                record,
+                {TaskStatus.RUNNING},
+                TaskStatus.WAITING_INPUT,
+                (EventType.INTERRUPT, data),
+                self.token,
+                fields={"interrupt": data, "interrupt_id": first.id, "resume": None},
+            )
+            return
+        output = to_jsonable(state.values)
+        self._finish(
+            record,
+            TaskStatus.COMPLETED,
+            EventType.TASK_COMPLETED,
+            {"output": output, "text": answer_text(output)},
+            {"output": output, "interrupt": None},
+        )
+
+    def _graph_error(self, record: TaskRecord, exc: Exception) -> None:
+        retries = int(self.store.redis.hget(self.store.keys.task(self.session_id, self.task_id), "retries") or 0)
+        error = {"kind": type(exc).__name__, "message": str(exc)[:1000] or type(exc).__name__}
+        if _retryable(exc) and retries < self.settings.task_max_retries:
+            delay = self.settings.task_retry_backoff_seconds * (2**retries)
+            result = self.store.transition(
+                record,
+                {TaskStatus.RUNNING},
+                TaskStatus.QUEUED,
+                (EventType.TASK_RETRYING, {"error": error, "retry": retries + 1, "delay": delay}),
+                self.token,
+                incr_field="retries",
+            )
+            if result.ok:
+                log.warning("task %s: %s: %s; retry %d in %.1fs", self.task_id, error["kind"], exc, retries + 1, delay)
+                enqueue_run(self.task_id, self.session_id, countdown=delay)
+            return
+        log.error("task %s failed: %s: %s", self.task_id, error["kind"], exc, exc_info=exc)
+        self._finish(record, TaskStatus.FAILED, EventType.TASK_FAILED, {"error": error}, {"error": error})
+
+    def _finish(
+        self,
+        record: TaskRecord,
+        status: TaskStatus,
+        etype: EventType,
+        data: dict[str, Any],
+        fields: dict[str, Any],
+    ) -> None:
+        result = self.store.transition(
+            record, {TaskStatus.QUEUED, TaskStatus.RUNNING}, status, (etype, data), self.token, fields=fields
+        )
+        if result.ok and result.next_task:
+            enqueue_run(result.next_task, self.session_id)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content blocks
+        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    return ""
+
+
+def _retryable(exc: Exception) -> bool:
+    """Errors in the graph's own logic are permanent; everything else may pass on a retry."""
+    from langgraph.errors import GraphRecursionError, InvalidUpdateError
+
+    return not isinstance(exc, (GraphRecursionError, InvalidUpdateError, TypeError, KeyError, AttributeError))

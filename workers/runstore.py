@@ -1,0 +1,149 @@
+"""The worker's side of the task store: the synchronous Redis calls a run makes.
+
+A run owns its task through a lease (a token in Redis that expires unless renewed). Every state change and
+every event a run writes is checked against that lease inside the Lua script, so a run that lost its lease
+(its worker stalled, another took over) can no longer write anything.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import redis
+
+from gateway import scripts
+from gateway.events import Event, EventType
+from gateway.keys import Keys
+from gateway.settings import Settings
+from gateway.store import (
+    ScriptCall,
+    TaskRecord,
+    TaskStatus,
+    TransitionResult,
+    publish_call,
+    transition_call,
+    transition_result,
+)
+
+
+class LeaseLost(RuntimeError):
+    """This run no longer owns its task; it must stop without writing."""
+
+
+class RunStore:
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.redis = client
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self._transition = client.register_script(scripts.TRANSITION)
+        self._publish = client.register_script(scripts.PUBLISH)
+        self._renew = client.register_script(scripts.RENEW_LEASE)
+        self._release = client.register_script(scripts.RELEASE_LEASE)
+
+    def _call(self, script: Any, call: ScriptCall) -> Any:
+        return script(keys=call.keys, args=call.args)
+
+    def load(self, session_id: str, task_id: str) -> TaskRecord | None:
+        raw = self.redis.hgetall(self.keys.task(session_id, task_id))
+        return TaskRecord.from_hash(raw) if raw else None
+
+    def cancel_requested(self, session_id: str, task_id: str) -> str | None:
+        """The cancel reason when someone asked the run to stop, else None."""
+        flag, reason = self.redis.hmget(self.keys.task(session_id, task_id), "cancel_requested", "cancel_reason")
+        return (reason or "cancelled by request") if flag == "1" else None
+
+    def session_active(self, session_id: str) -> str | None:
+        return self.redis.hget(self.keys.session(session_id), "active")
+
+    # --- lease ----------------------------------------------------------------------------------------
+
+    def acquire_lease(self, session_id: str, task_id: str) -> str | None:
+        """A fresh lease token, or None while another run holds the task."""
+        token = uuid.uuid4().hex
+        ttl_ms = int(self.settings.task_lease_seconds * 1000)
+        if self.redis.set(self.keys.lease(session_id, task_id), token, nx=True, px=ttl_ms):
+            return token
+        return None
+
+    def lease_ttl(self, session_id: str, task_id: str) -> float:
+        ms = self.redis.pttl(self.keys.lease(session_id, task_id))
+        return max(ms, 0) / 1000.0
+
+    def renew_lease(self, session_id: str, task_id: str, token: str) -> bool:
+        ttl_ms = int(self.settings.task_lease_seconds * 1000)
+        return bool(self._renew(keys=[self.keys.lease(session_id, task_id)], args=[token, ttl_ms]))
+
+    def release_lease(self, session_id: str, task_id: str, token: str) -> None:
+        self._release(keys=[self.keys.lease(session_id, task_id)], args=[token])
+
+    # --- writes -----------------------------------------------------------------------------------------
+
+    def transition(
+        self,
+        record: TaskRecord,
+        from_states: set[TaskStatus],
+        to_state: TaskStatus,
+        event: tuple[EventType, dict[str, Any]] | None,
+        token: str,
+        fields: dict[str, Any] | None = None,
+        incr_field: str = "",
+    ) -> TransitionResult:
+        call = transition_call(
+            self.keys,
+            record.session_id,
+            record.id,
+            from_states=from_states,
+            to_state=to_state,
+            event=event,
+            maxlen=self.settings.stream_maxlen,
+            ttl=self.settings.session_ttl_seconds,
+            fields=fields,
+            lease_token=token,
+            incr_field=incr_field,
+        )
+        result = transition_result(self._call(self._transition, call))
+        if not result.ok and result.previous == "lease":
+            raise LeaseLost(record.id)
+        return result
+
+    def publish(self, event: Event, dedupe_key: str, token: str) -> str | None:
+        """Write a progress event once per ``dedupe_key``; the entry id, or None when it was a repeat."""
+        call = publish_call(
+            self.keys, event, dedupe_key, token, self.settings.stream_maxlen, self.settings.session_ttl_seconds
+        )
+        result = self._call(self._publish, call)
+        if result == "lease":
+            raise LeaseLost(event.task_id)
+        return None if result == "dup" else result
+
+
+class LeaseKeeper:
+    """Renews a run's lease from a background thread until stopped; notes when the lease was lost."""
+
+    def __init__(self, store: RunStore, session_id: str, task_id: str, token: str) -> None:
+        self.store, self.session_id, self.task_id, self.token = store, session_id, task_id, token
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"lease-{task_id[:8]}", daemon=True)
+
+    def __enter__(self) -> "LeaseKeeper":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        if not self.lost:
+            self.store.release_lease(self.session_id, self.task_id, self.token)
+
+    def _loop(self) -> None:
+        interval = self.store.settings.task_lease_seconds / 3
+        while not self._stop.wait(interval):
+            try:
+                if not self.store.renew_lease(self.session_id, self.task_id, self.token):
+                    self.lost = True
+                    return
+            except redis.RedisError:
+                continue  # try again next tick; the lease outlives a short outage
