@@ -6,7 +6,13 @@ stream and its bookkeeping sit in one Redis Cluster slot and can be changed toge
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
+
+
+def delivery_shard(session_id: str, shards: int) -> int:
+    """The delivery shard of a session: stable across processes and machines (CRC-32, not hash())."""
+    return zlib.crc32(session_id.encode()) % shards
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,10 @@ class Keys:
     def principal_tasks(self, principal: str) -> str:
         """Sorted set: a principal's task ids scored by creation time."""
         return f"{self.prefix}:principal:{principal}:tasks"
+
+    def delivery(self, shard: int) -> str:
+        """Stream: events of chat-bound sessions whose hash falls in this shard, for the dispatcher."""
+        return f"{self.prefix}:delivery:{shard}"
 
     def rate(self, principal: str, window: int) -> str:
         """Counter: requests of a principal in one rate-limit window."""

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # --- tasks and events ------------------------------------------------------------------------
     stream_maxlen: int = 10_000  # approximate cap on entries kept per session stream
     session_ttl_seconds: int = 7 * 24 * 3600  # a session's Redis keys expire this long after its last write
+    delivery_shards: int = 8  # chat delivery streams; one dispatcher owns a shard at a time
+    delivery_maxlen: int = 1_000_000  # approximate cap per delivery shard stream
     task_max_retries: int = 2
     task_retry_backoff_seconds: float = 1.0
     task_soft_time_limit: float = 600.0

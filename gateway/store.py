@@ -14,7 +14,8 @@ from enum import Enum
 from typing import Any
 
 from gateway.events import Event, EventType, serialize_event
-from gateway.keys import Keys
+from gateway.keys import Keys, delivery_shard
+from gateway.settings import Settings
 
 
 class TaskStatus(str, Enum):
@@ -102,9 +103,12 @@ class ScriptCall:
     args: list[str]
 
 
-def create_call(
-    keys: Keys, record: TaskRecord, multitask: str, maxlen: int, ttl: int
-) -> ScriptCall:
+def delivery_key(keys: Keys, settings: Settings, session_id: str, bound: bool) -> str:
+    """The delivery shard stream for a chat-bound session's events, '' for sessions no chat follows."""
+    return keys.delivery(delivery_shard(session_id, settings.delivery_shards)) if bound else ""
+
+
+def create_call(keys: Keys, settings: Settings, record: TaskRecord, multitask: str) -> ScriptCall:
     """Arguments of scripts.CREATE for a new task record."""
     queued = Event(
         EventType.TASK_QUEUED,
@@ -122,6 +126,7 @@ def create_call(
             keys.session_tasks(record.session_id),
             keys.pending(record.session_id),
             keys.events(record.session_id),
+            delivery_key(keys, settings, record.session_id, record.binding is not None),
         ],
         args=[
             record.id,
@@ -130,10 +135,11 @@ def create_call(
             record.graph,
             multitask,
             serialize_event(queued),
-            str(maxlen),
-            str(ttl),
+            str(settings.stream_maxlen),
+            str(settings.session_ttl_seconds),
             repr(record.created_at),
             keys.task(record.session_id, ""),
+            str(settings.delivery_maxlen),
             *fields,
         ],
     )
@@ -141,20 +147,19 @@ def create_call(
 
 def transition_call(
     keys: Keys,
-    session_id: str,
-    task_id: str,
+    settings: Settings,
+    record: TaskRecord,
     *,
     from_states: frozenset[TaskStatus] | set[TaskStatus] | tuple[TaskStatus, ...],
     to_state: TaskStatus,
     event: tuple[EventType, dict[str, Any]] | None,
-    maxlen: int,
-    ttl: int,
     fields: dict[str, Any] | None = None,
     lease_token: str = "",
     incr_field: str = "",
     expect: tuple[str, str] | None = None,
 ) -> ScriptCall:
     """Arguments of scripts.TRANSITION: move a task between states and announce it with one event."""
+    session_id, task_id = record.session_id, record.id
     now = time.time()
     payload = ""
     if event is not None:
@@ -175,19 +180,22 @@ def transition_call(
             keys.session(session_id),
             keys.pending(session_id),
             keys.lease(session_id, task_id),
+            delivery_key(keys, settings, session_id, record.binding is not None),
         ],
         args=[
             ",".join(s.value for s in from_states),
             to_state.value,
             payload,
-            str(maxlen),
-            str(ttl),
+            str(settings.stream_maxlen),
+            str(settings.session_ttl_seconds),
             lease_token,
             incr_field,
             expect_field,
             expect_value,
             keys.task(session_id, ""),
             task_id,
+            session_id,
+            str(settings.delivery_maxlen),
             *flat,
         ],
     )
@@ -207,7 +215,7 @@ def transition_result(raw: list[Any]) -> TransitionResult:
 
 
 def publish_call(
-    keys: Keys, event: Event, dedupe_key: str, lease_token: str, maxlen: int, ttl: int
+    keys: Keys, settings: Settings, event: Event, dedupe_key: str, lease_token: str, bound: bool
 ) -> ScriptCall:
     """Arguments of scripts.PUBLISH for a progress event written by the run holding the lease."""
     return ScriptCall(
@@ -215,6 +223,15 @@ def publish_call(
             keys.events(event.session_id),
             keys.emitted(event.session_id, event.task_id),
             keys.lease(event.session_id, event.task_id),
+            delivery_key(keys, settings, event.session_id, bound),
         ],
-        args=[dedupe_key, serialize_event(event), str(maxlen), str(ttl), lease_token],
+        args=[
+            dedupe_key,
+            serialize_event(event),
+            str(settings.stream_maxlen),
+            str(settings.session_ttl_seconds),
+            lease_token,
+            event.session_id,
+            str(settings.delivery_maxlen),
+        ],
     )

@@ -114,7 +114,7 @@ class TaskService:
             created_at=now,
             updated_at=now,
         )
-        call = create_call(self.keys, record, multitask, self.settings.stream_maxlen, self.settings.session_ttl_seconds)
+        call = create_call(self.keys, self.settings, record, multitask)
         raw = await self._run(self._create, call)
         verdict, detail = raw[0], raw[1]
         if verdict == "forbidden":
@@ -198,13 +198,11 @@ class TaskService:
             raise Conflict(f"interrupt {interrupt_id!r} is not the task's pending interrupt")
         call = transition_call(
             self.keys,
-            record.session_id,
-            task_id,
+            self.settings,
+            record,
             from_states={TaskStatus.WAITING_INPUT},
             to_state=TaskStatus.QUEUED,
             event=(EventType.TASK_RESUMED, {"interrupt_id": pending_id, "answer": answer, "by": by or principal.id}),
-            maxlen=self.settings.stream_maxlen,
-            ttl=self.settings.session_ttl_seconds,
             fields={"resume": {"answer": answer, "interrupt_id": pending_id}, "attempts": 0},
             incr_field="run",
             expect=("interrupt_id", pending_id),
@@ -229,13 +227,11 @@ class TaskService:
             return await self.get_task(principal, task_id)
         call = transition_call(
             self.keys,
-            record.session_id,
-            task_id,
+            self.settings,
+            record,
             from_states=ACTIVE_STATUSES - {TaskStatus.RUNNING},
             to_state=TaskStatus.CANCELLED,
             event=(EventType.TASK_CANCELLED, {"reason": reason}),
-            maxlen=self.settings.stream_maxlen,
-            ttl=self.settings.session_ttl_seconds,
         )
         result = transition_result(await self._run(self._transition, call))
         if not result.ok:

@@ -18,6 +18,7 @@ from typing import Any
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
+from langchain_core.callbacks import BaseCallbackHandler
 
 from gateway.events import Event, EventType, answer_text, interrupt_data, to_jsonable
 from gateway.settings import Settings, get_settings
@@ -38,17 +39,40 @@ class CancelRequested(BaseException):
     must not swallow it)."""
 
 
+class NodeThreads(BaseCallbackHandler):
+    """Tracks which threads are running graph code right now (LangGraph runs nodes in executor threads
+    when it streams messages), so a cancel can be raised where the work happens."""
+
+    run_inline = True
+
+    def __init__(self) -> None:
+        self._runs: dict[Any, int] = {}
+
+    def idents(self) -> set[int]:
+        return set(self._runs.values())
+
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: Any, **kwargs: Any) -> None:
+        self._runs[run_id] = threading.get_ident()
+
+    def on_chain_end(self, outputs: Any, *, run_id: Any, **kwargs: Any) -> None:
+        self._runs.pop(run_id, None)
+
+    def on_chain_error(self, error: BaseException, *, run_id: Any, **kwargs: Any) -> None:
+        self._runs.pop(run_id, None)
+
+
 class CancelWatcher:
-    """Polls the task's cancel flag while the graph runs and raises ``CancelRequested`` in the run's thread.
+    """Polls the task's cancel flag while the graph runs and raises ``CancelRequested`` in the threads
+    running it.
 
     Cancelling at step boundaries alone would let a long node run to its end; this stops the run at the
     next Python bytecode instead (a blocking C call, such as a socket read, finishes first). It fires only
     while armed, that is inside ``graph.stream``: never during the run's own final state change.
     """
 
-    def __init__(self, store: RunStore, session_id: str, task_id: str) -> None:
-        self.store, self.session_id, self.task_id = store, session_id, task_id
-        self._target = threading.get_ident()
+    def __init__(self, store: RunStore, session_id: str, task_id: str, nodes: NodeThreads) -> None:
+        self.store, self.session_id, self.task_id, self.nodes = store, session_id, task_id, nodes
+        self._main = threading.get_ident()
         self._lock = threading.Lock()
         self._armed = False
         self._stop = threading.Event()
@@ -75,9 +99,8 @@ class CancelWatcher:
             with self._lock:
                 if self._armed:
                     self._armed = False
-                    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                        ctypes.c_ulong(self._target), ctypes.py_object(CancelRequested)
-                    )
+                    for ident in self.nodes.idents() | {self._main}:
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(CancelRequested))
             return
 
 
@@ -133,6 +156,7 @@ class Attempt:
         self.rt, self.store, self.settings = rt, rt.store, rt.settings
         self.task_id, self.session_id = task_id, session_id
         self.token = ""
+        self.bound = False  # the task has a chat binding
         self._delta_seq: dict[tuple[Any, ...], int] = {}
 
     # --- entry ------------------------------------------------------------------------------------------
@@ -154,6 +178,7 @@ class Attempt:
             enqueue_run(self.task_id, self.session_id, countdown=self.store.lease_ttl(self.session_id, self.task_id) + 0.5)
             return
         self.token = token
+        self.bound = record.binding is not None
         with LeaseKeeper(self.store, self.session_id, self.task_id, token) as keeper:
             try:
                 self._run_owned(record)
@@ -192,8 +217,9 @@ class Attempt:
             config = self._config(record)
             graph = self.rt.registry.compiled(record.graph, self.rt.checkpointer, config)
             graph_input = self._input(graph, config, record)
-            with CancelWatcher(self.store, self.session_id, self.task_id):
-                self._stream(graph, graph_input, config)
+            nodes = NodeThreads()
+            with CancelWatcher(self.store, self.session_id, self.task_id, nodes):
+                self._stream(graph, graph_input, {**config, "callbacks": [nodes]})
             self._settle(graph, config, record)
         except CancelRequested:
             reason = self.store.cancel_requested(self.session_id, self.task_id) or "cancelled by request"
@@ -259,7 +285,7 @@ class Attempt:
         self._publish(EventType.MESSAGE_DELTA, data, f"delta:{ns}:{step}:{node}:{seq}")
 
     def _publish(self, etype: EventType, data: dict[str, Any], dedupe_key: str) -> None:
-        self.store.publish(Event(etype, self.task_id, self.session_id, data), dedupe_key, self.token)
+        self.store.publish(Event(etype, self.task_id, self.session_id, data), dedupe_key, self.token, self.bound)
 
     def _settle(self, graph: Any, config: dict[str, Any], record: TaskRecord) -> None:
         """After the stream ended: the task waits for input, or it is complete."""

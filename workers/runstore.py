@@ -92,13 +92,11 @@ class RunStore:
     ) -> TransitionResult:
         call = transition_call(
             self.keys,
-            record.session_id,
-            record.id,
+            self.settings,
+            record,
             from_states=from_states,
             to_state=to_state,
             event=event,
-            maxlen=self.settings.stream_maxlen,
-            ttl=self.settings.session_ttl_seconds,
             fields=fields,
             lease_token=token,
             incr_field=incr_field,
@@ -108,11 +106,12 @@ class RunStore:
             raise LeaseLost(record.id)
         return result
 
-    def publish(self, event: Event, dedupe_key: str, token: str) -> str | None:
-        """Write a progress event once per ``dedupe_key``; the entry id, or None when it was a repeat."""
-        call = publish_call(
-            self.keys, event, dedupe_key, token, self.settings.stream_maxlen, self.settings.session_ttl_seconds
-        )
+    def publish(self, event: Event, dedupe_key: str, token: str, bound: bool) -> str | None:
+        """Write a progress event once per ``dedupe_key``; the entry id, or None when it was a repeat.
+
+        ``bound``: the task has a chat binding, so the event also goes to its delivery shard.
+        """
+        call = publish_call(self.keys, self.settings, event, dedupe_key, token, bound)
         result = self._call(self._publish, call)
         if result == "lease":
             raise LeaseLost(event.task_id)
