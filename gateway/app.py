@@ -95,36 +95,44 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 class BodySizeLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, whether or not Content-Length is sent."""
+    """Refuse request bodies over ``max_bytes`` with 413, whether or not Content-Length is sent.
+
+    The body is read (up to the limit) before the app sees the request, then handed on unchanged.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
+        too_large = _error(413, "payload_too_large", f"body exceeds {self.max_bytes} bytes")
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                return await _error(413, "payload_too_large", f"body exceeds {self.max_bytes} bytes")(scope, receive, send)
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+                return await too_large(scope, receive, send)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge()
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                return await too_large(scope, receive, send)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        delivered = False
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _error(413, "payload_too_large", f"body exceeds {self.max_bytes} bytes")(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 SECURITY_HEADERS = [

@@ -37,8 +37,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     env: dict[str, str] = {}
     try:
-        if not p.redis_reachable(settings.redis_url):
-            if "GRAPHGATE_REDIS_URL" in os.environ:
+        if args.private_redis or not p.redis_reachable(settings.redis_url):
+            if "GRAPHGATE_REDIS_URL" in os.environ and not args.private_redis:
                 print(f"graphgate: Redis at {settings.redis_url} is not reachable", file=sys.stderr)
                 return 1
             env["GRAPHGATE_REDIS_URL"] = p.start_private_redis(sup, settings.data_dir / "redis")
@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = with_config(sub.add_parser("up", help="run API and worker (and a private Redis if needed)"))
     up.add_argument("--host", default=os.environ.get("GRAPHGATE_HOST", "127.0.0.1"))
     up.add_argument("--port", type=int, default=int(os.environ.get("GRAPHGATE_PORT", "8000")))
+    up.add_argument("--private-redis", action="store_true", help="always start a private Redis in the data dir")
     up.set_defaults(func=cmd_up)
 
     api = with_config(sub.add_parser("api", help="run the HTTP API"))

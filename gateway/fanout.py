@@ -50,7 +50,13 @@ class Subscription:
 
 class StreamHub:
     def __init__(self, redis_url: str, client: aioredis.Redis, block_ms: int = 1000) -> None:
-        self._reader = aioredis.Redis.from_url(redis_url, decode_responses=True, single_connection_client=True)
+        # the blocking XREAD must outlast its block time; redis-py's default socket timeout may be shorter
+        self._reader = aioredis.Redis.from_url(
+            redis_url,
+            decode_responses=True,
+            single_connection_client=True,
+            socket_timeout=block_ms / 1000 + 10,
+        )
         self._client = client
         self._block_ms = block_ms
         self._subs: dict[str, set[Subscription]] = {}
@@ -72,16 +78,18 @@ class StreamHub:
         self._task = asyncio.create_task(self._loop(), name="graphgate-stream-hub")
 
     async def stop(self) -> None:
+        """Stop the reader and end every follower's feed."""
         if self._task:
             self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+            await self._interrupt_read()
+            await asyncio.wait({self._task}, timeout=2)
         for subs in self._subs.values():
             for sub in subs:
                 sub.queue.put_nowait(None)
-        await self._reader.aclose()
+        try:
+            await asyncio.wait_for(self._reader.aclose(), 2)
+        except (asyncio.TimeoutError, RedisError, OSError):
+            pass
 
     # --- subscriptions ------------------------------------------------------------------------------
 
