@@ -1,0 +1,263 @@
+"""Prometheus ``/metrics`` of an API process.
+
+Everything is read at scrape time; nothing is counted on the request path. Three kinds of series:
+
+* **cluster-wide**, the same on every API replica (read from Redis): ``graphgate_tasks`` (tasks by state),
+  ``graphgate_queue_depth`` (messages waiting in each run queue), ``graphgate_run_duration_seconds`` (run
+  attempts, written by the workers: see workers/metrics.py). Aggregate them across replicas with ``max``,
+  not ``sum``; or scrape one replica for them.
+* **chat delivery**, cluster-wide, read from the delivery shard streams and their ``dispatchers`` consumer
+  group: ``graphgate_delivery_backlog`` (events not yet delivered, per shard),
+  ``graphgate_delivery_oldest_undelivered_seconds`` (how long the oldest of them has waited: the delivery
+  latency as the queue sees it) and ``graphgate_dispatchers`` (live dispatcher processes).
+* **per process**: ``graphgate_event_stream_lag_seconds``, ``graphgate_sse_subscribers``,
+  ``graphgate_sse_streams`` and the standard ``process_*`` series. Sum these across replicas.
+
+Tasks by state are counted by scanning the task hashes (``SCAN`` + ``HGET status``, tallied inside Redis by
+a small read-only Lua step per 1,000 keys: ``COUNT_STEP``) at most every
+``CACHE_SECONDS`` per process and over at most ``GRAPHGATE_METRICS_TASK_SCAN_LIMIT`` keys;
+``graphgate_tasks_scan_complete`` says whether the last scan saw the whole keyspace. Task records expire with
+their session (``GRAPHGATE_SESSION_TTL_SECONDS``), so finished states count the recent tasks, not all time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, PlatformCollector, ProcessCollector, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from gateway.fanout import parse_id
+from gateway.keys import Keys
+from gateway.store import TaskStatus
+
+router = APIRouter(tags=["health"])
+
+CACHE_SECONDS = 10.0  # tasks-by-state scans run at most this often per process
+SCAN_BATCH = 1000
+LAG_STREAMS_MAX = 1000  # event-lag probes look at most at this many followed streams per scrape
+
+
+@dataclass
+class TaskCounts:
+    by_state: dict[str, int]
+    complete: bool
+    at: float
+
+
+@dataclass
+class MetricsCache:
+    tasks: TaskCounts | None = None
+
+
+@dataclass
+class Snapshot:
+    """Everything one scrape exports, gathered asynchronously before the text is rendered."""
+
+    families: list[Metric] = field(default_factory=list)
+
+
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition of this process and of the cluster's queues and runs."""
+    gw = request.app.state.gateway
+    cache: MetricsCache = getattr(request.app.state, "metrics_cache", None) or MetricsCache()
+    request.app.state.metrics_cache = cache
+    snapshot = await gather(gw, cache)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(snapshot.families))
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def gather(gw: Any, cache: MetricsCache) -> Snapshot:
+    """Read every series' current value (see the module docstring for what each one means)."""
+    from workers.celery_app import all_run_queues
+    from workers.metrics import read_run_histograms
+
+    settings, client = gw.settings, gw.redis
+    keys = Keys(settings.key_prefix)
+    snap = Snapshot()
+
+    queues = all_run_queues(settings)
+    async with client.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            pipe.llen(queue)
+        pipe.hgetall(keys.run_metrics())
+        results = await pipe.execute()
+    depth = GaugeMetricFamily("graphgate_queue_depth", "Run messages waiting in a Celery queue", labels=["queue"])
+    for queue, n in zip(queues, results[: len(queues)]):
+        depth.add_metric([queue], int(n))
+    snap.families.append(depth)
+
+    runs = HistogramMetricFamily(
+        "graphgate_run_duration_seconds",
+        "Wall time of run_graph attempts in the workers, by graph and outcome",
+        labels=["graph", "outcome"],
+    )
+    for hist in read_run_histograms(results[-1] or {}):
+        runs.add_metric([hist.graph, hist.outcome], hist.cumulative(), hist.total)
+    snap.families.append(runs)
+
+    if settings.metrics_task_scan_limit > 0:
+        now = time.monotonic()
+        if cache.tasks is None or now - cache.tasks.at > CACHE_SECONDS:
+            cache.tasks = await count_tasks(client, keys, settings.metrics_task_scan_limit)
+        tasks = GaugeMetricFamily("graphgate_tasks", "Task records by state (recent: records expire)", labels=["state"])
+        for state in TaskStatus:
+            tasks.add_metric([state.value], cache.tasks.by_state.get(state.value, 0))
+        snap.families.append(tasks)
+        snap.families.append(
+            GaugeMetricFamily(
+                "graphgate_tasks_scan_complete",
+                "1 when the last tasks-by-state scan covered every key, 0 when it stopped at the scan limit",
+                value=1 if cache.tasks.complete else 0,
+            )
+        )
+
+    snap.families.extend(await delivery_families(client, keys, settings.delivery_shards))
+
+    hub = gw.hub
+    snap.families.append(GaugeMetricFamily("graphgate_sse_subscribers", "SSE clients connected to this process", value=hub.subscribers))
+    snap.families.append(GaugeMetricFamily("graphgate_sse_streams", "Session streams this process's hub follows", value=hub.streams))
+    snap.families.append(
+        GaugeMetricFamily(
+            "graphgate_event_stream_lag_seconds",
+            "Age of the oldest event this process's SSE hub has not read yet (0 when it is caught up)",
+            value=await event_stream_lag(hub, client),
+        )
+    )
+    return snap
+
+
+# One SCAN step and the status of each key it found, tallied inside Redis: a scrape moves a few numbers per
+# thousand keys instead of every key name. Read-only; it names keys it finds, so it suits one Redis server
+# (graphgate does not support Redis Cluster yet).
+COUNT_STEP = """
+local found = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local tally, out = {}, {found[1]}
+for _, key in ipairs(found[2]) do
+  local status = redis.call('HGET', key, 'status')
+  if status then tally[status] = (tally[status] or 0) + 1 end
+end
+for status, n in pairs(tally) do
+  out[#out + 1] = status
+  out[#out + 1] = n
+end
+return out
+"""
+
+
+async def count_tasks(client: Any, keys: Keys, limit: int) -> TaskCounts:
+    """Task hashes by ``status``, scanning at most about ``limit`` keys of the keyspace."""
+    step = client.register_script(COUNT_STEP)
+    by_state: dict[str, int] = {}
+    cursor, scanned = "0", 0
+    while True:
+        reply = await step(args=[cursor, keys.task_pattern(), SCAN_BATCH])
+        cursor, pairs = str(reply[0]), reply[1:]
+        for status, n in zip(pairs[::2], pairs[1::2]):
+            by_state[status] = by_state.get(status, 0) + int(n)
+        scanned += SCAN_BATCH
+        if cursor == "0":
+            return TaskCounts(by_state, True, time.monotonic())
+        if scanned >= limit:
+            return TaskCounts(by_state, False, time.monotonic())
+
+
+async def event_stream_lag(hub: Any, client: Any) -> float:
+    """Seconds since the oldest stream entry the hub has not passed on yet was written; 0 when caught up.
+
+    For each stream the hub follows (at most ``LAG_STREAMS_MAX``), the first entry after the hub's read
+    position is looked up; its id holds the Redis time of its ``XADD``, compared with Redis's ``TIME``.
+    """
+    cursors = list(hub.cursors().items())[:LAG_STREAMS_MAX]
+    if not cursors:
+        return 0.0
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.time()
+        for key, position in cursors:
+            pipe.xrange(key, min=f"({position}", count=1)
+        results = await pipe.execute()
+    seconds, micros = results[0]
+    now_ms = seconds * 1000 + micros // 1000
+    oldest: int | None = None
+    for entries in results[1:]:
+        if entries:
+            written_ms = parse_id(entries[0][0])[0]
+            oldest = written_ms if oldest is None else min(oldest, written_ms)
+    return max(0.0, (now_ms - oldest) / 1000) if oldest is not None else 0.0
+
+
+async def delivery_families(client: Any, keys: Keys, shards: int) -> list[Metric]:
+    """Backlog and waiting time of chat delivery, per shard, from the shard streams' consumer group.
+
+    An entry is undelivered while it is unread by the group or read and not yet acked (pending). The oldest
+    undelivered entry is the first pending one, else the first one after the group's last-delivered id.
+    """
+    try:
+        from workers.dispatcher import GROUP
+    except ImportError:  # no dispatcher in this installation
+        return []
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.time()
+        pipe.zcount(keys.dispatchers(), time.time(), "+inf")
+        for shard in range(shards):
+            pipe.xinfo_groups(keys.delivery(shard))
+        results = await pipe.execute(raise_on_error=False)
+    seconds, micros = results[0]
+    now_ms = seconds * 1000 + micros // 1000
+    groups: list[dict[str, Any] | None] = []
+    for info in results[2:]:
+        found = None if isinstance(info, Exception) else next((g for g in info if g.get("name") == GROUP), None)
+        groups.append(found)
+
+    async with client.pipeline(transaction=False) as pipe:
+        for shard, group in enumerate(groups):
+            if group is not None:
+                pipe.xpending(keys.delivery(shard), GROUP)
+                pipe.xrange(keys.delivery(shard), min=f"({group['last-delivered-id']}", count=1)
+            else:  # no dispatcher has read this shard yet: everything in it waits
+                pipe.xlen(keys.delivery(shard))
+                pipe.xrange(keys.delivery(shard), count=1)
+        details = await pipe.execute(raise_on_error=False)
+
+    backlog = GaugeMetricFamily("graphgate_delivery_backlog", "Chat events not yet delivered (unread or unacked)", labels=["shard"])
+    oldest_ms: int | None = None
+    it = iter(details)
+    for shard, group in enumerate(groups):
+        counted, after = next(it), next(it)  # (XPENDING summary | XLEN), the first unread entry
+        firsts = []
+        if group is None:
+            backlog.add_metric([str(shard)], 0 if isinstance(counted, Exception) else int(counted))
+        else:
+            backlog.add_metric([str(shard)], int(group.get("pending") or 0) + int(group.get("lag") or 0))
+            if not isinstance(counted, Exception) and counted.get("pending"):
+                firsts.append(parse_id(counted["min"])[0])
+        if not isinstance(after, Exception) and after:
+            firsts.append(parse_id(after[0][0])[0])
+        for first in firsts:
+            oldest_ms = first if oldest_ms is None else min(oldest_ms, first)
+    return [
+        backlog,
+        GaugeMetricFamily(
+            "graphgate_delivery_oldest_undelivered_seconds",
+            "How long the oldest chat event not yet delivered has waited (0 when all are delivered)",
+            value=max(0.0, (now_ms - oldest_ms) / 1000) if oldest_ms is not None else 0.0,
+        ),
+        GaugeMetricFamily("graphgate_dispatchers", "Live dispatcher processes (by heartbeat)", value=results[1]),
+    ]
