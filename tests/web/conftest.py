@@ -1,0 +1,107 @@
+"""Browser tests: Debian's chromium driven by Playwright against a real stack (uvicorn, Celery, Redis).
+
+No browser is downloaded: the tests use /usr/bin/chromium and, when it is missing, install Debian's
+``chromium`` package with apt-get (CI runs as root on a fresh machine). They are skipped, with the reason,
+only when that install is impossible.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import ROOT, Stack
+from tests.web.demo import DemoPage
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts" / "web"
+TOKEN_DELAY = "0.01"  # seconds per streamed word (examples/chat_model.py), so runs last long enough to watch
+
+
+def _install_chromium() -> str | None:
+    """Install Debian's chromium when /usr/bin/chromium is missing; the reason it could not be, or None."""
+    if os.path.exists(CHROMIUM):
+        return None
+    if shutil.which("apt-get") is None:
+        return f"{CHROMIUM} is missing and there is no apt-get to install it"
+    prefix: list[str] = []
+    if os.geteuid() != 0:
+        if shutil.which("sudo") is None:
+            return f"{CHROMIUM} is missing and installing it needs root (apt-get install chromium)"
+        prefix = ["sudo", "-n"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv, timeout in ((["apt-get", "update", "-q"], 600), (["apt-get", "install", "-y", "-q", "chromium"], 1800)):
+        try:
+            done = subprocess.run(prefix + argv, env=env, capture_output=True, text=True, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"could not install chromium ({' '.join(argv)}): {exc}"
+        if done.returncode != 0:
+            return f"could not install chromium ({' '.join(argv)} exited {done.returncode}): {done.stderr[-500:]}"
+    return None if os.path.exists(CHROMIUM) else f"apt-get installed chromium but {CHROMIUM} is still missing"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+    reason = _install_chromium()
+    if reason:
+        pytest.skip(reason)
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
+def web_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """API + worker with the development login on and a slowed-down offline model."""
+    stack = Stack(
+        redis_url=redis_url,
+        workdir=tmp_path_factory.mktemp("web-stack"),
+        extra_env={"GRAPHGATE_DEV_LOGIN": "true", "GRAPHGATE_OFFLINE_MODEL_DELAY": TOKEN_DELAY},
+    )
+    try:
+        stack.start_worker(concurrency=2)
+        stack.start_api()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def open_demo(browser: object, web_stack: Stack) -> Iterator[object]:
+    """``open_demo(**context_options) -> DemoPage`` on a fresh browser context; all closed after the test."""
+    contexts: list[object] = []
+
+    def open_(context: object = None, path: str = "/", **options: object) -> DemoPage:
+        if context is None:
+            options.setdefault("viewport", {"width": 1180, "height": 860})
+            context = browser.new_context(**options)  # type: ignore[attr-defined]
+            contexts.append(context)
+        return DemoPage.open(context, web_stack.url, path)
+
+    yield open_
+    for context in contexts:
+        context.close()  # type: ignore[attr-defined]

@@ -1,0 +1,73 @@
+"""The widget's HTTP routes over real HTTP: files, the demo page's security headers, the development login."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support.stack import Stack
+
+
+@pytest.fixture(scope="module")
+def plain_api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An API process with the default settings (no development login); no worker needed."""
+    stack = Stack(redis_url=redis_url, workdir=tmp_path_factory.mktemp("web-plain"))
+    try:
+        yield stack.start_api()
+    finally:
+        stack.stop()
+
+
+def test_demo_page_has_a_strict_content_security_policy(web_stack: Stack) -> None:
+    resp = httpx.get(f"{web_stack.url}/")
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/html")
+    csp = {d.split()[0]: d.split()[1:] for d in resp.headers["content-security-policy"].split("; ")}
+    assert csp["default-src"] == ["'none'"]
+    assert csp["script-src"] == ["'self'"] and csp["style-src"] == ["'self'"] and csp["connect-src"] == ["'self'"]
+    assert csp["frame-ancestors"] == ["'none'"] and csp["base-uri"] == ["'none'"]
+    assert csp["require-trusted-types-for"] == ["'script'"]
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    assert '<graphgate-chat id="chat"' in resp.text and "<script>" not in resp.text  # no inline script
+    head = httpx.head(f"{web_stack.url}/")
+    assert head.status_code == 200 and head.headers["content-security-policy"] == resp.headers["content-security-policy"]
+
+
+def test_widget_files_are_served_as_modules(web_stack: Stack) -> None:
+    entry = httpx.get(f"{web_stack.url}/widget.js")
+    assert entry.status_code == 200 and entry.headers["content-type"].startswith("text/javascript")
+    assert "./web/widget.js" in entry.text
+    for name in ("widget.js", "element.js", "stream.js", "markdown.js", "widget.css"):
+        resp = httpx.get(f"{web_stack.url}/web/{name}")
+        assert resp.status_code == 200, name
+        again = httpx.get(f"{web_stack.url}/web/{name}", headers={"If-None-Match": resp.headers["etag"]})
+        assert again.status_code == 304
+    assert httpx.get(f"{web_stack.url}/web/widget.css").headers["content-type"].startswith("text/css")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/web/%2e%2e/pyproject.toml", "/web/..%2fgateway/settings.py", "/web/.hidden.js", "/web/nope.js", "/web/README.md", "/web/"],
+)
+def test_nothing_outside_web_is_served(web_stack: Stack, path: str) -> None:
+    with httpx.Client(base_url=web_stack.url) as client:
+        resp = client.send(client.build_request("GET", httpx.URL(web_stack.url + path)))
+    assert resp.status_code == 404, path
+
+
+def test_dev_login_mints_a_working_token(web_stack: Stack) -> None:
+    resp = httpx.post(f"{web_stack.url}/api/v1/dev/token", json={"sub": "zoe"})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["sub"] == "zoe" and body["expires_in"] > 0
+    graphs = httpx.get(f"{web_stack.url}/api/v1/graphs", headers={"Authorization": f"Bearer {body['token']}"})
+    assert graphs.status_code == 200 and "writer" in [g["name"] for g in graphs.json()["graphs"]]
+    for bad in ({"sub": ""}, {"sub": "a b"}, {"sub": "x" * 65}, {}, {"sub": "ok", "admin": True}):
+        assert httpx.post(f"{web_stack.url}/api/v1/dev/token", json=bad).status_code == 422, bad
+
+
+def test_dev_login_does_not_exist_by_default(plain_api: str) -> None:
+    assert httpx.post(f"{plain_api}/api/v1/dev/token", json={"sub": "zoe"}).status_code == 404
+    assert "/api/v1/dev/token" not in httpx.get(f"{plain_api}/openapi.json").json()["paths"]
+    assert httpx.get(f"{plain_api}/").status_code == 200  # the demo page is still there; it asks for a token

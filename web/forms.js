@@ -1,0 +1,81 @@
+// What the message box sends for each graph, and the small form of options a graph declares.
+//
+// A form config:
+//   {
+//     messageField: 'topic',            // the input field the message box fills ('messages' = chat messages)
+//     messageLabel: 'Topic',            // the message box's label
+//     placeholder: '...',
+//     mode: 'interactive' | 'auto',     // handed to the graph as configurable "mode"
+//     fields: [                         // the options form; `in` says where a value goes: 'config' or 'input'
+//       { name, label, type: 'text'|'number'|'select'|'checkbox', in: 'config', value, options, min, max, step },
+//     ],
+//     steps: { node: 'Label' },         // how the timeline names the graph's nodes
+//   }
+// Graphs without an entry get one derived from their input JSON schema (GET /api/v1/graphs).
+
+export const FORMS = {
+  writer: {
+    messageField: 'topic',
+    messageLabel: 'Topic',
+    placeholder: 'What should the article be about?',
+    mode: 'interactive',
+    fields: [
+      { name: 'target_audience', label: 'Audience', type: 'text', in: 'config', value: 'general readers' },
+      { name: 'depth_level', label: 'Depth', type: 'select', in: 'config', value: 'standard', options: ['overview', 'standard', 'deep'] },
+      { name: 'target_length', label: 'Length (words)', type: 'number', in: 'config', value: 800, min: 100, max: 20000, step: 100 },
+    ],
+    steps: { plan: 'Outline', review: 'Review', write: 'Write', finalize: 'Assemble' },
+  },
+};
+
+const MESSAGE_FIELDS = ['messages', 'text', 'message', 'question', 'query', 'input', 'prompt', 'topic'];
+
+/** The form config for ``graph``: a registered one, else one derived from ``schema`` (may be null). */
+export function formFor(graph, schema, registered = FORMS) {
+  if (registered[graph]) return { mode: 'interactive', fields: [], steps: {}, ...registered[graph] };
+  const props = (schema && schema.properties) || {};
+  const required = (schema && schema.required) || [];
+  let messageField = MESSAGE_FIELDS.find((name) => name in props);
+  if (!messageField) messageField = required.find((name) => (props[name] || {}).type === 'string') || 'text';
+  const fields = required
+    .filter((name) => name !== messageField && ['string', 'number', 'integer'].includes((props[name] || {}).type))
+    .map((name) => ({
+      name,
+      label: props[name].title || name,
+      type: props[name].type === 'string' ? 'text' : 'number',
+      in: 'input',
+      required: true,
+    }));
+  const plain = ['messages', 'text', 'message'].includes(messageField);
+  const label = plain ? 'Message' : (props[messageField] || {}).title || 'Message';
+  return { messageField, messageLabel: label, placeholder: 'Type a message', mode: 'interactive', fields, steps: {} };
+}
+
+/** The create-task body for ``text`` and the options form's ``values``. */
+export function taskBody(form, graph, text, values) {
+  const input = {};
+  const config = {};
+  if (form.messageField === 'messages') input.messages = [{ role: 'user', content: text }];
+  else input[form.messageField] = text;
+  for (const field of form.fields) {
+    const value = values[field.name];
+    if (value === undefined || value === '' || (typeof value === 'number' && Number.isNaN(value))) continue;
+    (field.in === 'input' ? input : config)[field.name] = value;
+  }
+  const body = { input, config, mode: form.mode || 'interactive' };
+  if (graph) body.graph = graph;
+  return body;
+}
+
+/** What a task's input looks like as the user's message in the conversation. */
+export function messageOf(input) {
+  if (!input || typeof input !== 'object') return String(input ?? '');
+  if (Array.isArray(input.messages) && input.messages.length) {
+    const last = input.messages[input.messages.length - 1];
+    if (last && typeof last === 'object') return typeof last.content === 'string' ? last.content : JSON.stringify(last.content);
+    return String(last);
+  }
+  for (const name of MESSAGE_FIELDS) if (typeof input[name] === 'string') return input[name];
+  const keys = Object.keys(input);
+  return keys.length ? JSON.stringify(input) : '';
+}

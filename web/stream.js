@@ -1,0 +1,170 @@
+// One session's event stream: EventSource with a session stream token, resumable and deduplicated.
+//
+// Every event is handed to ``onEvent`` exactly once and in stream order: stream ids (``<ms>-<seq>``) only
+// grow, so an event whose id is not greater than the last one seen is a replay and is dropped. On a
+// network error EventSource reconnects by itself and sends ``Last-Event-ID``; when that cannot work
+// (the stream token expired, the server refused or restarted, the browser gave up) the stream mints a
+// new token and opens a new EventSource with ``last_event_id=`` in the URL.
+
+import { ApiError } from './client.js';
+
+export const EVENT_TYPES = [
+  'task.queued',
+  'task.started',
+  'node.completed',
+  'message.delta',
+  'custom',
+  'interrupt',
+  'task.resumed',
+  'task.retrying',
+  'task.completed',
+  'task.failed',
+  'task.cancelled',
+  'delivery.failed',
+];
+
+const STALL_MS = 6000; // a reconnect that has not opened by then is abandoned and retried with a new token
+const MAX_BACKOFF_MS = 10000;
+
+/** Compare two stream ids (``<ms>-<seq>``): negative, zero or positive. */
+export function compareIds(a, b) {
+  const [am, as] = String(a).split('-').map(BigInt);
+  const [bm, bs] = String(b).split('-').map(BigInt);
+  if (am !== bm) return am < bm ? -1 : 1;
+  if (as !== bs) return as < bs ? -1 : 1;
+  return 0;
+}
+
+const ID_PATTERN = /^\d+-\d+$/;
+
+export class SessionStream {
+  /**
+   * @param {import('./client.js').GatewayClient} client
+   * @param {string} sessionId
+   * @param {{onEvent: (id: string, envelope: object) => void, onState?: (state: string, detail?: any) => void}} handlers
+   *   ``onState`` gets 'connecting', 'open', 'reconnecting', 'closed' or 'error' (with the ApiError)
+   */
+  constructor(client, sessionId, { onEvent, onState = () => {} }) {
+    this.client = client;
+    this.sessionId = sessionId;
+    this.onEvent = onEvent;
+    this.onState = onState;
+    this.lastId = null;
+    this.source = null;
+    this.closed = false;
+    this.failures = 0;
+    this.timer = null;
+    this.stallTimer = null;
+    this.state = 'idle';
+    this.onOnline = () => {
+      if (!this.closed && this.state !== 'open') this.reconnectNow();
+    };
+    this.handle = (message) => this.receive(message);
+  }
+
+  start() {
+    window.addEventListener('online', this.onOnline);
+    this.connect();
+    return this;
+  }
+
+  close() {
+    this.closed = true;
+    window.removeEventListener('online', this.onOnline);
+    clearTimeout(this.timer);
+    clearTimeout(this.stallTimer);
+    this.dropSource();
+    this.setState('closed');
+  }
+
+  setState(state, detail) {
+    this.state = state;
+    this.onState(state, detail);
+  }
+
+  dropSource() {
+    if (!this.source) return;
+    for (const type of EVENT_TYPES) this.source.removeEventListener(type, this.handle);
+    this.source.onopen = null;
+    this.source.onerror = null;
+    this.source.close();
+    this.source = null;
+  }
+
+  async connect() {
+    if (this.closed) return;
+    const attempt = (this.attempt = (this.attempt || 0) + 1);
+    this.setState(this.failures ? 'reconnecting' : 'connecting');
+    let minted;
+    try {
+      minted = await this.client.streamToken(this.sessionId);
+    } catch (err) {
+      if (this.closed || attempt !== this.attempt) return;
+      if (err instanceof ApiError && [403, 404, 422].includes(err.status)) {
+        this.closed = true;
+        this.setState('error', err);
+        return;
+      }
+      if (err instanceof ApiError && err.status === 401) this.onState('unauthorized', err);
+      this.retryLater();
+      return;
+    }
+    if (this.closed || attempt !== this.attempt) return;
+    this.dropSource();
+    const source = new EventSource(this.client.eventsUrl(this.sessionId, minted.token, this.lastId));
+    this.source = source;
+    for (const type of EVENT_TYPES) source.addEventListener(type, this.handle);
+    source.onopen = () => {
+      clearTimeout(this.stallTimer);
+      this.failures = 0;
+      this.setState('open');
+    };
+    source.onerror = () => {
+      if (this.closed || source !== this.source) return;
+      if (source.readyState === EventSource.CLOSED) {
+        // refused (401 after the token expired, 5xx while restarting...): mint a new token and go on
+        this.dropSource();
+        this.retryLater();
+        return;
+      }
+      // the browser reconnects by itself with Last-Event-ID; take over if that does not work out
+      this.setState('reconnecting');
+      clearTimeout(this.stallTimer);
+      this.stallTimer = setTimeout(() => {
+        if (source === this.source && source.readyState !== EventSource.OPEN) this.reconnectNow();
+      }, STALL_MS);
+    };
+  }
+
+  retryLater() {
+    if (this.closed) return;
+    this.failures += 1;
+    this.setState('reconnecting');
+    const base = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.failures - 1, 5));
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.connect(), base / 2 + Math.random() * (base / 2));
+  }
+
+  reconnectNow() {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    clearTimeout(this.stallTimer);
+    this.dropSource();
+    this.failures = Math.max(this.failures, 1);
+    this.connect();
+  }
+
+  receive(message) {
+    const id = message.lastEventId;
+    if (!ID_PATTERN.test(id || '')) return;
+    if (this.lastId && compareIds(id, this.lastId) <= 0) return; // already shown
+    let envelope;
+    try {
+      envelope = JSON.parse(message.data);
+    } catch {
+      return;
+    }
+    this.lastId = id;
+    this.onEvent(id, envelope);
+  }
+}
