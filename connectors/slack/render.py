@@ -1,0 +1,248 @@
+"""A task's ``TaskView`` as Slack messages (Block Kit), within Slack's limits.
+
+The messages of one task, in thread order:
+
+* ``status``: one per task, edited as the graph progresses: state, step, the nodes done, a Cancel button
+  while the task is active;
+* ``answer:<run>``: the text a run streamed, growing while it runs (``stream=True``: the platform appends
+  with ``chat.appendStream`` or re-sends it with ``chat.update``); for the run that completes the task it
+  becomes the final answer, converted to mrkdwn and split over ``answer:<run>``, ``answer:<run>:1``, ...;
+* ``question:<interrupt id>``: the graph's question, with a button per option while it waits, then edited
+  to say who answered what.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from connectors.slack import mrkdwn
+from connectors.slack.threads import mention, mentions_in
+from workers.delivery import Binding, Message
+from workers.taskview import Question, Status, TaskView
+
+ANSWER_ACTION = "gg_answer"  # button action ids start with this; the value says task, interrupt and option
+CANCEL_ACTION = "gg_cancel"
+BUTTON_TEXT_LIMIT = 75
+ACTION_ELEMENTS_LIMIT = 25
+PREVIEW_CHARS = 2800  # the tail of a streamed answer shown while it grows (one section block)
+NODES_SHOWN = 8
+
+_STATUS_LINES = {
+    Status.QUEUED: (":hourglass_flowing_sand:", "is queued"),
+    Status.RUNNING: (":gear:", "is running"),
+    Status.WAITING: (":raising_hand:", "is waiting for an answer"),
+    Status.COMPLETED: (":white_check_mark:", "finished"),
+    Status.FAILED: (":x:", "failed"),
+    Status.CANCELLED: (":no_entry_sign:", "was cancelled"),
+}
+
+
+def render_task(view: TaskView, binding: Binding) -> list[Message]:
+    """Every message the task should have in its thread, in order."""
+    messages = [status_message(view)]
+    final_run = view.run if view.status == Status.COMPLETED else None
+    runs = set(view.answer_runs) | {q.run for q in view.questions}
+    if final_run is not None:
+        runs.add(final_run)
+    for run in sorted(runs):
+        text = view.answer(run)
+        if run == final_run:
+            messages += final_messages(view, run)
+        elif text:
+            messages.append(preview_message(view, run, text))
+        messages += [question_message(view, q, binding) for q in view.questions if q.run == run]
+    return messages
+
+
+# --- pieces -----------------------------------------------------------------------------------------------
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[: mrkdwn.SECTION_TEXT_LIMIT]}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[: mrkdwn.SECTION_TEXT_LIMIT]}]}
+
+
+def _plain(text: str, limit: int = BUTTON_TEXT_LIMIT) -> dict[str, Any]:
+    text = text.strip() or "…"
+    return {"type": "plain_text", "text": text if len(text) <= limit else text[: limit - 1] + "…", "emoji": True}
+
+
+def _duration(start: float | None, end: float | None) -> str:
+    if start is None or end is None:
+        return ""
+    seconds = max(0, round(end - start))
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+# --- status -----------------------------------------------------------------------------------------------
+
+
+def status_message(view: TaskView) -> Message:
+    emoji, phrase = _STATUS_LINES.get(view.status, (":grey_question:", view.status))
+    graph = mrkdwn.escape(view.graph or "task")
+    line = f"{emoji} *{graph}* {phrase}"
+    if view.status == Status.QUEUED and view.position > 0:
+        line += f" (behind {view.position} other task{'s' if view.position > 1 else ''} in this thread)"
+    if view.status == Status.QUEUED and view.retrying:
+        error = view.retrying.get("error") or {}
+        line += f": retrying after {mrkdwn.escape(str(error.get('kind', 'an error')))}"
+    if view.status == Status.RUNNING and view.nodes:
+        line += f": step {view.steps + 1}, after `{mrkdwn.escape(view.nodes[-1])}`"
+    elif view.status == Status.RUNNING:
+        line += ": starting"
+    if view.status == Status.COMPLETED:
+        took = _duration(view.created_at, view.finished_at)
+        line += f" in {took}" if took else ""
+        line += f" ({view.steps} step{'s' if view.steps != 1 else ''})"
+    if view.status == Status.FAILED and view.error:
+        kind = mrkdwn.escape(str(view.error.get("kind", "error")))
+        message = mrkdwn.escape(str(view.error.get("message", "")))[:1500]
+        line += f": {kind}: {message}" if message else f": {kind}"
+    if view.status == Status.CANCELLED and view.cancel_reason:
+        line += f" ({mentions_in(mrkdwn.escape(view.cancel_reason))})"
+    blocks: list[dict[str, Any]] = [_section(line)]
+    details = []
+    if view.nodes:
+        shown = view.nodes[-NODES_SHOWN:]
+        trail = " → ".join(f"✓ {mrkdwn.escape(n)}" for n in shown)
+        details.append(("… → " if len(view.nodes) > len(shown) else "") + trail)
+    if view.activity and view.active:
+        details.append(mrkdwn.escape(view.activity))
+    if details:
+        blocks.append(_context("  ·  ".join(details)))
+    if view.active:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "gg_task",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": CANCEL_ACTION,
+                        "text": _plain("Cancel"),
+                        "style": "danger",
+                        "value": view.task_id,
+                        "confirm": {
+                            "title": _plain("Cancel this task?"),
+                            "text": {"type": "mrkdwn", "text": f"The *{graph}* run stops at its next step."},
+                            "confirm": _plain("Cancel it"),
+                            "deny": _plain("Keep running"),
+                        },
+                    }
+                ],
+            }
+        )
+    fallback = f"{view.graph or 'task'} {phrase}"
+    return Message("status", {"text": fallback, "blocks": blocks})
+
+
+# --- streamed and final answers --------------------------------------------------------------------------
+
+
+def _tail(text: str, chars: int) -> str:
+    if len(text) <= chars:
+        return text
+    cut = text[-chars:]
+    nl = cut.find("\n")
+    if 0 <= nl < chars // 4:
+        cut = cut[nl + 1 :]
+    return "…" + cut
+
+
+def preview_message(view: TaskView, run: int, text: str) -> Message:
+    """The text run ``run`` streamed: growing while the run is on, complete (as far as fits) after."""
+    growing = view.status == Status.RUNNING and run == view.run
+    if growing:
+        shown = mrkdwn.split(mrkdwn.to_mrkdwn(_tail(text, PREVIEW_CHARS)))
+        blocks = [_section(shown[-1] if shown else "…"), _context(":writing_hand: writing…")]
+    else:
+        groups = mrkdwn.pack(mrkdwn.split(mrkdwn.to_mrkdwn(text)), max_blocks=mrkdwn.MESSAGE_BLOCKS_LIMIT - 1)
+        blocks = [_section(p) for p in (groups[0] if groups else ["…"])]
+        if len(groups) > 1:
+            blocks.append(_context("(continued text omitted)"))
+    fallback = "\n\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    body = {"text": fallback[: mrkdwn.MESSAGE_TEXT_LIMIT], "blocks": blocks, "markdown": text}
+    return Message(f"answer:{run}", body, stream=growing)
+
+
+def final_messages(view: TaskView, run: int) -> list[Message]:
+    """The final answer: mrkdwn in section blocks, split over as many messages as Slack's limits need."""
+    if view.final_text is not None:
+        text = mrkdwn.to_mrkdwn(view.final_text) or "_(empty answer)_"
+    else:
+        summary = view.final_summary or "null"
+        text = "```\n" + mrkdwn.escape(summary) + "\n```"
+    reserve = 200  # the part counter
+    groups = mrkdwn.pack(
+        mrkdwn.split(text),
+        max_blocks=mrkdwn.MESSAGE_BLOCKS_LIMIT - 1,
+        max_chars=mrkdwn.MESSAGE_TEXT_LIMIT - reserve,
+    )
+    messages = []
+    for i, group in enumerate(groups):
+        blocks = [_section(piece) for piece in group]
+        if len(groups) > 1:
+            blocks.append(_context(f"part {i + 1} of {len(groups)}"))
+        slot = f"answer:{run}" if i == 0 else f"answer:{run}:{i}"
+        messages.append(Message(slot, {"text": "\n\n".join(group), "blocks": blocks}, final=True))
+    return messages
+
+
+# --- questions ---------------------------------------------------------------------------------------------
+
+_QUESTION_KEYS = {"question", "message", "prompt", "options"}
+
+
+def _details(value: Any) -> list[str]:
+    """The interrupt payload beyond its question, as mrkdwn sections (the writer's outline, say)."""
+    if not isinstance(value, dict):
+        return []
+    lines: list[str] = []
+    for key, item in value.items():
+        if key in _QUESTION_KEYS or item in (None, "", [], {}):
+            continue
+        title = mrkdwn.escape(str(key).replace("_", " ").capitalize())
+        if isinstance(item, list):
+            body = "\n".join(f"{i}. {mrkdwn.inline(str(x))}" for i, x in enumerate(item, 1))
+            lines.append(f"*{title}*\n{body}")
+        elif isinstance(item, dict):
+            lines.append(f"*{title}*\n```\n{mrkdwn.escape(json.dumps(item, ensure_ascii=False, indent=1))}\n```")
+        else:
+            lines.append(f"*{title}:* {mrkdwn.inline(str(item))}")
+    return mrkdwn.split("\n\n".join(lines)) if lines else []
+
+
+def question_message(view: TaskView, q: Question, binding: Binding) -> Message:
+    question = mrkdwn.inline(q.question) if q.question else "The task has a question."
+    blocks: list[dict[str, Any]] = [_section(f":question: *{question}*")]
+    blocks += [_section(piece) for piece in _details(q.value)[:40]]
+    waiting = view.status == Status.WAITING and not q.answered and view.pending_question() is q
+    if q.answered:
+        label = mrkdwn.escape(q.answer_label())[:1500]
+        blocks.append(_context(f":white_check_mark: {mention(q.by)} answered: *{label}*"))
+    elif waiting:
+        if q.options:
+            elements = []
+            for index, option in enumerate(q.options[:ACTION_ELEMENTS_LIMIT]):
+                button: dict[str, Any] = {
+                    "type": "button",
+                    "action_id": f"{ANSWER_ACTION}:{index}",
+                    "text": _plain(str(option.get("label") or option.get("value") or "?")),
+                    "value": json.dumps({"t": view.task_id, "i": q.interrupt_id, "o": index}, separators=(",", ":")),
+                }
+                if index == 0:
+                    button["style"] = "primary"
+                elements.append(button)
+            blocks.append({"type": "actions", "block_id": f"gg_q:{q.interrupt_id}"[:255], "elements": elements})
+            who = f"{mention('slack:' + str(binding.get('team')) + ':' + str(binding.get('user')))}: "
+            blocks.append(_context(f"{who}pick an option, or reply in this thread."))
+        else:
+            blocks.append(_context("Reply in this thread to answer."))
+    else:
+        blocks.append(_context("No longer waiting for an answer."))
+    fallback = f"Question: {q.question}"[: mrkdwn.MESSAGE_TEXT_LIMIT]
+    return Message(f"question:{q.interrupt_id}", {"text": fallback, "blocks": blocks})

@@ -1,0 +1,225 @@
+"""Slack as the gateway sees it, for tests: requests signed with the signing secret and shaped like Slack's
+(slash command form bodies, ``event_callback`` JSON, ``block_actions`` payloads), plus process helpers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+from gateway.processes import wait_until
+from tests.connectors.slack.fake_slack import FakeSlack, Msg
+from tests.support.client import Api
+from tests.support.stack import ROOT, Proc, Stack
+
+SIGNING_SECRET = "test-slack-signing-secret-0123456789"
+COMMANDS = {"/ask": "writer", "/echo": "echo", "/hello": "ask", "/brief": {"graph": "writer", "config": {"target_length": 300}}}
+
+T = TypeVar("T")
+
+
+def slack_env(fake: FakeSlack, **extra: str) -> dict[str, str]:
+    env = {
+        "GRAPHGATE_SLACK_BOT_TOKEN": fake.bot_token,
+        "GRAPHGATE_SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "GRAPHGATE_SLACK_API_URL": fake.api_url,
+        "GRAPHGATE_SLACK_COMMANDS": json.dumps(COMMANDS),
+        "GRAPHGATE_DISPATCHER_LEASE_SECONDS": "3",
+        "GRAPHGATE_DISPATCHER_CHANNEL_INTERVAL": "0.3",
+        "GRAPHGATE_DELIVERY_SHARDS": "4",
+    }
+    env.update(extra)
+    return env
+
+
+def new_channel() -> str:
+    return "C" + uuid.uuid4().hex[:10].upper()
+
+
+def wait_for(check: Callable[[], T], timeout: float = 60, interval: float = 0.1, what: str = "condition") -> T:
+    """Poll ``check`` until it returns something truthy; that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def start_dispatcher(stack: Stack, name: str = "dispatcher", **extra_env: str) -> Proc:
+    """``python -m gateway.cli dispatcher`` against the stack; returns once it owns shards."""
+    log = stack.workdir / f"{name}-{uuid.uuid4().hex[:4]}.log"
+    stack.workdir.mkdir(parents=True, exist_ok=True)
+    out = open(log, "ab")
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "dispatcher"],
+        env={**stack.env, **extra_env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+    )
+    proc = Proc(name, popen, log)
+
+    def ready() -> bool:
+        if popen.poll() is not None:
+            raise RuntimeError(f"dispatcher exited:\n{proc.text()[-3000:]}")
+        return "owns shards" in proc.text()
+
+    if not wait_until(ready, 60, 0.1):
+        raise RuntimeError(f"dispatcher did not start:\n{proc.text()[-3000:]}")
+    return proc
+
+
+def slack_api(stack: Stack, user: str, team: str = "T0001") -> Api:
+    """The HTTP API as the Slack user's principal (to read their tasks and events)."""
+    return Api(stack.url, f"slack:{team}:{user}")
+
+
+class SlackSender:
+    """Sends Slack-shaped, signed requests to the gateway's /slack/events."""
+
+    def __init__(self, gateway_url: str, fake: FakeSlack, team: str = "T0001", secret: str = SIGNING_SECRET) -> None:
+        self.url = f"{gateway_url}/slack/events"
+        self.fake = fake
+        self.team = team
+        self.secret = secret
+        self.http = httpx.Client(timeout=10)
+        self._n = 0
+
+    def post(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        ts = str(timestamp if timestamp is not None else int(time.time()))
+        signature = SignatureVerifier(secret or self.secret).generate_signature(timestamp=ts, body=body)
+        sent = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature,
+            **(headers or {}),
+        }
+        return self.http.post(self.url, content=body.encode(), headers=sent)
+
+    def slash_body(self, command: str, text: str, *, user: str, channel: str) -> str:
+        self._n += 1
+        return urlencode({
+            "token": "legacy-verification-token",
+            "team_id": self.team,
+            "team_domain": "graphgate-test",
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "AGRAPHGATE",
+            "is_enterprise_install": "false",
+            "response_url": f"{self.fake.url}/respond/slash-{self._n}",
+            "trigger_id": f"{self._n}.{int(time.time())}.abc",
+        })
+
+    def slash(self, command: str, text: str, *, user: str, channel: str, **kw: Any) -> httpx.Response:
+        return self.post(self.slash_body(command, text, user=user, channel=channel), "application/x-www-form-urlencoded", **kw)
+
+    def event_body(self, event: dict[str, Any], event_id: str | None = None) -> str:
+        return json.dumps({
+            "token": "legacy-verification-token",
+            "team_id": self.team,
+            "api_app_id": "AGRAPHGATE",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or "Ev" + uuid.uuid4().hex[:10].upper(),
+            "event_time": int(time.time()),
+            "authorizations": [{"enterprise_id": None, "team_id": self.team, "user_id": self.fake.bot_user,
+                                "is_bot": True, "is_enterprise_install": False}],
+            "is_ext_shared_channel": False,
+        })
+
+    def event(self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None) -> httpx.Response:
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+        return self.post(self.event_body(event, event_id), "application/json", headers=headers)
+
+    def mention(self, channel: str, user: str, text: str, thread_ts: str | None = None,
+                event_id: str | None = None) -> tuple[Msg, httpx.Response]:
+        """A user message mentioning the bot: it appears in the fake channel and its event is sent."""
+        msg = self.fake.user_message(channel, user, f"<@{self.fake.bot_user}> {text}", thread_ts)
+        event = {"type": "app_mention", "user": user, "text": msg.text, "ts": msg.ts, "channel": channel,
+                 "event_ts": msg.ts, "team": self.team}
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return msg, self.event(event, event_id=event_id)
+
+    def reply(self, channel: str, user: str, text: str, thread_ts: str, channel_type: str = "channel") -> httpx.Response:
+        """A plain reply in a thread (no mention)."""
+        msg = self.fake.user_message(channel, user, text, thread_ts)
+        return self.event({"type": "message", "user": user, "text": text, "ts": msg.ts, "thread_ts": thread_ts,
+                           "channel": channel, "event_ts": msg.ts, "channel_type": channel_type, "team": self.team})
+
+    def click(self, message: Msg, action: dict[str, Any], *, user: str) -> httpx.Response:
+        """A click on ``action`` (a button element of ``message``) by ``user``."""
+        self._n += 1
+        block_id = next(b.get("block_id") for b in message.blocks if action in b.get("elements", []))
+        payload = {
+            "type": "block_actions",
+            "team": {"id": self.team, "domain": "graphgate-test"},
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.team},
+            "api_app_id": "AGRAPHGATE",
+            "token": "legacy-verification-token",
+            "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
+                          "is_ephemeral": False, "thread_ts": message.thread_ts},
+            "trigger_id": f"{self._n}.{int(time.time())}.def",
+            "channel": {"id": message.channel, "name": "general"},
+            "message": message.as_api(False),
+            "response_url": f"{self.fake.url}/respond/click-{self._n}",
+            "actions": [{
+                "type": "button",
+                "action_id": action["action_id"],
+                "block_id": block_id,
+                "text": action["text"],
+                "value": action.get("value", ""),
+                "action_ts": f"{time.time():.6f}",
+            }],
+        }
+        return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+
+def summarize_calls(fake: FakeSlack, channel: str) -> list[str]:
+    """One line per Web API call made for a channel: method and its key arguments (for reports)."""
+    lines = []
+    for c in fake.calls:
+        if c.args.get("channel") != channel:
+            continue
+        a = c.args
+        bits = [c.method]
+        for key in ("thread_ts", "ts", "user"):
+            if a.get(key):
+                bits.append(f"{key}={a[key]}")
+        if c.slot:
+            bits.append(f"slot={c.slot}")
+        if "markdown_text" in a:
+            bits.append(f"markdown_text=<{len(a['markdown_text'])} chars>")
+        if "blocks" in a and isinstance(a["blocks"], list):
+            kinds = [b.get("type") for b in a["blocks"]]
+            bits.append("blocks=" + ",".join(kinds))
+        elif a.get("text"):
+            bits.append(f"text={a['text'][:40]!r}")
+        bits.append("-> ok" if c.ok else f"-> {c.status} {c.response.get('error')}")
+        lines.append(" ".join(bits))
+    return lines
+
+
+def write_report(path: Path, lines: list[str]) -> None:
+    path.write_text("\n".join(lines) + "\n")
