@@ -1,0 +1,1 @@
+"""Telegram connector: python-telegram-bot ingress (webhook, polling) and the dispatcher platform."""

@@ -1,0 +1,220 @@
+"""A task's ``TaskView`` as Telegram messages (HTML parse mode), within Telegram's limits.
+
+The messages of one task, in chat order:
+
+* ``status``: one per task, a reply to the message that started it, edited as the graph progresses:
+  state, step, the nodes done, a Cancel button while the task is active;
+* ``draft:<run>``: in private chats, the text a run streams, shown with ``sendMessageDraft`` (an
+  ephemeral, animated preview); elsewhere ``answer:<run>`` is posted and edited as the text grows;
+* ``answer:<run>``, ``answer:<run>:1``, ...: the text of a finished run, or the final answer, split into
+  messages of at most 4,096 characters of HTML (counted after escaping), numbered when there are several;
+* ``question:<interrupt id>``: the graph's question and its details, with an inline keyboard of its options
+  while it waits, then edited to say what was answered.
+
+Bodies are plain dicts: ``text`` (HTML), ``keyboard`` (rows of ``{text, callback_data}``), ``reply`` (reply
+to the message that started the task), ``draft_id`` (a draft, not a message).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+from connectors.telegram import html
+from connectors.telegram.chats import answer_data, cancel_data
+from workers.delivery import Binding, Message
+from workers.taskview import Question, Status, TaskView
+
+PREVIEW_CHARS = 3000  # Markdown characters of a growing answer shown (its tail)
+NODES_SHOWN = 8
+BUTTON_TEXT_CHARS = 40
+MAX_OPTIONS = 20
+PART_MARK_RESERVE = 24  # room kept in each part for "(12/13)"
+
+_STATUS = {
+    Status.QUEUED: ("⏳", "is queued"),
+    Status.RUNNING: ("⚙️", "is running"),
+    Status.WAITING: ("🙋", "is waiting for an answer"),
+    Status.COMPLETED: ("✅", "finished"),
+    Status.FAILED: ("❌", "failed"),
+    Status.CANCELLED: ("🚫", "was cancelled"),
+}
+
+
+def render_task(view: TaskView, binding: Binding, drafts: bool = False) -> list[Message]:
+    """Every message the task should have in its chat, in order. ``drafts``: stream with drafts."""
+    messages = [status_message(view)]
+    final_run = view.run if view.status == Status.COMPLETED else None
+    runs = set(view.answer_runs) | {q.run for q in view.questions}
+    if final_run is not None:
+        runs.add(final_run)
+    for run in sorted(runs):
+        text = view.answer(run)
+        growing = view.status == Status.RUNNING and run == view.run
+        if run == final_run:
+            messages += final_messages(view, run)
+        elif text and growing:
+            messages.append(preview_message(view, run, text, draft=drafts and binding.get("chat_type") == "private"))
+        elif text:
+            messages += text_messages(f"answer:{run}", html.to_html(text), final=False)
+        messages += [question_message(view, q, binding) for q in view.questions if q.run == run]
+    return messages
+
+
+# --- status -----------------------------------------------------------------------------------------------
+
+
+def _duration(start: float | None, end: float | None) -> str:
+    if start is None or end is None:
+        return ""
+    seconds = max(0, round(end - start))
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def status_message(view: TaskView) -> Message:
+    emoji, phrase = _STATUS.get(view.status, ("❔", view.status))
+    line = f"{emoji} <b>{html.escape(view.graph or 'task')}</b> {phrase}"
+    if view.status == Status.QUEUED and view.position > 0:
+        line += f" (behind {view.position} other task{'s' if view.position > 1 else ''})"
+    if view.status == Status.QUEUED and view.retrying:
+        error = view.retrying.get("error") or {}
+        line += f": retrying after {html.escape(str(error.get('kind', 'an error')))}"
+    if view.status == Status.RUNNING:
+        if view.nodes:
+            line += f": step {view.steps + 1}, after <code>{html.escape(view.nodes[-1])}</code>"
+        else:
+            line += ": starting"
+    if view.status == Status.COMPLETED:
+        took = _duration(view.created_at, view.finished_at)
+        line += f" in {took}" if took else ""
+        line += f" ({view.steps} step{'s' if view.steps != 1 else ''})"
+    if view.status == Status.FAILED and view.error:
+        kind = html.escape(str(view.error.get("kind", "error")))
+        message = html.escape(str(view.error.get("message", ""))[:1500])
+        line += f": {kind}: {message}" if message else f": {kind}"
+    if view.status == Status.CANCELLED and view.cancel_reason:
+        line += f" ({html.escape(view.cancel_reason[:300])})"
+    lines = [line]
+    if view.nodes:
+        shown = view.nodes[-NODES_SHOWN:]
+        trail = " → ".join(f"✓ {html.escape(n)}" for n in shown)
+        lines.append(("… → " if len(view.nodes) > len(shown) else "") + trail)
+    if view.activity and view.active:
+        lines.append(f"<i>{html.escape(view.activity)}</i>")
+    body: dict[str, Any] = {"text": "\n".join(lines), "reply": True}
+    if view.active:
+        body["keyboard"] = [[{"text": "Cancel", "callback_data": cancel_data(view.task_id)}]]
+    return Message("status", body)
+
+
+# --- streamed and final answers ----------------------------------------------------------------------------
+
+
+def _tail(text: str, chars: int) -> str:
+    if len(text) <= chars:
+        return text
+    cut = text[-chars:]
+    nl = cut.find("\n")
+    if 0 <= nl < chars // 4:
+        cut = cut[nl + 1 :]
+    return "…" + cut
+
+
+def draft_id(task_id: str, run: int) -> int:
+    """A non-zero draft id, the same for every update of one run's draft (so they animate)."""
+    return (zlib.crc32(f"{task_id}:{run}".encode()) & 0x7FFFFFFF) or 1
+
+
+def preview_message(view: TaskView, run: int, text: str, draft: bool) -> Message:
+    """The text a run is streaming: its tail, as a draft (private chats) or a message edited as it grows."""
+    footer = "" if draft else "\n\n<i>✍️ writing…</i>"
+    parts = html.split(html.to_html(_tail(text, PREVIEW_CHARS)), html.MESSAGE_LIMIT - len(footer))
+    shown = (parts[-1] if parts else "…") + footer
+    if draft:
+        return Message(f"draft:{run}", {"text": shown, "draft_id": draft_id(view.task_id, run)}, stream=True)
+    return Message(f"answer:{run}", {"text": shown}, stream=True)
+
+
+def text_messages(slot: str, text_html: str, final: bool) -> list[Message]:
+    """HTML in as many messages as it needs: ``slot``, ``slot:1``, ...; numbered when more than one."""
+    parts = html.split(text_html, html.MESSAGE_LIMIT - PART_MARK_RESERVE) or ["…"]
+    messages = []
+    for i, part in enumerate(parts):
+        if len(parts) > 1:
+            part += f"\n<i>({i + 1}/{len(parts)})</i>"
+        messages.append(Message(slot if i == 0 else f"{slot}:{i}", {"text": part}, final=final))
+    return messages
+
+
+def final_messages(view: TaskView, run: int) -> list[Message]:
+    """The final answer: the text as HTML, else the output as preformatted JSON."""
+    if view.final_text is not None:
+        text = html.to_html(view.final_text) or "<i>(empty answer)</i>"
+    else:
+        text = "<pre>" + html.escape(view.final_summary or "null") + "</pre>"
+    return text_messages(f"answer:{run}", text, final=True)
+
+
+# --- questions ---------------------------------------------------------------------------------------------
+
+_QUESTION_KEYS = {"question", "message", "prompt", "options"}
+
+
+def _details(value: Any) -> list[str]:
+    """The interrupt payload beyond its question, as HTML paragraphs (the writer's outline, say)."""
+    if not isinstance(value, dict):
+        return []
+    out: list[str] = []
+    for key, item in value.items():
+        if key in _QUESTION_KEYS or item in (None, "", [], {}):
+            continue
+        title = html.escape(str(key).replace("_", " ").capitalize())
+        if isinstance(item, list):
+            body = "\n".join(f"{i}. {html.inline(str(x))}" for i, x in enumerate(item, 1))
+            out.append(f"<b>{title}</b>\n{body}")
+        elif isinstance(item, dict):
+            out.append(f"<b>{title}</b>\n<pre>{html.escape(json.dumps(item, ensure_ascii=False, indent=1))}</pre>")
+        else:
+            out.append(f"<b>{title}:</b> {html.inline(str(item))}")
+    return out
+
+
+def _button_text(label: str) -> str:
+    label = " ".join(label.split()) or "…"
+    return label if len(label) <= BUTTON_TEXT_CHARS else label[: BUTTON_TEXT_CHARS - 1] + "…"
+
+
+def _keyboard(view: TaskView, q: Question) -> list[list[dict[str, str]]]:
+    buttons = [
+        {"text": _button_text(str(opt.get("label") or opt.get("value") or "?")),
+         "callback_data": answer_data(view.task_id, q.interrupt_id, index)}
+        for index, opt in enumerate(q.options[:MAX_OPTIONS])
+    ]
+    per_row = 3 if all(len(b["text"]) <= 12 for b in buttons) else 1
+    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+
+
+def question_message(view: TaskView, q: Question, binding: Binding) -> Message:
+    group = binding.get("chat_type") != "private"
+    who = html.escape(str(binding.get("user_name") or "")) if group else ""
+    head = f"❓ <b>{html.inline(q.question) if q.question else 'The task has a question.'}</b>"
+    waiting = view.status == Status.WAITING and not q.answered and view.pending_question() is q
+    keyboard = None
+    if q.answered:
+        footer = f"✅ {who + ' ' if who else ''}answered: <b>{html.escape(q.answer_label()[:1500])}</b>"
+    elif waiting and q.options:
+        keyboard = _keyboard(view, q)
+        footer = f"<i>{who + ': ' if who else ''}tap an option, or reply to this message with your answer.</i>"
+    elif waiting:
+        footer = f"<i>{who + ': ' if who else ''}reply to this message with your answer.</i>"
+    else:
+        footer = "<i>No longer waiting for an answer.</i>"
+    text = "\n\n".join([head, *_details(q.value)])
+    room = html.MESSAGE_LIMIT - html.tg_len(footer) - 4
+    if html.tg_len(text) > room:
+        text = html.split(text, room - 2)[0] + "\n…"
+    body: dict[str, Any] = {"text": f"{text}\n\n{footer}"}
+    if keyboard:
+        body["keyboard"] = keyboard
+    return Message(f"question:{q.interrupt_id}", body)

@@ -1,0 +1,64 @@
+"""The Telegram connector's own bookkeeping in Redis (key names in gateway/keys.py).
+
+* a chat's current session and the graph it runs (``Keys.telegram_chat``): ``/new`` replaces the session;
+* button tokens (``Keys.telegram_button``): the short token in a button's ``callback_data`` -> its task.
+
+Both expire with the sessions they point to. Task state itself is only ever read and changed through the
+task service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from connectors.telegram.chats import TelegramChat, task_token
+from gateway.keys import Keys
+from gateway.settings import Settings
+
+
+@dataclass(frozen=True)
+class ChatSession:
+    session_id: str
+    graph: str | None  # the graph the session runs; None before its first task
+
+
+class TelegramStore:
+    def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.keys = Keys(settings.key_prefix)
+        self.ttl = settings.session_ttl_seconds
+
+    async def current(self, chat: TelegramChat) -> ChatSession:
+        """The chat's current session (its first one until ``/new`` is used)."""
+        raw = await self.redis.hgetall(self.keys.telegram_chat(chat.key))
+        return ChatSession(raw.get("session") or chat.first_session(), raw.get("graph") or None)
+
+    async def start_new(self, chat: TelegramChat) -> ChatSession:
+        """Make a fresh session the chat's current one."""
+        session = ChatSession(chat.fresh_session(), None)
+        key = self.keys.telegram_chat(chat.key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hset(key, "session", session.session_id)
+            pipe.expire(key, self.ttl)
+            await pipe.execute()
+        return session
+
+    async def started(self, chat: TelegramChat, session_id: str, graph: str, task_id: str) -> None:
+        """Record a task started in the chat: the session's graph, and the token its buttons carry."""
+        key = self.keys.telegram_chat(chat.key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"session": session_id, "graph": graph})
+            pipe.expire(key, self.ttl)
+            pipe.set(self.keys.telegram_button(task_token(task_id)), f"{session_id} {task_id}", ex=self.ttl)
+            await pipe.execute()
+
+    async def task_of(self, token: str) -> tuple[str, str] | None:
+        """(session id, task id) of a button token, or None when it is unknown or expired."""
+        raw = await self.redis.get(self.keys.telegram_button(token))
+        if not raw or " " not in raw:
+            return None
+        session_id, task_id = raw.split(" ", 1)
+        return session_id, task_id

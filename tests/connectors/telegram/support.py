@@ -1,0 +1,123 @@
+"""Telegram as the gateway sees it, for tests: settings pointing at the fake Bot API, webhook posts with the
+secret header, and the dispatcher and polling processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from gateway.processes import wait_until
+from tests.connectors.telegram.fake_bot_api import FakeBotApi, Msg
+from tests.support.client import Api
+from tests.support.stack import ROOT, Proc, Stack
+
+WEBHOOK_SECRET = "test-telegram-webhook-secret_0123456789"
+COMMANDS: dict[str, Any] = {
+    "ask": {"graph": "writer", "config": {"target_length": 1500}, "description": "write an article"},
+    "brief": {"graph": "writer", "mode": "auto", "config": {"target_length": 1500}},
+    "echo": "echo",
+    "hello": "ask",
+}
+
+T = TypeVar("T")
+
+
+def telegram_env(fake: FakeBotApi, **extra: str) -> dict[str, str]:
+    env = {
+        "GRAPHGATE_TELEGRAM_BOT_TOKEN": fake.token,
+        "GRAPHGATE_TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "GRAPHGATE_TELEGRAM_API_URL": fake.url,
+        "GRAPHGATE_TELEGRAM_COMMANDS": json.dumps(COMMANDS),
+        "GRAPHGATE_DISPATCHER_LEASE_SECONDS": "3",
+        "GRAPHGATE_DELIVERY_SHARDS": "4",
+        "GRAPHGATE_OFFLINE_MODEL_DELAY": "0.003",  # the writer streams for a few seconds: drafts and edits
+    }
+    env.update(extra)
+    return env
+
+
+def wait_for(check: Callable[[], T], timeout: float = 60, interval: float = 0.1, what: str = "condition") -> T:
+    """Poll ``check`` until it returns something truthy; that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def spawn(stack: Stack, name: str, args: list[str], ready: str, **extra_env: str) -> Proc:
+    """``python -m gateway.cli <args>`` against the stack; returns once its log shows ``ready``."""
+    log = stack.workdir / f"{name}-{uuid.uuid4().hex[:4]}.log"
+    stack.workdir.mkdir(parents=True, exist_ok=True)
+    out = open(log, "ab")
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", *args],
+        env={**stack.env, **extra_env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+    )
+    proc = Proc(name, popen, log)
+
+    def started() -> bool:
+        if popen.poll() is not None:
+            raise RuntimeError(f"{name} exited:\n{proc.text()[-3000:]}")
+        return ready in proc.text()
+
+    if not wait_until(started, 60, 0.1):
+        raise RuntimeError(f"{name} did not start:\n{proc.text()[-3000:]}")
+    return proc
+
+
+def start_dispatcher(stack: Stack) -> Proc:
+    return spawn(stack, "dispatcher", ["dispatcher"], "owns shards")
+
+
+def start_polling(stack: Stack) -> Proc:
+    return spawn(stack, "telegram-polling", ["telegram", "--polling"], "telegram polling as @")
+
+
+def chat_api(stack: Stack, chat_id: int) -> Api:
+    """The HTTP API as a Telegram chat's principal (to read its tasks and events)."""
+    return Api(stack.url, f"telegram:{chat_id}")
+
+
+def tasks_of(api: Api) -> list[dict[str, Any]]:
+    resp = api.http.get("/api/v1/tasks")
+    assert resp.status_code == 200, resp.text
+    return resp.json()["tasks"]
+
+
+class Webhook:
+    """Posts updates to the gateway's /telegram/webhook as Telegram does."""
+
+    def __init__(self, gateway_url: str, secret: str | None = WEBHOOK_SECRET) -> None:
+        self.url = f"{gateway_url}/telegram/webhook"
+        self.secret = secret
+        self.http = httpx.Client(timeout=30)
+
+    def send(self, update: dict[str, Any], secret: str | None = "default") -> httpx.Response:
+        headers = {"Content-Type": "application/json"}
+        token = self.secret if secret == "default" else secret
+        if token is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = token
+        return self.http.post(self.url, content=json.dumps(update).encode(), headers=headers)
+
+
+def question_of(fake: FakeBotApi, chat: int, n: int = 1) -> Msg | None:
+    """The ``n``-th message of the chat that carries answer buttons (a question), once it has them."""
+    found = [m for m in fake.bot_messages(chat) if any(d.startswith("a:") for d in m.callback_data)]
+    return found[n - 1] if len(found) >= n else None
+
+
+def final_parts(fake: FakeBotApi, chat: int) -> list[Msg]:
+    """The chat's numbered answer parts ``(i/n)``, in chat order."""
+    return [m for m in fake.bot_messages(chat) if m.text.rstrip().endswith(")") and "/" in m.text.rsplit("(", 1)[-1]
+            and m.text.rsplit("(", 1)[-1][:-1].replace("/", "").isdigit()]
