@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install up test bench clean
+.PHONY: install up test soak bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,6 +19,19 @@ up: install
 # pytest exits 5 when it collected no tests; that is not a failure of the suite
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+# the full soak: 2,000 tasks while workers are killed at random (several minutes; SOAK_TASKS=, SOAK_SEED=)
+soak: install
+	$(PY) -m pytest -m soak tests/reliability/test_soak.py -s $(PYTEST_ARGS)
+
+# graphgate side by side with the LangGraph server, one table (several minutes; docs/performance.md;
+# BENCH_ARGS=--smoke for a quick check)
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .graphgate

@@ -36,6 +36,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     env: dict[str, str] = {}
+    if "dev_login" not in settings.model_fields_set and args.host in ("127.0.0.1", "localhost", "::1"):
+        env["GRAPHGATE_DEV_LOGIN"] = "true"  # the demo page's sign-in, on a loopback-only server
     try:
         if args.private_redis or not p.redis_reachable(settings.redis_url):
             if "GRAPHGATE_REDIS_URL" in os.environ and not args.private_redis:
@@ -44,17 +46,24 @@ def cmd_up(args: argparse.Namespace) -> int:
             env["GRAPHGATE_REDIS_URL"] = p.start_private_redis(sup, settings.data_dir / "redis")
             print(f"graphgate: started a private Redis at {env['GRAPHGATE_REDIS_URL']}", flush=True)
         sup.start("worker", p.python_cmd("worker"), env)
-        sup.start("api", p.python_cmd("api", "--host", args.host, "--port", str(args.port)), env)
-        if not p.wait_until(lambda: p.http_ready(args.host, args.port) or stopping or sup.first_exited() is not None, 60):
+        sup.start("dispatcher", p.python_cmd("dispatcher"), env)
+        tls = _tls_files(args, settings.tls_certfile, settings.tls_keyfile, settings.data_dir)
+        api_args = ["api", "--host", args.host, "--port", str(args.port)]
+        if tls is not None:
+            api_args += ["--certfile", str(tls.certfile), "--keyfile", str(tls.keyfile)]
+        sup.start("api", p.python_cmd(*api_args), env)
+        if not p.wait_until(lambda: p.http_ready(args.host, args.port, tls is not None) or stopping or sup.first_exited() is not None, 60):
             print("graphgate: the API did not become ready within 60 s", file=sys.stderr)
             return 1
         if sup.first_exited() is None and not stopping:
             shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
             print(
-                f"graphgate: ready at http://{shown}:{args.port}  (API docs /docs)\n"
+                f"graphgate: ready at {'https' if tls else 'http'}://{shown}:{args.port}  (demo chat /, API docs /docs)\n"
                 f"graphgate: a development token: graphgate token --sub you",
                 flush=True,
             )
+            if tls is not None and tls.cafile is not None:
+                print(f"graphgate: HTTPS with a local certificate; clients trust {tls.cafile.resolve()}", flush=True)
         while not stopping:
             exited = sup.first_exited()
             if exited:
@@ -77,6 +86,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     _apply_common(args)
     settings = get_settings()
     configure_logging(settings.log_level)
+    tls = _tls_files(args, settings.tls_certfile, settings.tls_keyfile, settings.data_dir)
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,
@@ -87,6 +97,8 @@ def cmd_api(args: argparse.Namespace) -> int:
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
         timeout_graceful_shutdown=5,
+        ssl_certfile=str(tls.certfile) if tls else None,
+        ssl_keyfile=str(tls.keyfile) if tls else None,
     )
     return 0
 
@@ -98,11 +110,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _apply_common(args)
     settings = get_settings()
     configure_logging(settings.log_level)
-    from workers.celery_app import app
+    from workers.celery_app import app, worker_queues
 
     argv = [
         "worker",
-        "-Q", settings.queue_name,
+        "-Q", ",".join(worker_queues(settings, args.queues)),
         "-c", str(args.concurrency or settings.worker_concurrency),
         "-P", args.pool or settings.worker_pool,
         "--loglevel", settings.log_level,
@@ -113,6 +125,71 @@ def cmd_worker(args: argparse.Namespace) -> int:
     ]
     app.worker_main(argv)
     return 0
+
+
+def cmd_flower(args: argparse.Namespace) -> int:
+    from gateway.logs import configure_logging
+    from gateway.settings import get_settings
+
+    _apply_common(args)
+    configure_logging(get_settings().log_level)
+    from workers.celery_app import app
+
+    # Flower's own options (basic auth, URL prefix...) also come from FLOWER_* variables
+    app.start(["flower", f"--address={args.host}", f"--port={args.port}"])
+    return 0
+
+
+def _tls_files(args: argparse.Namespace, certfile: Path | None, keyfile: Path | None, data_dir: Path):  # type: ignore[no-untyped-def]
+    """The TLS files ``--tls``/``--certfile``/``--keyfile`` (else GRAPHGATE_TLS_*) ask for, or None."""
+    from gateway.tls import TlsConfigError, resolve_tls
+
+    hosts = () if args.host in ("0.0.0.0", "::", "") else (args.host,)
+    try:
+        return resolve_tls(args.tls, args.certfile or certfile, args.keyfile or keyfile, data_dir, hosts)
+    except TlsConfigError as exc:
+        print(f"graphgate: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+def cmd_dispatcher(args: argparse.Namespace) -> int:
+    from gateway.logs import configure_logging
+    from gateway.settings import get_settings
+    from workers.dispatcher import main as dispatcher_main
+
+    _apply_common(args)
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return dispatcher_main(settings)
+
+
+def cmd_slack(args: argparse.Namespace) -> int:
+    from gateway.logs import configure_logging
+    from gateway.settings import get_settings
+
+    _apply_common(args)
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if not args.socket:
+        print("graphgate slack: HTTP mode runs inside `graphgate api` at /slack/events; use --socket for Socket Mode",
+              file=sys.stderr)
+        return 2
+    from connectors.slack.socket import main as socket_main
+
+    return socket_main(settings)
+
+
+def cmd_telegram(args: argparse.Namespace) -> int:
+    from gateway.logs import configure_logging
+    from gateway.settings import get_settings
+
+    _apply_common(args)
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    from connectors.telegram.polling import main as telegram_main
+
+    return telegram_main(settings, args.telegram_action, args.polling, getattr(args, "url", None),
+                         getattr(args, "drop_pending", False))
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -183,10 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", help="langgraph.json naming the graphs (default ./langgraph.json)")
         return p
 
-    up = with_config(sub.add_parser("up", help="run API and worker (and a private Redis if needed)"))
+    def with_tls(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--tls", action="store_true", help="serve HTTPS (a local certificate unless --certfile/--keyfile)")
+        p.add_argument("--certfile", help="certificate chain (PEM); default GRAPHGATE_TLS_CERTFILE")
+        p.add_argument("--keyfile", help="its private key (PEM); default GRAPHGATE_TLS_KEYFILE")
+
+    up = with_config(sub.add_parser("up", help="run API, worker and dispatcher (and a private Redis if needed)"))
     up.add_argument("--host", default=os.environ.get("GRAPHGATE_HOST", "127.0.0.1"))
     up.add_argument("--port", type=int, default=int(os.environ.get("GRAPHGATE_PORT", "8000")))
     up.add_argument("--private-redis", action="store_true", help="always start a private Redis in the data dir")
+    with_tls(up)
     up.set_defaults(func=cmd_up)
 
     api = with_config(sub.add_parser("api", help="run the HTTP API"))
@@ -194,12 +277,37 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=int(os.environ.get("GRAPHGATE_PORT", "8000")))
     api.add_argument("--access-log", action="store_true")
     api.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    with_tls(api)
     api.set_defaults(func=cmd_api)
 
     worker = with_config(sub.add_parser("worker", help="run a Celery worker"))
     worker.add_argument("--concurrency", type=int)
     worker.add_argument("--pool", choices=["prefork", "threads", "solo"])
+    worker.add_argument("--queues", help="queues to consume, first = highest priority: 'default' or names used in "
+                        "GRAPHGATE_GRAPH_QUEUES, e.g. 'long,default' (default: the default queue)")
     worker.set_defaults(func=cmd_worker)
+
+    flower = with_config(sub.add_parser("flower", help="run Flower, the Celery monitor, on the graphgate app"))
+    flower.add_argument("--host", default="127.0.0.1")
+    flower.add_argument("--port", type=int, default=5555)
+    flower.set_defaults(func=cmd_flower)
+
+    dispatcher = with_config(sub.add_parser("dispatcher", help="deliver task events to Slack and other chats"))
+    dispatcher.set_defaults(func=cmd_dispatcher)
+
+    slack = with_config(sub.add_parser("slack", help="run the Slack connector in Socket Mode"))
+    slack.add_argument("--socket", action="store_true", help="connect to Slack over Socket Mode (app token)")
+    slack.set_defaults(func=cmd_slack)
+
+    telegram = with_config(sub.add_parser("telegram", help="run the Telegram connector by polling, or set its webhook"))
+    telegram.add_argument("--polling", action="store_true", help="fetch updates with getUpdates (no public URL)")
+    telegram.set_defaults(func=cmd_telegram, telegram_action=None)
+    telegram_sub = telegram.add_subparsers(dest="telegram_action")
+    set_webhook = telegram_sub.add_parser("set-webhook", help="register <url>/telegram/webhook with Telegram")
+    set_webhook.add_argument("--url", help="the gateway's public HTTPS URL (default GRAPHGATE_PUBLIC_URL)")
+    set_webhook.add_argument("--drop-pending", action="store_true", help="discard updates Telegram still holds")
+    delete_webhook = telegram_sub.add_parser("delete-webhook", help="stop Telegram sending updates to the webhook")
+    delete_webhook.add_argument("--drop-pending", action="store_true", help="discard updates Telegram still holds")
 
     token = sub.add_parser("token", help="print a development bearer token")
     token.add_argument("--sub", required=True, help="the principal (JWT subject)")

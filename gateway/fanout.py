@@ -70,6 +70,10 @@ class StreamHub:
     def streams(self) -> int:
         return len(self._cursor)
 
+    def cursors(self) -> dict[str, str]:
+        """Each followed stream and the id of the last entry the hub read from it."""
+        return dict(self._cursor)
+
     @property
     def subscribers(self) -> int:
         return sum(len(s) for s in self._subs.values())
@@ -130,8 +134,11 @@ class StreamHub:
             try:
                 if self._reader_id is None:
                     self._reader_id = await self._reader.client_id()
+                streams = dict(self._cursor)  # read after the await above: the last follower may have left
+                if not streams:
+                    continue
                 self._reading = True
-                response = await self._reader.xread(dict(self._cursor), count=READ_BATCH, block=self._block_ms)
+                response = await self._reader.xread(streams, count=READ_BATCH, block=self._block_ms)
             except asyncio.CancelledError:
                 raise
             except RedisError as exc:

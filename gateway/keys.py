@@ -48,6 +48,11 @@ class Keys:
         """String: the token of the worker currently running the task; expires unless renewed."""
         return f"{self.prefix}:{{{session_id}}}:lease:{task_id}"
 
+    def delivered(self, session_id: str) -> str:
+        """Hash: what the dispatcher delivered to chat for the session: the last event applied, each task's
+        rendered view and the platform message ids of its messages."""
+        return f"{self.prefix}:{{{session_id}}}:delivered"
+
     # --- global indexes -------------------------------------------------------------------------
     def task_index(self, task_id: str) -> str:
         """String: the session id of a task, so a task can be found by its id alone."""
@@ -61,6 +66,35 @@ class Keys:
         """Stream: events of chat-bound sessions whose hash falls in this shard, for the dispatcher."""
         return f"{self.prefix}:delivery:{shard}"
 
+    def delivery_owner(self, shard: int) -> str:
+        """String: the id of the dispatcher owning a delivery shard; expires unless renewed (a lease)."""
+        return f"{self.prefix}:delivery:{shard}:owner"
+
+    def dispatchers(self) -> str:
+        """Sorted set: live dispatcher ids scored by the time their heartbeat runs out."""
+        return f"{self.prefix}:dispatchers"
+
+    def inbound(self, platform: str, delivery_id: str) -> str:
+        """String: a platform delivery already accepted (a Slack event_id), so a retry of it is dropped."""
+        return f"{self.prefix}:inbound:{platform}:{delivery_id}"
+
+    def telegram_chat(self, chat_key: str) -> str:
+        """Hash: a Telegram chat's current session (``/new`` replaces it) and the graph that session runs."""
+        return f"{self.prefix}:telegram:chat:{chat_key}"
+
+    def telegram_button(self, token: str) -> str:
+        """String: ``<session id> <task id>`` of a short token carried in a Telegram button's callback_data."""
+        return f"{self.prefix}:telegram:button:{token}"
+
     def rate(self, principal: str, window: int) -> str:
         """Counter: requests of a principal in one rate-limit window."""
         return f"{self.prefix}:rate:{principal}:{window}"
+
+    def run_metrics(self) -> str:
+        """Hash: run-attempt duration histograms per graph and outcome, written by workers, read by /metrics."""
+        return f"{self.prefix}:metrics:runs"
+
+    def task_pattern(self) -> str:
+        """``SCAN MATCH`` pattern of every task hash (glob characters in the prefix escaped)."""
+        escaped = "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix)
+        return f"{escaped}:{{*}}:task:*"

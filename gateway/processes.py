@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -111,10 +112,17 @@ def python_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "gateway.cli", *args]
 
 
-def http_ready(host: str, port: int) -> bool:
+def http_ready(host: str, port: int, tls: bool = False) -> bool:
+    """``GET /healthz`` answers 200 (over TLS when ``tls``: a local probe, so the certificate is not checked)."""
     target = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     try:
-        with socket.create_connection((target, port), timeout=0.5) as s:
+        with socket.create_connection((target, port), timeout=0.5) as raw:
+            s = raw
+            if tls:
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                s = ctx.wrap_socket(raw, server_hostname=target)
             s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n".encode())
             return s.recv(64).startswith(b"HTTP/1.1 200")
     except OSError:

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     default_graph: str | None = None  # graph used when a request names none; defaults to the first registered
     checkpointer_url: str | None = None  # postgresql://... for many machines; SQLite file in data_dir otherwise
     key_prefix: str = "gg"  # prefix of every Redis key and of the Celery queue name
+    redis_max_connections: int = 200  # per API process; more clients wait for a free connection
 
     # --- HTTP -----------------------------------------------------------------------------------
     host: str = "127.0.0.1"
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = 1_048_576
     sse_ping_seconds: float = 15.0
+    tls_certfile: Path | None = None  # serve HTTPS with this certificate chain (PEM); see gateway/tls.py
+    tls_keyfile: Path | None = None  # ... and this private key
 
     # --- auth ------------------------------------------------------------------------------------
     jwt_secret: str | None = None  # HS256 shared secret; generated into data_dir for development when unset
@@ -43,6 +46,7 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     secret_key: str | None = None  # signs session-scoped SSE tokens; generated into data_dir when unset
     stream_token_ttl_seconds: int = 600
+    dev_login: bool = False  # POST /api/v1/dev/token mints a bearer token for any name: development only
 
     # --- tasks and events ------------------------------------------------------------------------
     stream_maxlen: int = 10_000  # approximate cap on entries kept per session stream
@@ -54,11 +58,50 @@ class Settings(BaseSettings):
     task_soft_time_limit: float = 600.0
     task_time_limit: float = 660.0
     task_lease_seconds: float = 15.0  # a run's ownership lease, renewed while the run is alive
+    # a message whose worker vanished comes back to the queue after this long; None: task_time_limit + 60 s
+    # (at least 120 s). Keep it above the longest run: a run outliving it is delivered again (harmless but idle)
+    broker_visibility_timeout: int | None = None
+    rate_limit_per_minute: int = 600  # task creates, resumes and cancels per principal per minute; 0: off
 
     # --- processes --------------------------------------------------------------------------------
     worker_concurrency: int = 2
     worker_pool: Literal["prefork", "threads", "solo"] = "prefork"
     log_level: str = "INFO"
+    # runs of these graphs travel on '<prefix>.runs.<name>', e.g. {"writer": "long"}; see docs/scaling.md
+    graph_queues: dict[str, str] = Field(default_factory=dict)
+    metrics_task_scan_limit: int = 50_000  # /metrics counts tasks by state scanning at most this many keys; 0: off
+
+    # --- Slack (docs/slack.md) --------------------------------------------------------------------
+    slack_bot_token: str | None = None  # xoxb-...: one workspace; without it, OAuth installs (client id/secret)
+    slack_signing_secret: str | None = None  # verifies Slack's requests; /slack/* is mounted only when set
+    slack_app_token: str | None = None  # xapp-...: Socket Mode (`graphgate slack --socket`)
+    slack_api_url: str = "https://slack.com/api/"  # Web API base URL (tests point it at a fake server)
+    slack_commands: dict[str, object] = Field(default_factory=dict)  # {"/ask": "writer"}; {} = /ask -> default
+    slack_client_id: str | None = None  # OAuth install (multi-workspace), with slack_client_secret
+    slack_client_secret: str | None = None
+    slack_scopes: list[str] = Field(
+        default_factory=lambda: [
+            "app_mentions:read", "channels:history", "chat:write", "commands",
+            "groups:history", "im:history", "mpim:history",
+        ]
+    )
+    slack_installation_db: str | None = None  # SQLAlchemy URL or SQLite path; default data_dir/slack-installations.db
+    slack_task_mode: str = "interactive"  # mode of tasks started from Slack: graphs may ask their questions
+    slack_mention_graph: str | None = None  # graph for mentions and DMs; default: the first command's graph
+    slack_streaming: bool = True  # stream answers with chat.startStream where the workspace allows it
+
+    # --- Telegram (docs/telegram.md) --------------------------------------------------------------
+    telegram_bot_token: str | None = None  # from BotFather; /telegram/webhook is mounted only when set
+    telegram_webhook_secret: str | None = None  # X-Telegram-Bot-Api-Secret-Token the webhook requires
+    telegram_api_url: str = "https://api.telegram.org"  # Bot API base URL (a local Bot API server, a test fake)
+    telegram_commands: dict[str, object] = Field(default_factory=dict)  # {"ask": "writer"}; {} = /ask -> default
+    telegram_task_mode: str = "interactive"  # mode of tasks started from Telegram: graphs may ask their questions
+    telegram_drafts: bool = True  # stream answers in private chats with sendMessageDraft (else edited messages)
+
+    # --- chat delivery (docs/dispatcher.md) -------------------------------------------------------
+    dispatcher_lease_seconds: float = 15.0  # a shard's ownership lease; a dead dispatcher's shards move after it
+    dispatcher_channel_interval: float = 1.0  # seconds between two calls into one chat channel
+    dispatcher_crash_after_post: str | None = None  # FAULT INJECTION (tests): die after a post for this event type
 
     @property
     def broker(self) -> str:

@@ -35,7 +35,7 @@ SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 RESERVED_CONFIG_KEYS = frozenset({"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map"})
 MULTITASK_STRATEGIES = ("enqueue", "reject", "interrupt")
 
-Enqueue = Callable[[str, str], None]  # (task_id, session_id) -> hand the task to a worker
+Enqueue = Callable[..., None]  # enqueue(task_id, session_id, graph=name): hand the task to a worker
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class TaskService:
             pipe.expire(self.keys.principal_tasks(principal.id), self.settings.session_ttl_seconds)
             await pipe.execute()
         if verdict == "run":
-            self.enqueue(record.id, record.session_id)
+            self.enqueue(record.id, record.session_id, graph=record.graph)
         return record
 
     # --- read ---------------------------------------------------------------------------------------
@@ -210,7 +210,7 @@ class TaskService:
         result = transition_result(await self._run(self._transition, call))
         if not result.ok:
             raise Conflict(f"task {task_id} was already answered")
-        self.enqueue(task_id, record.session_id)
+        self.enqueue(task_id, record.session_id, graph=record.graph)
         return await self.get_task(principal, task_id)
 
     async def cancel(self, principal: Principal, task_id: str, reason: str = "cancelled by request") -> TaskRecord:
@@ -239,6 +239,6 @@ class TaskService:
                 return await self.cancel(principal, task_id, reason)
             raise Conflict(f"task {task_id} already {result.previous}")
         if result.next_task:
-            self.enqueue(result.next_task, record.session_id)
+            self.enqueue(result.next_task, record.session_id, graph=record.graph)
         return await self.get_task(principal, task_id)
 

@@ -1,16 +1,25 @@
-"""The Celery application: Redis broker, late acks, and the queue graphgate's runs travel on."""
+"""The Celery application: Redis broker, late acks, and the queues graphgate's runs travel on.
+
+Runs travel on ``<prefix>.runs``; ``GRAPHGATE_GRAPH_QUEUES`` (``{"writer": "long"}``) sends the runs of a graph
+to ``<prefix>.runs.long`` instead, which ``graphgate worker --queues long,default`` consumes. A worker takes
+from its queues in the order given (the first one first whenever it holds messages): that order is the priority.
+"""
 
 from __future__ import annotations
 
+import os
+
+import redis
 from celery import Celery
 
+from gateway.keys import Keys
 from gateway.settings import Settings, get_settings
 
 RUN_GRAPH = "graphgate.run_graph"
 
 
 def create_celery(settings: Settings) -> Celery:
-    app = Celery("graphgate", broker=settings.broker, include=["workers.run"])
+    app = Celery("graphgate", broker=settings.broker, include=["workers.run", "workers.metrics"])
     app.conf.update(
         task_default_queue=settings.queue_name,
         task_ignore_result=True,
@@ -31,15 +40,88 @@ def create_celery(settings: Settings) -> Celery:
         broker_transport_options={
             # a message whose worker vanished without a trace comes back after this long; a duplicate
             # delivery of a run that is still alive waits for the run's lease and does no work twice
-            "visibility_timeout": max(int(settings.task_time_limit) + 60, 120),
+            "visibility_timeout": visibility_timeout(settings),
+            # look for such messages every quarter of it (at most every 10 s; kombu's own default is ~100 s)
+            "unacked_restore_interval": max(1, min(10, visibility_timeout(settings) // 4)),
+            "unacked_restore_throttle": 1,
+            # the lock a worker holds while it looks: a worker killed meanwhile leaves it behind, and nobody
+            # looks again until it expires (kombu's default: 5 minutes)
+            "unacked_mutex_expire": max(5, 3 * min(10, visibility_timeout(settings) // 4)),
+            # a worker consuming several queues (--queues) empties them in the order given
+            "queue_order_strategy": "priority",
         },
     )
     return app
 
 
+def visibility_timeout(settings: Settings) -> int:
+    """Seconds after which the broker hands the message of a worker that vanished to another worker:
+    ``GRAPHGATE_BROKER_VISIBILITY_TIMEOUT``, else the hard time limit plus a minute (at least 120 s)."""
+    if settings.broker_visibility_timeout:
+        return max(1, settings.broker_visibility_timeout)
+    return max(int(settings.task_time_limit) + 60, 120)
+
+
 app = create_celery(get_settings())
 
 
-def enqueue_run(task_id: str, session_id: str, countdown: float | None = None) -> None:
-    """Hand a task to the workers."""
-    app.send_task(RUN_GRAPH, args=[task_id, session_id], countdown=countdown)
+def run_queue(settings: Settings, graph: str | None) -> str:
+    """The queue the runs of ``graph`` travel on: ``<prefix>.runs[.<name>]``."""
+    name = settings.graph_queues.get(graph or "")
+    return f"{settings.queue_name}.{name}" if name else settings.queue_name
+
+
+def all_run_queues(settings: Settings) -> list[str]:
+    """Every queue a run may travel on: the default one, then each named in ``GRAPHGATE_GRAPH_QUEUES``."""
+    names = [settings.queue_name]
+    for name in settings.graph_queues.values():
+        queue = f"{settings.queue_name}.{name}"
+        if queue not in names:
+            names.append(queue)
+    return names
+
+
+def worker_queues(settings: Settings, spec: str | None) -> list[str]:
+    """The queues of ``graphgate worker --queues long,default``, in priority order.
+
+    ``default`` (or ``runs``) is ``<prefix>.runs``; another short name ``x`` is ``<prefix>.runs.x``; full
+    names pass as they are. No spec: the default queue.
+    """
+    out: list[str] = []
+    for part in (spec or "default").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part in ("default", "runs"):
+            queue = settings.queue_name
+        elif part.startswith(settings.queue_name):
+            queue = part
+        else:
+            queue = f"{settings.queue_name}.{part}"
+        if queue not in out:
+            out.append(queue)
+    return out or [settings.queue_name]
+
+
+_sessions: tuple[int, redis.Redis] | None = None
+
+
+def _session_graph(settings: Settings, session_id: str) -> str | None:
+    """The graph a session runs (each session runs one graph); read only when graphs are routed."""
+    global _sessions
+    if _sessions is None or _sessions[0] != os.getpid():
+        _sessions = (os.getpid(), redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5))
+    return _sessions[1].hget(Keys(settings.key_prefix).session(session_id), "graph")
+
+
+def enqueue_run(task_id: str, session_id: str, countdown: float | None = None, graph: str | None = None) -> None:
+    """Hand a task to the workers, on its graph's queue.
+
+    ``graph`` saves a Redis read when graphs are routed to their own queues; without it the session's graph
+    is looked up (only then).
+    """
+    settings = get_settings()
+    queue = None
+    if settings.graph_queues:
+        queue = run_queue(settings, graph or _session_graph(settings, session_id))
+    app.send_task(RUN_GRAPH, args=[task_id, session_id], countdown=countdown, queue=queue)

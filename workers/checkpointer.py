@@ -61,6 +61,15 @@ def open_checkpointer(settings: Settings) -> Any:
 
 def check_checkpointer(settings: Settings) -> None:
     """Open the configured checkpointer and read from it once; raises when it is unreachable."""
+    url = settings.checkpointer_url
+    if url and url.startswith(("postgresql://", "postgres://")):
+        # one plain connection with a short timeout: a readiness probe must answer in seconds, and a pool
+        # that cannot connect would wait its full timeout and keep reconnecting after the probe gave up
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+        return
     saver = open_checkpointer(settings)
     try:
         saver.get_tuple({"configurable": {"thread_id": "graphgate-readiness-probe"}})

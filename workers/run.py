@@ -11,13 +11,15 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import signal
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import redis
-from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.signals import task_failure, worker_process_init
 from langchain_core.callbacks import BaseCallbackHandler
 
 from gateway.events import Event, EventType, answer_text, interrupt_data, to_jsonable
@@ -32,6 +34,7 @@ log = logging.getLogger("graphgate.worker")
 
 MAX_UPDATE_CHARS = 16_000  # node updates larger than this are announced without their content
 CANCEL_CHECK_SECONDS = 0.1  # how often a running task looks for a cancel request
+REDIS_WAIT_SECONDS = 120.0  # how long an attempt that met a Redis outage waits for Redis before its retry
 
 
 class CancelRequested(BaseException):
@@ -68,6 +71,10 @@ class CancelWatcher:
     Cancelling at step boundaries alone would let a long node run to its end; this stops the run at the
     next Python bytecode instead (a blocking C call, such as a socket read, finishes first). It fires only
     while armed, that is inside ``graph.stream``: never during the run's own final state change.
+
+    When Celery's soft time limit strikes it raises ``SoftTimeLimitExceeded`` into the node threads as well:
+    Celery raises it in the main thread only, which then waits for the executor running the nodes, so a node
+    that never returns would otherwise hold the run until the hard limit kills the process.
     """
 
     def __init__(self, store: RunStore, session_id: str, task_id: str, nodes: NodeThreads) -> None:
@@ -91,6 +98,14 @@ class CancelWatcher:
 
     def _loop(self) -> None:
         while not self._stop.wait(CANCEL_CHECK_SECONDS):
+            if _soft_limit.is_set():
+                _soft_limit.clear()
+                with self._lock:
+                    if self._armed:  # not into the main thread: Celery's own exception is on its way there
+                        for ident in self.nodes.idents() - {self._main}:
+                            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                                ctypes.c_ulong(ident), ctypes.py_object(SoftTimeLimitExceeded)
+                            )
             try:
                 if self.store.cancel_requested(self.session_id, self.task_id) is None:
                     continue
@@ -102,6 +117,27 @@ class CancelWatcher:
                     for ident in self.nodes.idents() | {self._main}:
                         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(CancelRequested))
             return
+
+
+_soft_limit = threading.Event()  # set when Celery's soft time limit strikes this process's run
+
+
+def _watch_soft_limit() -> None:
+    """Chain the ``_soft_limit`` flag onto Celery's soft time limit signal handler (SIGUSR1 in a prefork pool
+    process, installed by the pool after the process start hooks, hence done at a run's start)."""
+    _soft_limit.clear()
+    if threading.current_thread() is not threading.main_thread():
+        return  # the threads pool has no time limits
+    celery_handler = signal.getsignal(signal.SIGUSR1)
+    if not callable(celery_handler) or getattr(celery_handler, "graphgate", False):
+        return
+
+    def on_soft_limit(signum: int, frame: Any) -> None:
+        _soft_limit.set()
+        celery_handler(signum, frame)  # raises SoftTimeLimitExceeded in the main thread
+
+    on_soft_limit.graphgate = True  # type: ignore[attr-defined]
+    signal.signal(signal.SIGUSR1, on_soft_limit)
 
 
 @dataclass
@@ -147,14 +183,70 @@ def run_graph(self: Any, task_id: str, session_id: str) -> None:
     try:
         Attempt(rt, task_id, session_id).run()
     except redis.RedisError as exc:  # Redis is away: nothing could be recorded; try the whole attempt later
-        log.warning("redis unavailable for task %s: %s; retrying", task_id, exc)
-        raise self.retry(exc=exc, countdown=2.0, max_retries=None)
+        log.warning("redis unavailable for task %s: %s; retrying", task_id, exc,
+                    extra={"task_id": task_id, "session_id": session_id})
+        # queueing the retry needs the broker (the same Redis, usually): Celery acks the message of a retry
+        # it could not send, and the task would be left without one
+        _wait_for_redis(rt.store.redis, REDIS_WAIT_SECONDS)
+        raise self.retry(exc=exc, countdown=1.0, max_retries=None)
+
+
+def _wait_for_redis(client: redis.Redis, limit: float) -> bool:
+    """Wait until Redis answers a PING again (True), or ``limit`` seconds went by (False)."""
+    deadline = time.monotonic() + limit
+    delay = 0.2
+    while True:
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            if time.monotonic() + delay > deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+@task_failure.connect
+def _on_hard_time_limit(sender: Any = None, exception: BaseException | None = None, args: Any = None,
+                        **_: Any) -> None:
+    """A run past the hard time limit: its process was killed and the message acked, so nothing else would
+    end the task. Celery calls this in the worker's main process; it records ``task.failed`` (kind
+    ``timeout``) and hands the session to its next task."""
+    if getattr(sender, "name", None) != RUN_GRAPH or not isinstance(exception, TimeLimitExceeded) or not args:
+        return
+    task_id, session_id = args[0], args[1]
+    settings = get_settings()
+    try:
+        store = _main_store(settings)
+        record = store.load(session_id, task_id)
+        if record is None or record.status.terminal:
+            return
+        error = {"kind": "timeout", "message": f"the run exceeded the hard time limit of {settings.task_time_limit:g} s"}
+        result = store.transition(record, {TaskStatus.QUEUED, TaskStatus.RUNNING}, TaskStatus.FAILED,
+                                  (EventType.TASK_FAILED, {"error": error}), "", fields={"error": error})
+        if result.ok and result.next_task:
+            enqueue_run(result.next_task, session_id, graph=record.graph)
+        log.error("task %s failed: hard time limit", task_id, extra={"task_id": task_id, "session_id": session_id})
+    except redis.RedisError as exc:
+        log.error("task %s: hard time limit, and redis unavailable to record it: %s", task_id, exc)
+
+
+_main: tuple[int, RunStore] | None = None
+
+
+def _main_store(settings: Settings) -> RunStore:
+    """A store for the worker's main process (which runs no graphs, so opens no runtime)."""
+    global _main
+    if _main is None or _main[0] != os.getpid():
+        client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5)
+        _main = (os.getpid(), RunStore(client, settings))
+    return _main[1]
 
 
 class Attempt:
     def __init__(self, rt: Runtime, task_id: str, session_id: str) -> None:
         self.rt, self.store, self.settings = rt, rt.store, rt.settings
         self.task_id, self.session_id = task_id, session_id
+        self.log_ids = {"task_id": task_id, "session_id": session_id}  # JSON logs carry them
         self.token = ""
         self.bound = False  # the task has a chat binding
         self._delta_seq: dict[tuple[Any, ...], int] = {}
@@ -164,7 +256,7 @@ class Attempt:
     def run(self) -> None:
         record = self.store.load(self.session_id, self.task_id)
         if record is None:
-            log.warning("task %s is gone (expired?); dropping its message", self.task_id)
+            log.warning("task %s is gone (expired?); dropping its message", self.task_id, extra=self.log_ids)
             return
         if record.status.terminal:
             self._kick_session_if_stalled()
@@ -175,7 +267,8 @@ class Attempt:
             return  # still waiting behind the session's active task; it is enqueued when its turn comes
         token = self.store.acquire_lease(self.session_id, self.task_id)
         if token is None:  # another delivery is running it; look again once that lease could have lapsed
-            enqueue_run(self.task_id, self.session_id, countdown=self.store.lease_ttl(self.session_id, self.task_id) + 0.5)
+            enqueue_run(self.task_id, self.session_id, countdown=self.store.lease_ttl(self.session_id, self.task_id) + 0.5,
+                        graph=record.graph)
             return
         self.token = token
         self.bound = record.binding is not None
@@ -183,9 +276,26 @@ class Attempt:
             try:
                 self._run_owned(record)
             except LeaseLost:
-                log.warning("task %s: lease lost; another worker owns the run now", self.task_id)
+                log.warning("task %s: lease lost; another worker owns the run now", self.task_id, extra=self.log_ids)
+                self._hand_back_if_orphaned(record)
             if keeper.lost:
-                log.warning("task %s: lease expired during the run", self.task_id)
+                log.warning("task %s: lease expired during the run", self.task_id, extra=self.log_ids)
+
+    def _hand_back_if_orphaned(self, record: TaskRecord) -> None:
+        """After losing the lease: unless another run holds the task now, queue it again.
+
+        A lease also lapses when nobody took it: Redis was restarted and forgot it (a lease is short-lived),
+        or this process stalled. The task is still ``running`` then and its message is acked when this
+        attempt returns, so without a new message nobody would ever finish it; the new delivery continues
+        from the last checkpoint.
+        """
+        current = self.store.load(self.session_id, self.task_id)
+        if current is None or current.status not in (TaskStatus.QUEUED, TaskStatus.RUNNING):
+            return
+        if self.store.lease_ttl(self.session_id, self.task_id) > 0:
+            return  # another run owns it; that run's own message covers it
+        log.warning("task %s: nobody holds it; queued again", self.task_id, extra=self.log_ids)
+        enqueue_run(self.task_id, self.session_id, graph=record.graph)
 
     def _kick_session_if_stalled(self) -> None:
         """A redelivered message of a finished task: make sure the session's next task was handed on."""
@@ -194,7 +304,7 @@ class Attempt:
             return
         nxt = self.store.load(self.session_id, active)
         if nxt is not None and nxt.status == TaskStatus.QUEUED and nxt.attempts == 0:
-            enqueue_run(active, self.session_id)
+            enqueue_run(active, self.session_id, graph=nxt.graph)
 
     # --- the run -------------------------------------------------------------------------------------------
 
@@ -213,11 +323,14 @@ class Attempt:
         )
         if not started.ok:
             return  # cancelled or answered meanwhile
+        log.info("task %s: run %d, attempt %d of graph %s", self.task_id, record.run, record.attempts + 1, record.graph,
+                 extra=self.log_ids)
         try:
             config = self._config(record)
             graph = self.rt.registry.compiled(record.graph, self.rt.checkpointer, config)
             graph_input = self._input(graph, config, record)
             nodes = NodeThreads()
+            _watch_soft_limit()
             with CancelWatcher(self.store, self.session_id, self.task_id, nodes):
                 self._stream(graph, graph_input, {**config, "callbacks": [nodes]})
             self._settle(graph, config, record)
@@ -244,8 +357,16 @@ class Attempt:
 
         state = graph.get_state(config)
         meta = state.metadata or {}
-        if meta.get("graphgate_task_id") == record.id and meta.get("graphgate_run") == record.run and state.next:
-            return None  # a previous attempt of this very run got this far: go on from its last checkpoint
+        if meta.get("graphgate_task_id") == record.id and meta.get("graphgate_run") == record.run and (
+            state.next or state.tasks
+        ):
+            # a previous attempt of this very run got this far: go on from its last checkpoint. Its last step
+            # may have finished without being committed (the attempt died between the two): then ``next`` is
+            # empty and only ``tasks`` shows the step, whose node.completed may not have been written yet
+            for task in state.tasks:
+                if task.result is not None and not task.error and not task.interrupts:
+                    self._node_completed({"name": task.name, "id": task.id, "result": task.result})
+            return None
         if record.run > 1 and record.resume is not None:
             return Command(resume=record.resume["answer"])
         return record.input
@@ -326,10 +447,11 @@ class Attempt:
                 incr_field="retries",
             )
             if result.ok:
-                log.warning("task %s: %s: %s; retry %d in %.1fs", self.task_id, error["kind"], exc, retries + 1, delay)
-                enqueue_run(self.task_id, self.session_id, countdown=delay)
+                log.warning("task %s: %s: %s; retry %d in %.1fs", self.task_id, error["kind"], exc, retries + 1, delay,
+                            extra=self.log_ids)
+                enqueue_run(self.task_id, self.session_id, countdown=delay, graph=record.graph)
             return
-        log.error("task %s failed: %s: %s", self.task_id, error["kind"], exc, exc_info=exc)
+        log.error("task %s failed: %s: %s", self.task_id, error["kind"], exc, exc_info=exc, extra=self.log_ids)
         self._finish(record, TaskStatus.FAILED, EventType.TASK_FAILED, {"error": error}, {"error": error})
 
     def _finish(
@@ -344,7 +466,7 @@ class Attempt:
             record, {TaskStatus.QUEUED, TaskStatus.RUNNING}, status, (etype, data), self.token, fields=fields
         )
         if result.ok and result.next_task:
-            enqueue_run(result.next_task, self.session_id)
+            enqueue_run(result.next_task, self.session_id, graph=record.graph)  # a session runs one graph
 
 
 def _text_of(content: Any) -> str:

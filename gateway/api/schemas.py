@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.store import TaskRecord
+
+
+def _finite(value: Any) -> Any:
+    """``value`` unchanged; ValueError if it holds NaN or Infinity anywhere (Python's JSON parser takes them,
+    but they are not JSON: every event carrying them would be unreadable to browsers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers must be finite (NaN and Infinity are not JSON)")
+    if isinstance(value, dict):
+        for item in value.values():
+            _finite(item)
+    elif isinstance(value, list):
+        for item in value:
+            _finite(item)
+    return value
 
 
 class TaskCreate(BaseModel):
@@ -38,12 +53,26 @@ class TaskCreate(BaseModel):
     def graph_input(self) -> dict[str, Any]:
         return {**(self.input or {}), **(self.model_extra or {})}
 
+    @model_validator(mode="after")
+    def _only_finite_numbers(self) -> "TaskCreate":
+        _finite([self.input, self.config, self.model_extra])
+        return self
+
 
 class TaskResume(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    answer: Any = Field(..., description="The answer handed to the graph as Command(resume=answer).")
+    answer: Any = Field(
+        ...,
+        description="The answer handed to the graph as Command(resume=answer); any JSON value but null.",
+        json_schema_extra={"not": {"type": "null"}},
+    )
     interrupt_id: str | None = Field(None, max_length=128, description="Refuse if this is not the pending one.")
+
+    @model_validator(mode="after")
+    def _only_finite_numbers(self) -> "TaskResume":
+        _finite(self.answer)
+        return self
 
 
 class ErrorBody(BaseModel):

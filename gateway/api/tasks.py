@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from gateway.api.deps import GatewayDep, PrincipalDep, public_base
 from gateway.api.schemas import ErrorResponse, GraphInfo, GraphList, Task, TaskCreate, TaskCreated, TaskList, TaskResume
 from gateway.errors import InvalidInput
+from gateway.ratelimit import rate_limit
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
 
@@ -18,9 +19,12 @@ ERRORS = {
     409: {"model": ErrorResponse, "description": "Conflicts with the task's or session's state"},
     422: {"model": ErrorResponse, "description": "Invalid request"},
 }
+# creating, resuming and cancelling count against the caller's rate limit (GRAPHGATE_RATE_LIMIT_PER_MINUTE)
+LIMITED = {**ERRORS, 429: {"model": ErrorResponse, "description": "Rate limit exceeded; see Retry-After"}}
+RATE_LIMITED = [Depends(rate_limit)]
 
 
-@router.post("/tasks", status_code=202, response_model=TaskCreated, responses=ERRORS)
+@router.post("/tasks", status_code=202, response_model=TaskCreated, responses=LIMITED, dependencies=RATE_LIMITED)
 async def create_task(body: TaskCreate, request: Request, gw: GatewayDep, who: PrincipalDep) -> TaskCreated:
     """Create a task: run a graph with this input, in a new or an existing session."""
     if body.input is not None and body.model_extra and set(body.model_extra) & set(body.input):
@@ -63,7 +67,8 @@ async def list_tasks(
     return TaskList(tasks=[Task.of(r) for r in records])
 
 
-@router.post("/tasks/{task_id}/resume", status_code=202, response_model=Task, responses=ERRORS)
+@router.post("/tasks/{task_id}/resume", status_code=202, response_model=Task, responses=LIMITED,
+             dependencies=RATE_LIMITED)
 async def resume_task(task_id: str, body: TaskResume, gw: GatewayDep, who: PrincipalDep) -> Task:
     """Answer the task's pending interrupt; the graph continues from its checkpoint."""
     if body.answer is None:
@@ -71,7 +76,8 @@ async def resume_task(task_id: str, body: TaskResume, gw: GatewayDep, who: Princ
     return Task.of(await gw.service.resume(who, task_id, body.answer, body.interrupt_id))
 
 
-@router.post("/tasks/{task_id}/cancel", status_code=202, response_model=Task, responses=ERRORS)
+@router.post("/tasks/{task_id}/cancel", status_code=202, response_model=Task, responses=LIMITED,
+             dependencies=RATE_LIMITED)
 async def cancel_task(task_id: str, gw: GatewayDep, who: PrincipalDep) -> Task:
     """Cancel a task: queued or waiting tasks end at once, a running one at its next step."""
     return Task.of(await gw.service.cancel(who, task_id))
