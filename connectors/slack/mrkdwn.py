@@ -12,29 +12,17 @@ from __future__ import annotations
 
 import re
 
+from connectors import markdown as md
+
 SECTION_TEXT_LIMIT = 3000  # characters of text in one section block
 MESSAGE_BLOCKS_LIMIT = 50  # blocks in one message
 MESSAGE_TEXT_LIMIT = 40_000  # characters of text in one message
 FENCE = "```"
 
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
-_HEADING_RE = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_HR_RE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
-_BULLET_RE = re.compile(r"^(\s*)[-*+]\s+(.*)$")
-_ORDERED_RE = re.compile(r"^(\s*)(\d{1,9})[.)]\s+(.*)$")
-_QUOTE_RE = re.compile(r"^\s{0,3}>\s?(.*)$")
-_TABLE_RE = re.compile(r"^\s*\|.*\|\s*$")
-_TABLE_RULE_RE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_CODE_SPAN_RE = re.compile(r"(`+)(.+?)\1")
-_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_LINK_RE = re.compile(r"\[([^\]]+)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_AUTOLINK_RE = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
 _ENTITY_RE = re.compile(r"&(?!(?:amp|lt|gt);)")
-_BOLD_ITALIC_RE = re.compile(r"\*\*\*(?=\S)(.+?)(?<=\S)\*\*\*")
 _BOLD_RE = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
 _ITALIC_RE = re.compile(r"(?<![\w*\\])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])")
-_STRIKE_RE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
-_PLACEHOLDER_RE = re.compile("\x02(\\d+)\x03")
 _BOLD_MARK = "\x01"
 
 
@@ -49,40 +37,25 @@ def _link_text(text: str) -> str:
 
 def inline(text: str) -> str:
     """Convert one line's inline Markdown (emphasis, links, code spans) to mrkdwn."""
-    keep: list[str] = []
-
-    def hold(value: str) -> str:
-        keep.append(value)
-        return f"\x02{len(keep) - 1}\x03"
-
-    text = _CODE_SPAN_RE.sub(lambda m: hold("`" + escape(m.group(2).strip("`")) + "`"), text)
-    text = _IMAGE_RE.sub(lambda m: hold(f"<{m.group(2)}|{_link_text(m.group(1) or 'image')}>"), text)
-    text = _LINK_RE.sub(lambda m: hold(f"<{m.group(2)}|{_link_text(m.group(1))}>"), text)
-    text = _AUTOLINK_RE.sub(lambda m: hold(f"<{m.group(1)}>"), text)
+    held = md.Placeholders()
+    hold = held.hold
+    text = text.replace("\x02", "").replace("\x03", "")  # the placeholders' own markers never come from input
+    text = md.CODE_SPAN_RE.sub(lambda m: hold("`" + escape(m.group(2).strip("`")) + "`"), text)
+    text = md.IMAGE_RE.sub(lambda m: hold(f"<{m.group(2)}|{_link_text(m.group(1) or 'image')}>"), text)
+    text = md.LINK_RE.sub(lambda m: hold(f"<{m.group(2)}|{_link_text(m.group(1))}>"), text)
+    text = md.AUTOLINK_RE.sub(lambda m: hold(f"<{m.group(1)}>"), text)
     text = escape(text)
-    text = _BOLD_ITALIC_RE.sub(lambda m: f"{_BOLD_MARK}_{m.group(1)}_{_BOLD_MARK}", text)
+    text = md.BOLD_ITALIC_RE.sub(lambda m: f"{_BOLD_MARK}_{m.group(1)}_{_BOLD_MARK}", text)
     text = _BOLD_RE.sub(lambda m: f"{_BOLD_MARK}{m.group(1) or m.group(2)}{_BOLD_MARK}", text)
     text = _ITALIC_RE.sub(lambda m: f"_{m.group(1)}_", text)
-    text = _STRIKE_RE.sub(lambda m: f"~{m.group(1)}~", text)
+    text = md.STRIKE_RE.sub(lambda m: f"~{m.group(1)}~", text)
     text = text.replace(_BOLD_MARK, "*")
-    while _PLACEHOLDER_RE.search(text):
-        text = _PLACEHOLDER_RE.sub(lambda m: keep[int(m.group(1))], text)
-    return text
-
-
-def _plain(text: str) -> str:
-    """Inline text with emphasis markers removed (for headings, which become one bold line)."""
-    return re.sub(r"(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1", r"\2", text)
+    return held.restore(text)
 
 
 def _table(rows: list[str]) -> list[str]:
     """A Markdown table as aligned monospace text (Slack has no tables)."""
-    cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in rows if not _TABLE_RULE_RE.match(row)]
-    width = max(len(r) for r in cells)
-    cells = [r + [""] * (width - len(r)) for r in cells]
-    sizes = [max(len(r[i]) for r in cells) for i in range(width)]
-    lines = ["  ".join(c.ljust(sizes[i]) for i, c in enumerate(r)).rstrip() for r in cells]
-    return [FENCE, *(escape(line) for line in lines), FENCE]
+    return [FENCE, *(escape(line) for line in md.table_lines(rows)), FENCE]
 
 
 def to_mrkdwn(markdown: str) -> str:
@@ -91,7 +64,7 @@ def to_mrkdwn(markdown: str) -> str:
     table: list[str] = []
     in_fence = False
     for line in markdown.replace("\r\n", "\n").split("\n"):
-        if not in_fence and _TABLE_RE.match(line):
+        if not in_fence and md.TABLE_RE.match(line):
             table.append(line)
             continue
         if table:
@@ -104,19 +77,10 @@ def to_mrkdwn(markdown: str) -> str:
         if in_fence:
             out.append(escape(line))
             continue
-        if m := _HEADING_RE.match(line):
-            out.append(f"*{inline(_plain(m.group(2)))}*" if m.group(2) else "")
-        elif _HR_RE.match(line):
-            out.append("──────────")
-        elif m := _BULLET_RE.match(line):
-            item = m.group(2)
-            box = re.match(r"^\[([ xX])\]\s+(.*)$", item)
-            if box:
-                item = ("☑ " if box.group(1) != " " else "☐ ") + box.group(2)
-            out.append(f"{_indent(m.group(1))}• {inline(item)}")
-        elif m := _ORDERED_RE.match(line):
-            out.append(f"{_indent(m.group(1))}{m.group(2)}. {inline(m.group(3))}")
-        elif m := _QUOTE_RE.match(line):
+        converted = md.block_line(line, inline, lambda text: f"*{text}*", indent="    ")
+        if converted is not None:
+            out.append(converted)
+        elif m := md.QUOTE_RE.match(line):
             out.append(f"> {inline(m.group(1))}")
         else:
             out.append(inline(line))
@@ -125,10 +89,6 @@ def to_mrkdwn(markdown: str) -> str:
     if in_fence:
         out.append(FENCE)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
-
-
-def _indent(spaces: str) -> str:
-    return "    " * (len(spaces.replace("\t", "    ")) // 2)
 
 
 # --- splitting ---------------------------------------------------------------------------------------

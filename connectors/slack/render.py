@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from connectors import rendering
 from connectors.slack import mrkdwn
 from connectors.slack.threads import mention, mentions_in
 from workers.delivery import Binding, Message
@@ -26,7 +27,6 @@ CANCEL_ACTION = "gg_cancel"
 BUTTON_TEXT_LIMIT = 75
 ACTION_ELEMENTS_LIMIT = 25
 PREVIEW_CHARS = 2800  # the tail of a streamed answer shown while it grows (one section block)
-NODES_SHOWN = 8
 
 _STATUS_LINES = {
     Status.QUEUED: (":hourglass_flowing_sand:", "is queued"),
@@ -41,11 +41,8 @@ _STATUS_LINES = {
 def render_task(view: TaskView, binding: Binding) -> list[Message]:
     """Every message the task should have in its thread, in order."""
     messages = [status_message(view)]
-    final_run = view.run if view.status == Status.COMPLETED else None
-    runs = set(view.answer_runs) | {q.run for q in view.questions}
-    if final_run is not None:
-        runs.add(final_run)
-    for run in sorted(runs):
+    final_run, runs = rendering.runs(view)
+    for run in runs:
         text = view.answer(run)
         if run == final_run:
             messages += final_messages(view, run)
@@ -71,13 +68,6 @@ def _plain(text: str, limit: int = BUTTON_TEXT_LIMIT) -> dict[str, Any]:
     return {"type": "plain_text", "text": text if len(text) <= limit else text[: limit - 1] + "…", "emoji": True}
 
 
-def _duration(start: float | None, end: float | None) -> str:
-    if start is None or end is None:
-        return ""
-    seconds = max(0, round(end - start))
-    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
 # --- status -----------------------------------------------------------------------------------------------
 
 
@@ -95,9 +85,7 @@ def status_message(view: TaskView) -> Message:
     elif view.status == Status.RUNNING:
         line += ": starting"
     if view.status == Status.COMPLETED:
-        took = _duration(view.created_at, view.finished_at)
-        line += f" in {took}" if took else ""
-        line += f" ({view.steps} step{'s' if view.steps != 1 else ''})"
+        line += rendering.completed_note(view)
     if view.status == Status.FAILED and view.error:
         kind = mrkdwn.escape(str(view.error.get("kind", "error")))
         message = mrkdwn.escape(str(view.error.get("message", "")))[:1500]
@@ -107,9 +95,7 @@ def status_message(view: TaskView) -> Message:
     blocks: list[dict[str, Any]] = [_section(line)]
     details = []
     if view.nodes:
-        shown = view.nodes[-NODES_SHOWN:]
-        trail = " → ".join(f"✓ {mrkdwn.escape(n)}" for n in shown)
-        details.append(("… → " if len(view.nodes) > len(shown) else "") + trail)
+        details.append(rendering.node_trail(view.nodes, mrkdwn.escape))
     if view.activity and view.active:
         details.append(mrkdwn.escape(view.activity))
     if details:
@@ -143,21 +129,11 @@ def status_message(view: TaskView) -> Message:
 # --- streamed and final answers --------------------------------------------------------------------------
 
 
-def _tail(text: str, chars: int) -> str:
-    if len(text) <= chars:
-        return text
-    cut = text[-chars:]
-    nl = cut.find("\n")
-    if 0 <= nl < chars // 4:
-        cut = cut[nl + 1 :]
-    return "…" + cut
-
-
 def preview_message(view: TaskView, run: int, text: str) -> Message:
     """The text run ``run`` streamed: growing while the run is on, complete (as far as fits) after."""
     growing = view.status == Status.RUNNING and run == view.run
     if growing:
-        shown = mrkdwn.split(mrkdwn.to_mrkdwn(_tail(text, PREVIEW_CHARS)))
+        shown = mrkdwn.split(mrkdwn.to_mrkdwn(rendering.tail(text, PREVIEW_CHARS)))
         blocks = [_section(shown[-1] if shown else "…"), _context(":writing_hand: writing…")]
     else:
         groups = mrkdwn.pack(mrkdwn.split(mrkdwn.to_mrkdwn(text)), max_blocks=mrkdwn.MESSAGE_BLOCKS_LIMIT - 1)
@@ -194,25 +170,11 @@ def final_messages(view: TaskView, run: int) -> list[Message]:
 
 # --- questions ---------------------------------------------------------------------------------------------
 
-_QUESTION_KEYS = {"question", "message", "prompt", "options"}
-
-
 def _details(value: Any) -> list[str]:
     """The interrupt payload beyond its question, as mrkdwn sections (the writer's outline, say)."""
-    if not isinstance(value, dict):
-        return []
-    lines: list[str] = []
-    for key, item in value.items():
-        if key in _QUESTION_KEYS or item in (None, "", [], {}):
-            continue
-        title = mrkdwn.escape(str(key).replace("_", " ").capitalize())
-        if isinstance(item, list):
-            body = "\n".join(f"{i}. {mrkdwn.inline(str(x))}" for i, x in enumerate(item, 1))
-            lines.append(f"*{title}*\n{body}")
-        elif isinstance(item, dict):
-            lines.append(f"*{title}*\n```\n{mrkdwn.escape(json.dumps(item, ensure_ascii=False, indent=1))}\n```")
-        else:
-            lines.append(f"*{title}:* {mrkdwn.inline(str(item))}")
+    lines = rendering.payload_details(
+        value, mrkdwn.escape, mrkdwn.inline, bold=lambda text: f"*{text}*", pre=lambda text: f"```\n{text}\n```"
+    )
     return mrkdwn.split("\n\n".join(lines)) if lines else []
 
 

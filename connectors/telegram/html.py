@@ -15,6 +15,8 @@ from __future__ import annotations
 import html as _html
 import re
 
+from connectors import markdown as md
+
 MESSAGE_LIMIT = 4096  # characters (UTF-16 code units) of one message's text
 ALLOWED_TAGS = frozenset({
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a", "blockquote",
@@ -22,22 +24,8 @@ ALLOWED_TAGS = frozenset({
 })
 
 _FENCE_RE = re.compile(r"^\s*(```|~~~)\s*([\w+#.-]*)")
-_HEADING_RE = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_HR_RE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
-_BULLET_RE = re.compile(r"^(\s*)[-*+]\s+(.*)$")
-_ORDERED_RE = re.compile(r"^(\s*)(\d{1,9})[.)]\s+(.*)$")
-_QUOTE_RE = re.compile(r"^\s{0,3}>\s?(.*)$")
-_TABLE_RE = re.compile(r"^\s*\|.*\|\s*$")
-_TABLE_RULE_RE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_CODE_SPAN_RE = re.compile(r"(`+)(.+?)\1")
-_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_LINK_RE = re.compile(r"\[([^\]]+)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_AUTOLINK_RE = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
-_BOLD_ITALIC_RE = re.compile(r"\*\*\*(?=\S)(.+?)(?<=\S)\*\*\*")
 _BOLD_RE = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)")
 _ITALIC_RE = re.compile(r"(?<![\w*\\])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])|(?<![\w\\])_(?=\S)(.+?)(?<=\S)_(?!\w)")
-_STRIKE_RE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
-_PLACEHOLDER_RE = re.compile("\x02(\\d+)\x03")
 _SAFE_URL_RE = re.compile(r"^(https?://|mailto:|tg://)[^\s\"<>]+$", re.IGNORECASE)
 _ATOM_RE = re.compile(r"<[^<>]*>|&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});|[\s\S]")
 _TAG_RE = re.compile(r"^<(/?)([a-zA-Z][\w-]*)[^>]*>$")
@@ -91,46 +79,31 @@ def _link(url: str, text: str) -> str | None:
 
 def inline(text: str) -> str:
     """One line's inline Markdown (emphasis, links, code spans) as Telegram HTML; plain text if it won't nest."""
-    keep: list[str] = []
-
-    def hold(value: str) -> str:
-        keep.append(value)
-        return f"\x02{len(keep) - 1}\x03"
+    held = md.Placeholders()
+    hold = held.hold
 
     def link(m: re.Match[str], label: str) -> str:
         made = _link(m.group(2), label)
         return hold(made) if made else m.group(0)
 
     out = text.replace("\x02", "").replace("\x03", "")
-    out = _CODE_SPAN_RE.sub(lambda m: hold(f"<code>{escape(m.group(2).strip('`'))}</code>"), out)
-    out = _IMAGE_RE.sub(lambda m: link(m, m.group(1) or "image"), out)
-    out = _LINK_RE.sub(lambda m: link(m, m.group(1)), out)
-    out = _AUTOLINK_RE.sub(lambda m: hold(_link(m.group(1), m.group(1)) or escape(m.group(0))), out)
+    out = md.CODE_SPAN_RE.sub(lambda m: hold(f"<code>{escape(m.group(2).strip('`'))}</code>"), out)
+    out = md.IMAGE_RE.sub(lambda m: link(m, m.group(1) or "image"), out)
+    out = md.LINK_RE.sub(lambda m: link(m, m.group(1)), out)
+    out = md.AUTOLINK_RE.sub(lambda m: hold(_link(m.group(1), m.group(1)) or escape(m.group(0))), out)
     out = escape(out)
-    out = _BOLD_ITALIC_RE.sub(r"<b><i>\1</i></b>", out)
+    out = md.BOLD_ITALIC_RE.sub(r"<b><i>\1</i></b>", out)
     out = _BOLD_RE.sub(lambda m: f"<b>{m.group(1) or m.group(2)}</b>", out)
     out = _ITALIC_RE.sub(lambda m: f"<i>{m.group(1) or m.group(2)}</i>", out)
-    out = _STRIKE_RE.sub(r"<s>\1</s>", out)
-    while _PLACEHOLDER_RE.search(out):
-        out = _PLACEHOLDER_RE.sub(lambda m: keep[int(m.group(1))], out)
+    out = held.restore(md.STRIKE_RE.sub(r"<s>\1</s>", out))
     if not well_formed(out):
         return escape(text)
     return out
 
 
-def _plain(text: str) -> str:
-    """Inline text with emphasis markers removed (for headings, which become one bold line)."""
-    return re.sub(r"(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1", r"\2", text)
-
-
 def _table(rows: list[str]) -> str:
     """A Markdown table as aligned preformatted text (Telegram has no tables)."""
-    cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in rows if not _TABLE_RULE_RE.match(row)]
-    width = max(len(r) for r in cells)
-    cells = [r + [""] * (width - len(r)) for r in cells]
-    sizes = [max(len(r[i]) for r in cells) for i in range(width)]
-    lines = ["  ".join(c.ljust(sizes[i]) for i, c in enumerate(r)).rstrip() for r in cells]
-    return "<pre>" + escape("\n".join(lines)) + "</pre>"
+    return "<pre>" + escape("\n".join(md.table_lines(rows))) + "</pre>"
 
 
 def to_html(markdown: str) -> str:
@@ -163,29 +136,17 @@ def to_html(markdown: str) -> str:
             flush()
             code, language = [], fence.group(2)
             continue
-        if _TABLE_RE.match(line):
+        if md.TABLE_RE.match(line):
             if quote:
                 flush()
             table.append(line)
             continue
-        if (m := _QUOTE_RE.match(line)) and not table:
+        if (m := md.QUOTE_RE.match(line)) and not table:
             quote.append(inline(m.group(1)))
             continue
         flush()
-        if m := _HEADING_RE.match(line):
-            out.append(f"<b>{inline(_plain(m.group(2)))}</b>" if m.group(2) else "")
-        elif _HR_RE.match(line):
-            out.append("──────────")
-        elif m := _BULLET_RE.match(line):
-            item = m.group(2)
-            box = re.match(r"^\[([ xX])\]\s+(.*)$", item)
-            if box:
-                item = ("☑ " if box.group(1) != " " else "☐ ") + box.group(2)
-            out.append(f"{_indent(m.group(1))}• {inline(item)}")
-        elif m := _ORDERED_RE.match(line):
-            out.append(f"{_indent(m.group(1))}{m.group(2)}. {inline(m.group(3))}")
-        else:
-            out.append(inline(line))
+        converted = md.block_line(line, inline, lambda text: f"<b>{text}</b>", indent="   ")
+        out.append(inline(line) if converted is None else converted)
     flush()
     if code is not None:
         out.append(_pre(code, language))
@@ -197,10 +158,6 @@ def _pre(lines: list[str], language: str) -> str:
     if language and re.fullmatch(r"[\w+#.-]{1,30}", language):
         return f'<pre><code class="language-{escape_attr(language)}">{body}</code></pre>'
     return f"<pre>{body}</pre>"
-
-
-def _indent(spaces: str) -> str:
-    return "   " * (len(spaces.replace("\t", "    ")) // 2)
 
 
 # --- splitting ------------------------------------------------------------------------------------

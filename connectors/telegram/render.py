@@ -17,17 +17,16 @@ to the message that started the task), ``draft_id`` (a draft, not a message).
 
 from __future__ import annotations
 
-import json
 import zlib
 from typing import Any
 
+from connectors import rendering
 from connectors.telegram import html
 from connectors.telegram.chats import answer_data, cancel_data
 from workers.delivery import Binding, Message
 from workers.taskview import Question, Status, TaskView
 
 PREVIEW_CHARS = 3000  # Markdown characters of a growing answer shown (its tail)
-NODES_SHOWN = 8
 BUTTON_TEXT_CHARS = 40
 MAX_OPTIONS = 20
 PART_MARK_RESERVE = 24  # room kept in each part for "(12/13)"
@@ -45,11 +44,8 @@ _STATUS = {
 def render_task(view: TaskView, binding: Binding, drafts: bool = False) -> list[Message]:
     """Every message the task should have in its chat, in order. ``drafts``: stream with drafts."""
     messages = [status_message(view)]
-    final_run = view.run if view.status == Status.COMPLETED else None
-    runs = set(view.answer_runs) | {q.run for q in view.questions}
-    if final_run is not None:
-        runs.add(final_run)
-    for run in sorted(runs):
+    final_run, runs = rendering.runs(view)
+    for run in runs:
         text = view.answer(run)
         growing = view.status == Status.RUNNING and run == view.run
         if run == final_run:
@@ -63,13 +59,6 @@ def render_task(view: TaskView, binding: Binding, drafts: bool = False) -> list[
 
 
 # --- status -----------------------------------------------------------------------------------------------
-
-
-def _duration(start: float | None, end: float | None) -> str:
-    if start is None or end is None:
-        return ""
-    seconds = max(0, round(end - start))
-    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def status_message(view: TaskView) -> Message:
@@ -86,9 +75,7 @@ def status_message(view: TaskView) -> Message:
         else:
             line += ": starting"
     if view.status == Status.COMPLETED:
-        took = _duration(view.created_at, view.finished_at)
-        line += f" in {took}" if took else ""
-        line += f" ({view.steps} step{'s' if view.steps != 1 else ''})"
+        line += rendering.completed_note(view)
     if view.status == Status.FAILED and view.error:
         kind = html.escape(str(view.error.get("kind", "error")))
         message = html.escape(str(view.error.get("message", ""))[:1500])
@@ -97,9 +84,7 @@ def status_message(view: TaskView) -> Message:
         line += f" ({html.escape(view.cancel_reason[:300])})"
     lines = [line]
     if view.nodes:
-        shown = view.nodes[-NODES_SHOWN:]
-        trail = " → ".join(f"✓ {html.escape(n)}" for n in shown)
-        lines.append(("… → " if len(view.nodes) > len(shown) else "") + trail)
+        lines.append(rendering.node_trail(view.nodes, html.escape))
     if view.activity and view.active:
         lines.append(f"<i>{html.escape(view.activity)}</i>")
     body: dict[str, Any] = {"text": "\n".join(lines), "reply": True}
@@ -111,16 +96,6 @@ def status_message(view: TaskView) -> Message:
 # --- streamed and final answers ----------------------------------------------------------------------------
 
 
-def _tail(text: str, chars: int) -> str:
-    if len(text) <= chars:
-        return text
-    cut = text[-chars:]
-    nl = cut.find("\n")
-    if 0 <= nl < chars // 4:
-        cut = cut[nl + 1 :]
-    return "…" + cut
-
-
 def draft_id(task_id: str, run: int) -> int:
     """A non-zero draft id, the same for every update of one run's draft (so they animate)."""
     return (zlib.crc32(f"{task_id}:{run}".encode()) & 0x7FFFFFFF) or 1
@@ -129,7 +104,7 @@ def draft_id(task_id: str, run: int) -> int:
 def preview_message(view: TaskView, run: int, text: str, draft: bool) -> Message:
     """The text a run is streaming: its tail, as a draft (private chats) or a message edited as it grows."""
     footer = "" if draft else "\n\n<i>✍️ writing…</i>"
-    parts = html.split(html.to_html(_tail(text, PREVIEW_CHARS)), html.MESSAGE_LIMIT - len(footer))
+    parts = html.split(html.to_html(rendering.tail(text, PREVIEW_CHARS)), html.MESSAGE_LIMIT - len(footer))
     shown = (parts[-1] if parts else "…") + footer
     if draft:
         return Message(f"draft:{run}", {"text": shown, "draft_id": draft_id(view.task_id, run)}, stream=True)
@@ -158,26 +133,11 @@ def final_messages(view: TaskView, run: int) -> list[Message]:
 
 # --- questions ---------------------------------------------------------------------------------------------
 
-_QUESTION_KEYS = {"question", "message", "prompt", "options"}
-
-
 def _details(value: Any) -> list[str]:
     """The interrupt payload beyond its question, as HTML paragraphs (the writer's outline, say)."""
-    if not isinstance(value, dict):
-        return []
-    out: list[str] = []
-    for key, item in value.items():
-        if key in _QUESTION_KEYS or item in (None, "", [], {}):
-            continue
-        title = html.escape(str(key).replace("_", " ").capitalize())
-        if isinstance(item, list):
-            body = "\n".join(f"{i}. {html.inline(str(x))}" for i, x in enumerate(item, 1))
-            out.append(f"<b>{title}</b>\n{body}")
-        elif isinstance(item, dict):
-            out.append(f"<b>{title}</b>\n<pre>{html.escape(json.dumps(item, ensure_ascii=False, indent=1))}</pre>")
-        else:
-            out.append(f"<b>{title}:</b> {html.inline(str(item))}")
-    return out
+    return rendering.payload_details(
+        value, html.escape, html.inline, bold=lambda text: f"<b>{text}</b>", pre=lambda text: f"<pre>{text}</pre>"
+    )
 
 
 def _button_text(label: str) -> str:

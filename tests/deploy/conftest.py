@@ -17,22 +17,24 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import TypeVar
 
 import httpx
 import pytest
 
 from gateway.processes import free_port, wait_until
 from gateway.tls import TlsFiles, ensure_certificate
+from tests.support import waiting
 from tests.support.stack import ROOT, Proc, RedisServer, Stack
 
 NGINX_CONF = ROOT / "deploy" / "nginx" / "graphgate.conf"
 GRAPH_QUEUES = {"writer": "long", "ask": "parked"}  # "parked": no worker of the stack consumes it
+T = TypeVar("T")
 
 
 def render_nginx_conf(values: dict[str, str]) -> str:
@@ -267,13 +269,6 @@ def tls_version_accepted(port: int, cafile: Path, version: ssl.TLSVersion) -> bo
         return False
 
 
-def wait_for(check, timeout: float = 20, interval: float = 0.2):  # type: ignore[no-untyped-def]
-    """Poll ``check()`` until it returns something truthy; that value, or an AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
+def wait_for(check: Callable[[], T], timeout: float = 20, interval: float = 0.2) -> T:
+    """``tests.support.waiting.wait_for`` at the deploy tests' pace: 20 s, polling every 0.2 s."""
+    return waiting.wait_for(check, timeout, interval)

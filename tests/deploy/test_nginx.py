@@ -157,7 +157,9 @@ def test_webhook_routes_reach_the_api_untouched(deployment: Deployment) -> None:
                           headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "nope"})
         assert resp.headers.get("content-type", "").startswith("application/json"), (path, resp.status_code, resp.text)
         assert resp.status_code in (400, 401, 403, 404, 405, 422), (path, resp.status_code)
-        logged = [line for line in deployment.nginx.access_log.read_text().splitlines() if f"POST {path} " in line]
-        assert logged and "upstream=127.0.0.1:" in logged[-1]
+        logged = wait_for(  # nginx writes its access log line after the response
+            lambda: [line for line in deployment.nginx.access_log.read_text().splitlines() if f"POST {path} " in line], 10
+        )
+        assert "upstream=127.0.0.1:" in logged[-1]
     too_big = httpx.post(f"{deployment.nginx.url}/telegram/webhook", content=b"x" * (1024 * 1024 + 10), verify=ca)
     assert too_big.status_code == 413

@@ -23,13 +23,13 @@ from tests.connectors.slack.support import (
     new_channel,
     slack_api,
     slack_env,
-    start_dispatcher,
     summarize_calls,
-    wait_for,
     write_report,
 )
 from tests.support.client import terminal_of
+from tests.support.dispatcher import start_dispatcher
 from tests.support.stack import Proc, Stack
+from tests.support.waiting import wait_for
 
 INTERVAL = 0.3  # GRAPHGATE_DISPATCHER_CHANNEL_INTERVAL in these tests
 DISPATCHER_METHODS = {"chat.update", "chat.startStream", "chat.appendStream", "chat.stopStream"}

@@ -22,13 +22,13 @@ from tests.connectors.telegram.support import (
     Webhook,
     chat_api,
     question_of,
-    start_dispatcher,
     start_polling,
     tasks_of,
     telegram_env,
-    wait_for,
 )
+from tests.support.dispatcher import start_dispatcher
 from tests.support.stack import Proc, Stack
+from tests.support.waiting import wait_for
 
 REPORT = Path(__file__).resolve().parents[2] / ".graphgate" / "telegram-calls-interactive-writer.txt"
 PART_RE = re.compile(r"\((\d+)/(\d+)\)\s*$")

@@ -14,21 +14,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from gateway.processes import free_port, wait_until
+from tests.support.fake_platform import FakePlatform, Fault, request_args
 
 SECTION_TEXT_LIMIT = 3000
 BLOCKS_LIMIT = 50
@@ -53,16 +49,6 @@ class Call:
     def slot(self) -> str | None:
         meta = self.args.get("metadata") or {}
         return (meta.get("event_payload") or {}).get("slot") if isinstance(meta, dict) else None
-
-
-@dataclass
-class Fault:
-    method: str
-    when: Callable[[dict[str, Any]], bool]
-    status: int
-    error: str
-    retry_after: float | None
-    times: int
 
 
 @dataclass
@@ -161,15 +147,17 @@ def check_metadata(metadata: Any) -> str | None:
     return None
 
 
-class FakeSlack:
+class FakeSlack(FakePlatform[Call]):
+    thread_name = "fake-slack"
+    label = "fake slack"
+
     def __init__(self, bot_token: str = "xoxb-test-token", team: str = "T0001") -> None:
-        self.lock = threading.RLock()
+        super().__init__()
         self.team = team
         self.bot_user = "UBOTGG"
         self.bot_id = "BBOTGG"
         self.tokens: dict[str, str] = {bot_token: team}
         self.bot_token = bot_token
-        self.calls: list[Call] = []
         self.messages: dict[str, list[Msg]] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []
@@ -180,42 +168,21 @@ class FakeSlack:
         self.app_token = "xapp-test-app-token"
         self.sockets: list[tuple[WebSocket, asyncio.AbstractEventLoop]] = []
         self.socket_acks: list[dict[str, Any]] = []
-        self._faults: list[Fault] = []
         self._ts = itertools.count(1)
         self._base = int(time.time())
-        self.port = free_port()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
     # --- life -----------------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:
         return f"{self.url}/api/"
 
-    def start(self) -> "FakeSlack":
-        app = Starlette(routes=[
+    def routes(self) -> list[BaseRoute]:
+        return [
             Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
             Route("/respond/{rid}", self._respond, methods=["POST"]),
             WebSocketRoute("/socket", self._socket),
-        ])
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="fake-slack", daemon=True)
-        self._thread.start()
-        if not wait_until(lambda: bool(self._server and self._server.started), 10):
-            raise RuntimeError("fake slack did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.should_exit = True
-        if self._thread:
-            self._thread.join(10)
+        ]
 
     # --- what tests arrange ----------------------------------------------------------------------------
 
@@ -230,8 +197,7 @@ class FakeSlack:
         times: int = 1,
     ) -> None:
         """Answer the next ``times`` calls of ``method`` whose arguments match ``when`` with this error."""
-        with self.lock:
-            self._faults.append(Fault(method, when, status, error, retry_after, times))
+        self._add_fault(Fault(method, when, status, error, retry_after, times))
 
     def next_ts(self) -> str:
         return f"{self._base + next(self._ts)}.{next(self._ts):06d}"
@@ -300,14 +266,7 @@ class FakeSlack:
 
     async def _endpoint(self, request: Request) -> Response:
         method = request.path_params["method"]
-        args: dict[str, Any] = dict(request.query_params)
-        raw = await request.body()
-        ctype = request.headers.get("content-type", "")
-        if raw:
-            if "json" in ctype:
-                args.update(json.loads(raw))
-            else:
-                args.update(dict(parse_qsl(raw.decode(), keep_blank_values=True)))
+        args = await request_args(request)
         for name in ("blocks", "metadata", "chunks"):
             if isinstance(args.get(name), str) and args[name][:1] in "[{":
                 args[name] = json.loads(args[name])
@@ -320,11 +279,9 @@ class FakeSlack:
         return JSONResponse(body, status_code=status, headers=headers)
 
     def _handle(self, method: str, args: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
-        for fault in self._faults:
-            if fault.times > 0 and fault.method == method and fault.when(args):
-                fault.times -= 1
-                headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-                return fault.status, {"ok": False, "error": fault.error}, headers
+        if fault := self._take_fault(method, args):
+            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            return fault.status, {"ok": False, "error": fault.error}, headers
         if method == "oauth.v2.access":
             return 200, self._oauth(args), {}
         if method == "apps.connections.open":

@@ -4,27 +4,22 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from gateway.processes import wait_until
 from tests.connectors.slack.fake_slack import FakeSlack, Msg
 from tests.support.client import Api
-from tests.support.stack import ROOT, Proc, Stack
+from tests.support.dispatcher import DISPATCHER_ENV
+from tests.support.stack import Stack
 
 SIGNING_SECRET = "test-slack-signing-secret-0123456789"
 COMMANDS = {"/ask": "writer", "/echo": "echo", "/hello": "ask", "/brief": {"graph": "writer", "config": {"target_length": 300}}}
-
-T = TypeVar("T")
 
 
 def slack_env(fake: FakeSlack, **extra: str) -> dict[str, str]:
@@ -33,9 +28,8 @@ def slack_env(fake: FakeSlack, **extra: str) -> dict[str, str]:
         "GRAPHGATE_SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "GRAPHGATE_SLACK_API_URL": fake.api_url,
         "GRAPHGATE_SLACK_COMMANDS": json.dumps(COMMANDS),
-        "GRAPHGATE_DISPATCHER_LEASE_SECONDS": "3",
+        **DISPATCHER_ENV,
         "GRAPHGATE_DISPATCHER_CHANNEL_INTERVAL": "0.3",
-        "GRAPHGATE_DELIVERY_SHARDS": "4",
     }
     env.update(extra)
     return env
@@ -43,39 +37,6 @@ def slack_env(fake: FakeSlack, **extra: str) -> dict[str, str]:
 
 def new_channel() -> str:
     return "C" + uuid.uuid4().hex[:10].upper()
-
-
-def wait_for(check: Callable[[], T], timeout: float = 60, interval: float = 0.1, what: str = "condition") -> T:
-    """Poll ``check`` until it returns something truthy; that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
-
-
-def start_dispatcher(stack: Stack, name: str = "dispatcher", **extra_env: str) -> Proc:
-    """``python -m gateway.cli dispatcher`` against the stack; returns once it owns shards."""
-    log = stack.workdir / f"{name}-{uuid.uuid4().hex[:4]}.log"
-    stack.workdir.mkdir(parents=True, exist_ok=True)
-    out = open(log, "ab")
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "dispatcher"],
-        env={**stack.env, **extra_env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-    )
-    proc = Proc(name, popen, log)
-
-    def ready() -> bool:
-        if popen.poll() is not None:
-            raise RuntimeError(f"dispatcher exited:\n{proc.text()[-3000:]}")
-        return "owns shards" in proc.text()
-
-    if not wait_until(ready, 60, 0.1):
-        raise RuntimeError(f"dispatcher did not start:\n{proc.text()[-3000:]}")
-    return proc
 
 
 def slack_api(stack: Stack, user: str, team: str = "T0001") -> Api:

@@ -130,3 +130,10 @@ def test_pack_respects_blocks_and_characters() -> None:
     assert all(sum(len(p) for p in m) <= MESSAGE_TEXT_LIMIT and len(m) <= MESSAGE_BLOCKS_LIMIT for m in messages)
     assert [p for m in messages for p in m] == big
     assert len(messages) == 3
+
+
+def test_rule_only_table_and_control_characters() -> None:
+    """Input that once crashed the converters: a table of rule rows only, and the placeholder markers."""
+    assert isinstance(to_mrkdwn("|---|---|"), str)
+    text = to_mrkdwn("a \x021\x03 b `c`")
+    assert "\x02" not in text and "\x03" not in text and "`c`" in text

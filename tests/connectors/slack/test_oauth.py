@@ -15,17 +15,12 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from connectors.slack import installs
 from gateway.settings import Settings
 from tests.connectors.slack.fake_slack import FakeSlack
-from tests.connectors.slack.support import SlackSender, new_channel, slack_env, start_dispatcher, wait_for
+from tests.connectors.slack.support import SlackSender, new_channel, slack_env
+from tests.support.dispatcher import start_dispatcher
 from tests.support.stack import Stack
+from tests.support.waiting import wait_for
 
 CLIENT_ID = "1111.2222"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeSlack]:
-    f = FakeSlack().start()
-    yield f
-    f.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,10 @@ from urllib.parse import parse_qsl
 import pytest
 
 from tests.connectors.slack.fake_slack import FakeSlack
-from tests.connectors.slack.support import SlackSender, new_channel, slack_env, start_dispatcher, wait_for
+from tests.connectors.slack.support import SlackSender, new_channel, slack_env
+from tests.support.dispatcher import start_dispatcher
 from tests.support.stack import ROOT, Proc, Stack
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeSlack]:
-    f = FakeSlack().start()
-    yield f
-    f.stop()
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")

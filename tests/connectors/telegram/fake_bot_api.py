@@ -24,21 +24,17 @@ import itertools
 import json
 import math
 import re
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from gateway.processes import free_port, wait_until
+from tests.support.fake_platform import FakePlatform, Fault, request_args
 
 TEXT_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64
@@ -139,16 +135,6 @@ class Call:
 
 
 @dataclass
-class Fault:
-    method: str
-    when: Callable[[dict[str, Any]], bool]
-    status: int
-    description: str
-    retry_after: int | None
-    times: int
-
-
-@dataclass
 class Msg:
     chat_id: int
     message_id: int
@@ -164,13 +150,15 @@ class Msg:
         return [b.get("callback_data", "") for row in self.keyboard for b in row]
 
 
-class FakeBotApi:
+class FakeBotApi(FakePlatform[Call]):
+    thread_name = "fake-bot-api"
+    label = "fake Bot API"
+
     def __init__(self, token: str = "123456789:TEST-fake-bot-token-AAAA", username: str = "graphgate_test_bot") -> None:
-        self.lock = threading.RLock()
+        super().__init__()
         self.token = token
         self.bot_id = int(token.split(":")[0])
         self.username = username
-        self.calls: list[Call] = []
         self.messages: dict[int, list[Msg]] = {}
         self.drafts: dict[int, dict[int, str]] = {}  # chat -> draft id -> last text shown
         self.chat_types: dict[int, str] = {}
@@ -179,39 +167,17 @@ class FakeBotApi:
         self.drafts_supported = True
         self.blocked: set[int] = set()  # chats whose user blocked the bot
         self.updates: deque[dict[str, Any]] = deque()
-        self._faults: list[Fault] = []
         self._ids: dict[int, itertools.count[int]] = {}
         self._update_ids = itertools.count(700_000_001)
         self._query_ids = itertools.count(1)
         self._chat_bucket: dict[int, tuple[float, float]] = {}  # chat -> (tokens, at)
         self._group_window: dict[int, deque[float]] = {}
         self._global_window: deque[float] = deque()
-        self.port = free_port()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # --- life -----------------------------------------------------------------------------------------
+    # --- life (``url`` is what GRAPHGATE_TELEGRAM_API_URL is set to) ---------------------------------------
 
-    @property
-    def url(self) -> str:
-        """What GRAPHGATE_TELEGRAM_API_URL is set to."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "FakeBotApi":
-        app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])])
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="fake-bot-api", daemon=True)
-        self._thread.start()
-        if not wait_until(lambda: bool(self._server and self._server.started), 10):
-            raise RuntimeError("fake Bot API did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.should_exit = True
-        if self._thread:
-            self._thread.join(10)
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])]
 
     # --- what tests arrange ----------------------------------------------------------------------------
 
@@ -228,8 +194,7 @@ class FakeBotApi:
         """Answer the next ``times`` calls of ``method`` whose arguments match ``when`` with this error."""
         if description is None:
             description = f"Too Many Requests: retry after {retry_after}" if status == 429 else "Bad Request: error"
-        with self.lock:
-            self._faults.append(Fault(method, when, status, description, retry_after if status == 429 else None, times))
+        self._add_fault(Fault(method, when, status, description, retry_after if status == 429 else None, times))
 
     def user(self, user_id: int, first_name: str = "Ada", username: str | None = "ada") -> dict[str, Any]:
         out: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "en"}
@@ -331,13 +296,7 @@ class FakeBotApi:
     async def _endpoint(self, request: Request) -> Response:
         method = request.path_params["method"]
         token = request.path_params["token"]
-        args: dict[str, Any] = dict(request.query_params)
-        raw = await request.body()
-        if raw:
-            if "json" in request.headers.get("content-type", ""):
-                args.update(json.loads(raw))
-            else:
-                args.update(dict(parse_qsl(raw.decode(), keep_blank_values=True)))
+        args = await request_args(request)
         for key, value in list(args.items()):
             if not isinstance(value, str):
                 continue
@@ -375,13 +334,11 @@ class FakeBotApi:
     def _handle(self, method: str, token: str, args: dict[str, Any]) -> Any:
         if token != self.token:
             raise ApiError(401, "Unauthorized")
-        for fault in self._faults:
-            if fault.times > 0 and fault.method == method and fault.when(args):
-                fault.times -= 1
-                error = ApiError(fault.status, fault.description,
-                                 {"retry_after": fault.retry_after} if fault.retry_after is not None else None)
-                error.injected = True
-                raise error
+        if fault := self._take_fault(method, args):
+            error = ApiError(fault.status, fault.error,
+                             {"retry_after": fault.retry_after} if fault.retry_after is not None else None)
+            error.injected = True
+            raise error
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             raise ApiError(404, "Not Found")

@@ -4,19 +4,14 @@ secret header, and the dispatcher and polling processes."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
-from gateway.processes import wait_until
 from tests.connectors.telegram.fake_bot_api import FakeBotApi, Msg
 from tests.support.client import Api
-from tests.support.stack import ROOT, Proc, Stack
+from tests.support.dispatcher import DISPATCHER_ENV, spawn
+from tests.support.stack import Proc, Stack
 
 WEBHOOK_SECRET = "test-telegram-webhook-secret_0123456789"
 COMMANDS: dict[str, Any] = {
@@ -26,8 +21,6 @@ COMMANDS: dict[str, Any] = {
     "hello": "ask",
 }
 
-T = TypeVar("T")
-
 
 def telegram_env(fake: FakeBotApi, **extra: str) -> dict[str, str]:
     env = {
@@ -35,49 +28,11 @@ def telegram_env(fake: FakeBotApi, **extra: str) -> dict[str, str]:
         "GRAPHGATE_TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "GRAPHGATE_TELEGRAM_API_URL": fake.url,
         "GRAPHGATE_TELEGRAM_COMMANDS": json.dumps(COMMANDS),
-        "GRAPHGATE_DISPATCHER_LEASE_SECONDS": "3",
-        "GRAPHGATE_DELIVERY_SHARDS": "4",
+        **DISPATCHER_ENV,
         "GRAPHGATE_OFFLINE_MODEL_DELAY": "0.003",  # the writer streams for a few seconds: drafts and edits
     }
     env.update(extra)
     return env
-
-
-def wait_for(check: Callable[[], T], timeout: float = 60, interval: float = 0.1, what: str = "condition") -> T:
-    """Poll ``check`` until it returns something truthy; that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
-
-
-def spawn(stack: Stack, name: str, args: list[str], ready: str, **extra_env: str) -> Proc:
-    """``python -m gateway.cli <args>`` against the stack; returns once its log shows ``ready``."""
-    log = stack.workdir / f"{name}-{uuid.uuid4().hex[:4]}.log"
-    stack.workdir.mkdir(parents=True, exist_ok=True)
-    out = open(log, "ab")
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", *args],
-        env={**stack.env, **extra_env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-    )
-    proc = Proc(name, popen, log)
-
-    def started() -> bool:
-        if popen.poll() is not None:
-            raise RuntimeError(f"{name} exited:\n{proc.text()[-3000:]}")
-        return ready in proc.text()
-
-    if not wait_until(started, 60, 0.1):
-        raise RuntimeError(f"{name} did not start:\n{proc.text()[-3000:]}")
-    return proc
-
-
-def start_dispatcher(stack: Stack) -> Proc:
-    return spawn(stack, "dispatcher", ["dispatcher"], "owns shards")
 
 
 def start_polling(stack: Stack) -> Proc:

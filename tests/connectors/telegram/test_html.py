@@ -129,3 +129,8 @@ def test_the_fake_refuses_what_telegram_refuses() -> None:
     for bad in ("a < b", "<b>x", "<b><i>x</b></i>", "<div>x</div>", "AT&T"):
         with pytest.raises(ApiError):
             parse_html(bad)
+
+
+def test_rule_only_table() -> None:
+    """A table of rule rows only once crashed the converter."""
+    assert isinstance(html.to_html("|---|---|"), str)

@@ -1,0 +1,87 @@
+"""What every chat platform's rendering of a ``TaskView`` shares: which runs get messages, the node trail,
+durations, the tail of a growing answer and the details of an interrupt payload. Each platform's module
+(connectors/slack/render.py, connectors/telegram/render.py) passes its own markup in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from workers.taskview import Status, TaskView
+
+NODES_SHOWN = 8  # nodes in the trail of a status message
+QUESTION_KEYS = {"question", "message", "prompt", "options"}  # payload keys the question itself is made of
+
+
+def runs(view: TaskView) -> tuple[int | None, list[int]]:
+    """The run whose answer is the final one (None while the task is not completed) and, in order, every
+    run that has messages: streamed text, a question, or the final answer."""
+    final_run = view.run if view.status == Status.COMPLETED else None
+    numbers = set(view.answer_runs) | {q.run for q in view.questions}
+    if final_run is not None:
+        numbers.add(final_run)
+    return final_run, sorted(numbers)
+
+
+def duration(start: float | None, end: float | None) -> str:
+    """``12s`` or ``3m 04s``; empty when either end is unknown."""
+    if start is None or end is None:
+        return ""
+    seconds = max(0, round(end - start))
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def completed_note(view: TaskView) -> str:
+    """What the status line of a completed task adds: `` in 12s (3 steps)``."""
+    took = duration(view.created_at, view.finished_at)
+    note = f" in {took}" if took else ""
+    return note + f" ({view.steps} step{'s' if view.steps != 1 else ''})"
+
+
+def node_trail(nodes: list[str], escape: Callable[[str], str]) -> str:
+    """The last ``NODES_SHOWN`` nodes done, ``✓ a → ✓ b``, led by ``… →`` when earlier ones are left out."""
+    shown = nodes[-NODES_SHOWN:]
+    trail = " → ".join(f"✓ {escape(n)}" for n in shown)
+    return ("… → " if len(nodes) > len(shown) else "") + trail
+
+
+def tail(text: str, chars: int) -> str:
+    """The last ``chars`` characters of ``text`` (from a line start when one is near), led by ``…`` if cut."""
+    if len(text) <= chars:
+        return text
+    cut = text[-chars:]
+    nl = cut.find("\n")
+    if 0 <= nl < chars // 4:
+        cut = cut[nl + 1 :]
+    return "…" + cut
+
+
+def payload_details(
+    value: Any,
+    escape: Callable[[str], str],
+    inline: Callable[[str], str],
+    bold: Callable[[str], str],
+    pre: Callable[[str], str],
+) -> list[str]:
+    """The interrupt payload beyond its question (the writer's outline, say), one paragraph per entry.
+
+    A list becomes a titled numbered list, a dict titled preformatted JSON, anything else a titled line;
+    empty entries are left out. ``inline`` converts Markdown text, ``bold`` and ``pre`` wrap text already
+    escaped.
+    """
+    if not isinstance(value, dict):
+        return []
+    out: list[str] = []
+    for key, item in value.items():
+        if key in QUESTION_KEYS or item in (None, "", [], {}):
+            continue
+        title = escape(str(key).replace("_", " ").capitalize())
+        if isinstance(item, list):
+            body = "\n".join(f"{i}. {inline(str(x))}" for i, x in enumerate(item, 1))
+            out.append(f"{bold(title)}\n{body}")
+        elif isinstance(item, dict):
+            out.append(f"{bold(title)}\n{pre(escape(json.dumps(item, ensure_ascii=False, indent=1)))}")
+        else:
+            out.append(f"{bold(title + ':')} {inline(str(item))}")
+    return out
