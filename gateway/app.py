@@ -127,7 +127,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 400 and isinstance(exc.__cause__, (UnicodeDecodeError, RecursionError, ValueError)):
             return _error(422, "invalid_request", "body: not valid JSON (bad UTF-8, nested too deep or a number too long)")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not just those of the first route that matched it
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return _error(exc.status_code, code, str(exc.detail), headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -136,6 +139,22 @@ def _install_error_handlers(app: FastAPI) -> None:
             where = ".".join(str(p) for p in err.get("loc", ()))
             problems.append(f"{where}: {err.get('msg', 'invalid')}")
         return _error(422, "invalid_request", "; ".join(problems) or "invalid request")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (routers included into the app are walked)."""
+    path, methods = request.url.path, set()
+
+    def walk(routes: Any) -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)
+            if inner is not None:
+                walk(inner.routes)
+            elif getattr(route, "methods", None) and getattr(route, "path_regex", None) and route.path_regex.match(path):
+                methods.update(route.methods)
+
+    walk(request.app.router.routes)
+    return sorted(methods)
 
 
 class BodySizeLimit:

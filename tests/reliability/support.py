@@ -19,6 +19,7 @@ import redis
 from httpx_sse import EventSource
 
 from tests.support.stack import ROOT, Proc, Stack
+from tests.support.waiting import wait_for
 from tests.support.stack import token as make_token
 
 CONFIG = ROOT / "tests" / "reliability" / "langgraph.json"
@@ -32,18 +33,6 @@ BASE_ENV = {
     "GRAPHGATE_TASK_RETRY_BACKOFF_SECONDS": "0.2",
     "GRAPHGATE_SSE_PING_SECONDS": "5",
 }
-
-
-def wait_for(check: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy; that value. Fails the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
 
 
 # --- processes --------------------------------------------------------------------------------------------

@@ -70,3 +70,10 @@ def test_no_cors_without_configured_origins(stack: Stack) -> None:
         assert "access-control-allow-origin" not in resp.headers
         resp = httpx.get(f"{stack.url}/healthz", headers={"Origin": origin})
         assert "access-control-allow-origin" not in resp.headers
+
+
+def test_405_lists_every_method_of_the_path(stack: Stack) -> None:
+    resp = httpx.request("OPTIONS", f"{stack.url}/api/v1/tasks")
+    assert resp.status_code == 405
+    assert set(resp.headers["allow"].split(", ")) >= {"GET", "POST"}
+    assert resp.json()["error"]["code"] == "method_not_allowed"

@@ -54,7 +54,7 @@ def _install_chromium() -> str | None:
     return None if os.path.exists(CHROMIUM) else f"apt-get installed chromium but {CHROMIUM} is still missing"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # torn down with tests/web: sync Playwright keeps an event loop running meanwhile
 def browser() -> Iterator[object]:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
     reason = _install_chromium()
