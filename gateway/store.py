@@ -54,6 +54,7 @@ class TaskRecord:
     binding: dict[str, Any] | None = None  # where chat events go (Slack thread, Telegram chat); None = web
     run: int = 1  # 1 for the first run, +1 for each resume
     attempts: int = 0  # deliveries of the current run to a worker
+    retries: int = 0  # error retries so far (task.retrying events)
     cancel_requested: bool = False
     created_at: float = 0.0
     updated_at: float = 0.0
@@ -86,7 +87,7 @@ class TaskRecord:
                 kwargs[name] = json.loads(value)
             elif name == "status":
                 kwargs[name] = TaskStatus(value)
-            elif name in ("run", "attempts"):
+            elif name in ("run", "attempts", "retries"):
                 kwargs[name] = int(value)
             elif name in ("created_at", "updated_at", "finished_at"):
                 kwargs[name] = float(value)

@@ -434,7 +434,7 @@ class Attempt:
         )
 
     def _graph_error(self, record: TaskRecord, exc: Exception) -> None:
-        retries = int(self.store.redis.hget(self.store.keys.task(self.session_id, self.task_id), "retries") or 0)
+        retries = record.retries
         error = {"kind": type(exc).__name__, "message": str(exc)[:1000] or type(exc).__name__}
         if _retryable(exc) and retries < self.settings.task_max_retries:
             delay = self.settings.task_retry_backoff_seconds * (2**retries)

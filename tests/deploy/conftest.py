@@ -17,7 +17,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,18 +173,7 @@ class DeployStack(Stack):
 
     def start_queue_worker(self, queues: str, concurrency: int = 1, pool: str = "prefork") -> Proc:
         """``graphgate worker --queues <queues>``; returns once Celery says it is ready."""
-        name = f"worker-{queues.replace(',', '-')}-{uuid.uuid4().hex[:4]}"
-        proc = self._spawn(name, ["worker", "--concurrency", str(concurrency), "--pool", pool, "--queues", queues])
-        self.workers.append(proc)
-
-        def ready() -> bool:
-            if proc.popen.poll() is not None:
-                raise RuntimeError(f"worker exited:\n{proc.text()[-3000:]}")
-            return " ready." in proc.text()
-
-        if not wait_until(ready, 90, 0.1):
-            raise RuntimeError(f"worker did not start:\n{proc.text()[-3000:]}")
-        return proc
+        return self.start_worker(concurrency, pool, queues)
 
     def stop(self) -> None:
         for proc, _ in self.gunicorns:

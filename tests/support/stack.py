@@ -126,9 +126,11 @@ class Stack:
             raise RuntimeError(f"api did not start:\n{proc.text()[-3000:]}")
         return url
 
-    def start_worker(self, concurrency: int = 2, pool: str = "prefork") -> Proc:
-        name = f"worker-{len(self.workers)}-{uuid.uuid4().hex[:4]}"
-        proc = self._spawn(name, ["worker", "--concurrency", str(concurrency), "--pool", pool])
+    def start_worker(self, concurrency: int = 2, pool: str = "prefork", queues: str | None = None) -> Proc:
+        """``graphgate worker`` (``--queues`` when given); returns once Celery says it is ready."""
+        name = f"worker-{(queues or str(len(self.workers))).replace(',', '-')}-{uuid.uuid4().hex[:4]}"
+        args = ["worker", "--concurrency", str(concurrency), "--pool", pool]
+        proc = self._spawn(name, args + (["--queues", queues] if queues else []))
         self.workers.append(proc)
 
         def ready() -> bool:
