@@ -27,8 +27,11 @@ class EventType(str, Enum):
     NODE_COMPLETED = "node.completed"  # a graph node finished; data: node, step_id, update
     MESSAGE_DELTA = "message.delta"  # a piece of streamed model text; data: node, text, message_id
     CUSTOM = "custom"  # a payload the graph wrote with get_stream_writer(); data: the payload
-    INTERRUPT = "interrupt"  # the graph asks a question; data: interrupt_id, question, options, value
-    TASK_RESUMED = "task.resumed"  # an answer was accepted; data: interrupt_id, answer, by
+    TOOL_STARTED = "tool.started"  # an agent's tool began; data: tool, call_id, args, node
+    TOOL_COMPLETED = "tool.completed"  # the tool returned (or failed); data: tool, call_id, status, result
+    INTERRUPT = "interrupt"  # the graph asks (one event per pending interrupt); data: gateway/interrupts.py
+    INTERRUPT_ANSWERED = "interrupt.answered"  # one of several pending interrupts was answered; others wait
+    TASK_RESUMED = "task.resumed"  # the last pending interrupt was answered; data: interrupt_id, answer, answers, by
     TASK_RETRYING = "task.retrying"  # a transient error; the run will be retried; data: error, attempt, delay
     TASK_COMPLETED = "task.completed"  # terminal; data: output, text
     TASK_FAILED = "task.failed"  # terminal; data: error {kind, message}
@@ -99,8 +102,10 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
     message_type = getattr(value, "type", None)
     if hasattr(value, "content") and isinstance(message_type, str):  # a LangChain message
         out = {"type": message_type, "content": to_jsonable(value.content, _depth + 1)}
-        if getattr(value, "id", None):
-            out["id"] = value.id
+        for name in MESSAGE_FIELDS:
+            item = getattr(value, name, None)
+            if item:
+                out[name] = to_jsonable(item, _depth + 1)
         return out
     if hasattr(value, "model_dump"):
         return to_jsonable(value.model_dump(), _depth + 1)
@@ -109,13 +114,16 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
     return str(value)
 
 
+MESSAGE_FIELDS = ("id", "name", "tool_calls", "tool_call_id", "status")  # kept beside a message's type and content
+AI_MESSAGE_TYPES = ("ai", "AIMessageChunk")
 ANSWER_KEYS = ("answer", "article", "output", "response", "result", "text")
 
 
 def answer_text(output: Any) -> str | None:
     """The human-readable answer in a graph's final output, for chat channels.
 
-    The first string under one of ``ANSWER_KEYS``, else the content of the last message in ``messages``.
+    The first string under one of ``ANSWER_KEYS``, else the text of the last AI message in ``messages``
+    (or of the last message, when none is from the AI).
     """
     if isinstance(output, str):
         return output
@@ -124,31 +132,36 @@ def answer_text(output: Any) -> str | None:
     for key in ANSWER_KEYS:
         if isinstance(output.get(key), str):
             return output[key]
-    messages = output.get("messages")
-    if isinstance(messages, list) and messages:
-        content = messages[-1].get("content") if isinstance(messages[-1], dict) else None
-        if isinstance(content, str):
-            return content
-    return None
+    raw = output.get("messages")
+    messages = [m for m in raw if isinstance(m, dict)] if isinstance(raw, list) else []
+    if not messages:
+        return None
+    ai = [m for m in messages if m.get("type") in AI_MESSAGE_TYPES]
+    return content_text((ai or messages)[-1].get("content"))
 
 
-def interrupt_data(interrupt_id: str, value: Any) -> dict[str, Any]:
-    """The ``data`` of an ``interrupt`` event for an ``interrupt(value)`` call in a graph.
-
-    ``value`` may be a string (the question) or a dict with ``question`` (or ``message``/``prompt``) and
-    ``options`` (strings, or ``{"label", "value"}`` dicts). Options are normalised to ``{"label", "value"}``.
-    """
-    value = to_jsonable(value)
-    question: str
-    options: list[dict[str, str]] = []
-    if isinstance(value, dict):
-        question = str(value.get("question") or value.get("message") or value.get("prompt") or "")
-        for opt in value.get("options") or []:
-            if isinstance(opt, dict):
-                label = str(opt.get("label", opt.get("value", "")))
-                options.append({"label": label, "value": str(opt.get("value", label))})
-            else:
-                options.append({"label": str(opt), "value": str(opt)})
-    else:
-        question = "" if value is None else str(value)
-    return {"interrupt_id": interrupt_id, "question": question, "options": options, "value": value}
+def content_text(content: Any, summarise: bool = True) -> str | None:
+    """The readable text of a message's content: a string, or content blocks whose text is joined and whose
+    other blocks (tool use, images…) are summarised in brackets (left out with ``summarise=False``, for
+    streamed pieces); reasoning is never shown."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return None
+    parts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, dict):
+            kind = str(block.get("type") or "")
+            if kind == "text" and isinstance(block.get("text"), str):
+                parts.append(block["text"])
+            elif not summarise:
+                continue
+            elif kind in ("tool_use", "tool_call"):
+                parts.append(f"[used tool {block.get('name') or ''}]".replace(" ]", "]"))
+            elif kind in ("reasoning", "thinking"):
+                continue  # the model's reasoning is not part of its answer
+            elif kind:
+                parts.append(f"[{kind}]")
+    return "".join(parts)

@@ -112,10 +112,10 @@ return {verdict, '', event_id}
 )
 
 # KEYS: task, events, session, pending, lease, delivery ('' = not chat-bound)
-# ARGV: from_states (comma separated), to_state, event_json ('' = no event), maxlen, ttl, lease_token
+# ARGV: from_states (comma separated), to_state, events (JSON envelopes, one per line; '' = none), maxlen, ttl, lease_token
 #       ('' = no lease check), incr_field ('' = none), expect_field, expect_value ('' = no check),
 #       task_prefix, task_id, session_id, delivery_maxlen, then field/value pairs to set
-# Returns {ok, detail, event_id, next_task}: ok 1 on success; 0 with detail = the current status (or
+# Returns {ok, detail, event_id (of the last event), next_task}: ok 1 on success; 0 with detail = the current status (or
 # 'lease' when the caller lost the run's lease, 'mismatch' when expect_field differs).
 TRANSITION = (
     _COMMON
@@ -132,7 +132,7 @@ local allowed = false
 for s in string.gmatch(from_csv, '[^,]+') do if s == status then allowed = true end end
 if not allowed then return {0, status, '', ''} end
 if token ~= '' and redis.call('GET', lease_key) ~= token then return {0, 'lease', '', ''} end
-if expect_field ~= '' and redis.call('HGET', task_key, expect_field) ~= expect_value then
+if expect_field ~= '' and (redis.call('HGET', task_key, expect_field) or '') ~= expect_value then
   return {0, 'mismatch', '', ''}
 end
 
@@ -141,8 +141,8 @@ for i = 14, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', task_key, unpack(fields))
 if incr_field ~= '' then redis.call('HINCRBY', task_key, incr_field, 1) end
 local event_id = ''
-if event_json ~= '' then
-  event_id = emit(events_key, delivery_key, delivery_maxlen, session_id, maxlen, event_json)
+for payload in string.gmatch(event_json, '[^\\n]+') do
+  event_id = emit(events_key, delivery_key, delivery_maxlen, session_id, maxlen, payload)
 end
 local nxt = ''
 if TERMINAL[to_state] then

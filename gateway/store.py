@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -34,7 +35,7 @@ class TaskStatus(str, Enum):
 TERMINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 ACTIVE_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.WAITING_INPUT})
 
-_JSON_FIELDS = ("input", "config", "output", "error", "interrupt", "resume", "binding")
+_JSON_FIELDS = ("input", "config", "output", "error", "interrupt", "interrupts", "answers", "resume", "binding")
 
 
 @dataclass
@@ -49,8 +50,11 @@ class TaskRecord:
     mode: str = "auto"
     output: Any = None
     error: dict[str, Any] | None = None
-    interrupt: dict[str, Any] | None = None  # the pending interrupt's event data while waiting_input
-    resume: Any = None  # the answer to hand to Command(resume=...) on the next run
+    interrupt: dict[str, Any] | None = None  # the first unanswered interrupt's event data while waiting_input
+    interrupts: list[dict[str, Any]] | None = None  # every interrupt of the current pause (event data), in order
+    answers: dict[str, Any] | None = None  # interrupt id -> resume value, as answers of the pause come in
+    answer_rev: str = ""  # changes with every answer: answers are compare-and-set against it
+    resume: Any = None  # {"answers": {interrupt id: value}} to hand to Command(resume=...) on the next run
     binding: dict[str, Any] | None = None  # where chat events go (Slack thread, Telegram chat); None = web
     run: int = 1  # 1 for the first run, +1 for each resume
     attempts: int = 0  # deliveries of the current run to a worker
@@ -76,6 +80,14 @@ class TaskRecord:
                 out[name] = str(value)
         return out
 
+    def pending(self) -> list[dict[str, Any]]:
+        """The interrupts of the current pause that are not answered yet, in order."""
+        if self.status != TaskStatus.WAITING_INPUT:
+            return []
+        answered = self.answers or {}
+        listed = self.interrupts if self.interrupts is not None else [self.interrupt] if self.interrupt else []
+        return [i for i in listed if i.get("interrupt_id") not in answered]
+
     @classmethod
     def from_hash(cls, raw: dict[str, str]) -> "TaskRecord":
         kwargs: dict[str, Any] = {}
@@ -96,6 +108,17 @@ class TaskRecord:
             else:
                 kwargs[name] = value
         return cls(**kwargs)
+
+
+EventSpec = tuple[EventType, dict[str, Any]]  # an event's type and data, before it has an envelope
+
+
+def pause(pending: list[dict[str, Any]]) -> tuple[list[EventSpec], dict[str, Any]]:
+    """The events and task fields of a run that stops on ``pending`` interrupts (their event data, in
+    order): one ``interrupt`` event each, and a fresh ``answer_rev`` for their answers to compare against."""
+    events = [(EventType.INTERRUPT, {**data, "index": n, "count": len(pending)}) for n, data in enumerate(pending)]
+    fields = {"interrupt": pending[0], "interrupts": pending, "answers": {}, "answer_rev": uuid.uuid4().hex, "resume": None}
+    return events, fields
 
 
 @dataclass(frozen=True)
@@ -153,18 +176,18 @@ def transition_call(
     *,
     from_states: frozenset[TaskStatus] | set[TaskStatus] | tuple[TaskStatus, ...],
     to_state: TaskStatus,
-    event: tuple[EventType, dict[str, Any]] | None,
+    event: EventSpec | list[EventSpec] | None,
     fields: dict[str, Any] | None = None,
     lease_token: str = "",
     incr_field: str = "",
     expect: tuple[str, str] | None = None,
 ) -> ScriptCall:
-    """Arguments of scripts.TRANSITION: move a task between states and announce it with one event."""
+    """Arguments of scripts.TRANSITION: move a task between states and announce it with its event(s)."""
     session_id, task_id = record.session_id, record.id
     now = time.time()
-    payload = ""
-    if event is not None:
-        payload = serialize_event(Event(event[0], task_id, session_id, event[1], ts=now))
+    events = [] if event is None else event if isinstance(event, list) else [event]
+    # compact JSON never holds a raw newline, so newlines separate the events for the script
+    payload = "\n".join(serialize_event(Event(etype, task_id, session_id, data, ts=now)) for etype, data in events)
     all_fields: dict[str, Any] = {"updated_at": repr(now), **(fields or {})}
     if to_state.terminal:
         all_fields["finished_at"] = repr(now)

@@ -16,7 +16,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from gateway import scripts
+from gateway import interrupts, scripts
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.events import EventType
 from gateway.keys import Keys
@@ -34,6 +34,7 @@ from gateway.store import (
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 RESERVED_CONFIG_KEYS = frozenset({"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map"})
 MULTITASK_STRATEGIES = ("enqueue", "reject", "interrupt")
+ANSWER_RACE_RETRIES = 5  # answers to one pause that collide are applied one after the other
 
 Enqueue = Callable[..., None]  # enqueue(task_id, session_id, graph=name): hand the task to a worker
 
@@ -186,32 +187,75 @@ class TaskService:
         interrupt_id: str | None = None,
         by: str | None = None,
     ) -> TaskRecord:
-        """Answer the task's pending interrupt and queue the run that continues it.
+        """Answer one pending interrupt of the task (``interrupt_id``; may be left out while only one is
+        pending), or several at once with ``{interrupt id: answer}``. When the last pending one is answered,
+        the run that continues the graph is queued.
 
-        Exactly one of several concurrent answers wins; the others get ``Conflict``.
+        Each answer is turned into the value its interrupt expects (gateway/interrupts.py) and refused with
+        ``InvalidInput`` when the graph would not take it. Exactly one of several concurrent answers to the
+        same interrupt wins; the others get ``Conflict``.
         """
-        record = await self.get_task(principal, task_id)
-        if record.status != TaskStatus.WAITING_INPUT or not record.interrupt:
-            raise Conflict(f"task {task_id} is {record.status.value}, not waiting for input")
-        pending_id = record.interrupt.get("interrupt_id", "")
-        if interrupt_id is not None and interrupt_id != pending_id:
-            raise Conflict(f"interrupt {interrupt_id!r} is not the task's pending interrupt")
-        call = transition_call(
-            self.keys,
-            self.settings,
-            record,
-            from_states={TaskStatus.WAITING_INPUT},
-            to_state=TaskStatus.QUEUED,
-            event=(EventType.TASK_RESUMED, {"interrupt_id": pending_id, "answer": answer, "by": by or principal.id}),
-            fields={"resume": {"answer": answer, "interrupt_id": pending_id}, "attempts": 0},
-            incr_field="run",
-            expect=("interrupt_id", pending_id),
-        )
-        result = transition_result(await self._run(self._transition, call))
-        if not result.ok:
-            raise Conflict(f"task {task_id} was already answered")
-        self.enqueue(task_id, record.session_id, graph=record.graph)
-        return await self.get_task(principal, task_id)
+        for _ in range(ANSWER_RACE_RETRIES):
+            record = await self.get_task(principal, task_id)
+            values = self._answer_values(record, answer, interrupt_id)
+            answers = {**(record.answers or {}), **values}
+            remaining = [i for i in record.pending() if i["interrupt_id"] not in answers]
+            last_id = list(values)[-1]
+            who = by or principal.id
+            if remaining:
+                event: Any = [
+                    (EventType.INTERRUPT_ANSWERED, {"interrupt_id": iid, "answer": value, "by": who,
+                                                    "pending": [i["interrupt_id"] for i in remaining]})
+                    for iid, value in values.items()
+                ]
+                to_state, fields, incr = TaskStatus.WAITING_INPUT, {"interrupt": remaining[0]}, ""
+            else:
+                event = (EventType.TASK_RESUMED, {"interrupt_id": last_id, "answer": values[last_id],
+                                                  "answers": answers, "by": who})
+                to_state, fields, incr = TaskStatus.QUEUED, {"resume": {"answers": answers}, "attempts": 0}, "run"
+            call = transition_call(
+                self.keys,
+                self.settings,
+                record,
+                from_states={TaskStatus.WAITING_INPUT},
+                to_state=to_state,
+                event=event,
+                fields={**fields, "answers": answers, "answer_rev": uuid.uuid4().hex},
+                incr_field=incr,
+                expect=("answer_rev", record.answer_rev),
+            )
+            result = transition_result(await self._run(self._transition, call))
+            if result.ok:
+                if not remaining:
+                    self.enqueue(task_id, record.session_id, graph=record.graph)
+                return await self.get_task(principal, task_id)
+            if result.previous != "mismatch":
+                raise Conflict(f"task {task_id} was already answered")
+            # another answer of the same pause came first: look again (ours may still be wanted)
+        raise Conflict(f"task {task_id} is being answered by others; try again")
+
+    @staticmethod
+    def _answer_values(record: TaskRecord, answer: Any, interrupt_id: str | None) -> dict[str, Any]:
+        """``{interrupt id: resume value}`` for an answer to ``record``'s pending interrupts."""
+        if record.status != TaskStatus.WAITING_INPUT:
+            raise Conflict(f"task {record.id} is {record.status.value}, not waiting for input")
+        pending = {i["interrupt_id"]: i for i in record.pending()}
+        if interrupt_id is not None:
+            if interrupt_id in (record.answers or {}):
+                raise Conflict(f"interrupt {interrupt_id!r} was already answered")
+            if interrupt_id not in pending:
+                raise Conflict(f"interrupt {interrupt_id!r} is not pending for task {record.id}")
+            given = {interrupt_id: answer}
+        elif len(pending) == 1:
+            given = {next(iter(pending)): answer}
+        elif isinstance(answer, dict) and answer and set(answer) <= set(pending):
+            given = answer
+        else:
+            raise InvalidInput(
+                f"{len(pending)} interrupts are pending ({', '.join(pending)}): name one with interrupt_id, "
+                "or answer several with {interrupt id: answer}"
+            )
+        return {iid: interrupts.resume_value(pending[iid], value) for iid, value in given.items()}
 
     async def cancel(self, principal: Principal, task_id: str, reason: str = "cancelled by request") -> TaskRecord:
         """Cancel the task: at once when it is queued or waiting; at its next step when it is running."""

@@ -41,6 +41,39 @@ class GraphSpec:
     target: str  # "path.py:attr" or "module:attr", as written in the config
     obj: Any  # what the target names: a builder, a compiled graph or a factory
     input_schema: dict[str, Any] | None = None
+    input_check: "InputCheck | None" = None
+
+
+@dataclass
+class InputCheck:
+    """A graph's input, checked the way the graph itself takes it.
+
+    A field with a reducer (``messages`` with ``add_messages``) is run through that reducer, so whatever the
+    graph coerces is accepted — OpenAI-style role dicts, LangChain ``type`` dicts, plain strings, content
+    blocks — and what it cannot coerce is refused with the reducer's own words. Every other field is held to
+    the graph's input JSON schema, where overlapping alternatives (``oneOf``) count as any-of: LangGraph does
+    not ask for exactly one.
+    """
+
+    schema: dict[str, Any] | None  # the input schema without the reducer fields
+    reducers: dict[str, Any]  # field -> a copy of its channel, whose update() runs the reducer
+
+    def validate(self, graph: str, value: dict[str, Any]) -> None:
+        for field_name, channel in self.reducers.items():
+            if field_name not in value:
+                continue
+            try:
+                channel.copy().update([value[field_name]])
+            except Exception as exc:  # the reducer's own refusal: ValueError, NotImplementedError, ...
+                reason = str(exc).split("\n", 1)[0] or type(exc).__name__
+                raise InvalidInput(f"input does not match graph {graph!r}: {field_name}: {reason}") from None
+        if not self.schema:
+            return
+        errors = sorted(jsonschema.Draft202012Validator(self.schema).iter_errors(value), key=lambda e: list(e.absolute_path))
+        if errors:
+            first = errors[0]
+            where = "/".join(str(p) for p in first.absolute_path) or "input"
+            raise InvalidInput(f"input does not match graph {graph!r}: {where}: {first.message}")
 
 
 @dataclass
@@ -63,16 +96,10 @@ class GraphRegistry:
         return list(self.specs)
 
     def validate_input(self, name: str, value: dict[str, Any]) -> None:
-        """Raise ``InvalidInput`` when ``value`` does not match the graph's input JSON schema."""
-        schema = self.specs[name].input_schema
-        if not schema:
-            return
-        validator = jsonschema.Draft202012Validator(schema)
-        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
-        if errors:
-            first = errors[0]
-            where = "/".join(str(p) for p in first.absolute_path) or "input"
-            raise InvalidInput(f"input does not match graph {name!r}: {where}: {first.message}")
+        """Raise ``InvalidInput`` for input the graph ``name`` would itself refuse (see ``InputCheck``)."""
+        check = self.specs[name].input_check
+        if check is not None:
+            check.validate(name, value)
 
     def compiled(self, name: str, checkpointer: Any, config: dict[str, Any] | None = None) -> Any:
         """The graph ``name`` compiled with ``checkpointer``; cached unless the graph is a factory."""
@@ -114,19 +141,41 @@ def _with_checkpointer(obj: Any, checkpointer: Any) -> Any:
     raise RegistryError(f"{type(obj).__name__} is not a LangGraph graph")
 
 
-def _input_schema(obj: Any) -> dict[str, Any] | None:
-    """The graph's input JSON schema, when LangGraph can produce one (factories are not introspected)."""
+def _input_schema(obj: Any) -> tuple[dict[str, Any] | None, InputCheck | None]:
+    """The graph's input JSON schema and its ``InputCheck``, when LangGraph can produce them (factories are
+    not introspected)."""
     if not _is_graph(obj):
-        return None
-    try:
-        from langgraph.graph import StateGraph
+        return None, None
+    from langgraph.channels.binop import BinaryOperatorAggregate
+    from langgraph.graph import StateGraph
 
+    try:
         graph = obj.compile() if isinstance(obj, StateGraph) else obj
         schema = graph.get_input_jsonschema()
         jsonschema.Draft202012Validator.check_schema(schema)
-        return schema
     except Exception:  # schema generation is best effort (e.g. typing.TypedDict on Python 3.11)
-        return None
+        return None, None
+    props = schema.get("properties") or {}
+    reducers = {
+        name: channel
+        for name, channel in graph.channels.items()
+        if name in props and isinstance(channel, BinaryOperatorAggregate)
+    }
+    rest = {
+        **schema,
+        "properties": {k: v for k, v in props.items() if k not in reducers},
+        "required": [k for k in schema.get("required") or [] if k not in reducers],
+    }
+    return schema, InputCheck(schema=_any_of(rest), reducers=reducers)
+
+
+def _any_of(schema: Any) -> Any:
+    """``schema`` with every ``oneOf`` read as ``anyOf``."""
+    if isinstance(schema, dict):
+        return {("anyOf" if k == "oneOf" else k): _any_of(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_any_of(v) for v in schema]
+    return schema
 
 
 def _load_target(target: str, base: Path) -> Any:
@@ -192,7 +241,8 @@ def load_registry(config_path: Path | None, default: str | None = None) -> Graph
         if isinstance(target, dict):  # {"path": "...", "description": ...} form
             target = target.get("path", "")
         obj = _load_target(str(target), base)
-        registry.specs[name] = GraphSpec(name=name, target=str(target), obj=obj, input_schema=_input_schema(obj))
+        schema, check = _input_schema(obj)
+        registry.specs[name] = GraphSpec(name=name, target=str(target), obj=obj, input_schema=schema, input_check=check)
     if default is not None and default not in registry.specs:
         raise RegistryError(f"default graph {default!r} is not in {config_path}")
     return registry

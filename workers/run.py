@@ -9,6 +9,7 @@ after a lost worker), writes progress events, and ends in exactly one of: ``wait
 from __future__ import annotations
 
 import ctypes
+import json
 import logging
 import os
 import signal
@@ -22,9 +23,10 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure, worker_process_init
 from langchain_core.callbacks import BaseCallbackHandler
 
-from gateway.events import Event, EventType, answer_text, interrupt_data, to_jsonable
+from gateway.events import AI_MESSAGE_TYPES, Event, EventType, answer_text, content_text, to_jsonable
+from gateway.interrupts import interrupt_data
 from gateway.settings import Settings, get_settings
-from gateway.store import TaskRecord, TaskStatus
+from gateway.store import TaskRecord, TaskStatus, pause
 from workers.celery_app import RUN_GRAPH, app, enqueue_run
 from workers.checkpointer import open_checkpointer
 from workers.registry import GraphRegistry, load_registry
@@ -33,6 +35,7 @@ from workers.runstore import LeaseKeeper, LeaseLost, RunStore
 log = logging.getLogger("graphgate.worker")
 
 MAX_UPDATE_CHARS = 16_000  # node updates larger than this are announced without their content
+MAX_TOOL_CHARS = 2_000  # a tool event's arguments and result are cut to this many characters
 CANCEL_CHECK_SECONDS = 0.1  # how often a running task looks for a cancel request
 REDIS_WAIT_SECONDS = 120.0  # how long an attempt that met a Redis outage waits for Redis before its retry
 
@@ -62,6 +65,49 @@ class NodeThreads(BaseCallbackHandler):
 
     def on_chain_error(self, error: BaseException, *, run_id: Any, **kwargs: Any) -> None:
         self._runs.pop(run_id, None)
+
+
+class ToolEvents(BaseCallbackHandler):
+    """Announces each tool an agent runs: ``tool.started`` when it begins, ``tool.completed`` when it returns
+    or fails. Keyed by the model's tool call id, so a step replayed after a crash announces nothing twice."""
+
+    run_inline = True
+
+    def __init__(self, publish: Any) -> None:
+        self.publish = publish  # publish(event type, data, dedupe key)
+        self._calls: dict[Any, tuple[str, str]] = {}
+
+    def on_tool_start(self, serialized: dict[str, Any], input_str: str, *, run_id: Any,
+                      inputs: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
+                      **kwargs: Any) -> None:
+        name = str((serialized or {}).get("name") or kwargs.get("name") or "tool")
+        call_id = str(kwargs.get("tool_call_id") or run_id)
+        self._calls[run_id] = (name, call_id)
+        data = {"tool": name, "call_id": call_id, "args": _cut(to_jsonable(inputs if inputs is not None else input_str)),
+                "node": (metadata or {}).get("langgraph_node", "")}
+        self.publish(EventType.TOOL_STARTED, data, f"tool:start:{call_id}")
+
+    def on_tool_end(self, output: Any, *, run_id: Any, **kwargs: Any) -> None:
+        self._done(run_id, getattr(output, "status", None) or "success", getattr(output, "content", output))
+
+    def on_tool_error(self, error: BaseException, *, run_id: Any, **kwargs: Any) -> None:
+        self._done(run_id, "error", f"{type(error).__name__}: {error}")
+
+    def _done(self, run_id: Any, status: str, result: Any) -> None:
+        if run_id not in self._calls:
+            return
+        name, call_id = self._calls.pop(run_id)
+        text = content_text(to_jsonable(result))
+        data = {"tool": name, "call_id": call_id, "status": status, "result": _cut(text if text is not None else to_jsonable(result))}
+        self.publish(EventType.TOOL_COMPLETED, data, f"tool:end:{call_id}")
+
+
+def _cut(value: Any) -> Any:
+    """``value`` as is when its JSON is short, else its JSON text cut to ``MAX_TOOL_CHARS`` characters."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TOOL_CHARS else value[: MAX_TOOL_CHARS - 1] + "…"
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return value if len(text) <= MAX_TOOL_CHARS else text[: MAX_TOOL_CHARS - 1] + "…"
 
 
 class CancelWatcher:
@@ -332,7 +378,7 @@ class Attempt:
             nodes = NodeThreads()
             _watch_soft_limit()
             with CancelWatcher(self.store, self.session_id, self.task_id, nodes):
-                self._stream(graph, graph_input, {**config, "callbacks": [nodes]})
+                self._stream(graph, graph_input, {**config, "callbacks": [nodes, ToolEvents(self._publish)]})
             self._settle(graph, config, record)
         except CancelRequested:
             reason = self.store.cancel_requested(self.session_id, self.task_id) or "cancelled by request"
@@ -368,7 +414,9 @@ class Attempt:
                     self._node_completed({"name": task.name, "id": task.id, "result": task.result})
             return None
         if record.run > 1 and record.resume is not None:
-            return Command(resume=record.resume["answer"])
+            answers = record.resume.get("answers") or {"": record.resume.get("answer")}
+            # one answer goes as is (what every LangGraph version takes); several by interrupt id
+            return Command(resume=next(iter(answers.values())) if len(answers) == 1 else answers)
         return record.input
 
     def _stream(self, graph: Any, graph_input: Any, config: dict[str, Any]) -> None:
@@ -393,7 +441,9 @@ class Attempt:
         self._publish(EventType.NODE_COMPLETED, data, f"node:{chunk['id']}")
 
     def _message_delta(self, message: Any, meta: dict[str, Any]) -> None:
-        text = _text_of(getattr(message, "content", ""))
+        if getattr(message, "type", None) not in AI_MESSAGE_TYPES:
+            return  # tool results and echoed inputs are not the model's answer
+        text = content_text(getattr(message, "content", ""), summarise=False)
         if not text:
             return
         node = meta.get("langgraph_node", "")
@@ -413,16 +463,9 @@ class Attempt:
         state = graph.get_state(config)
         interrupts = list(state.interrupts or ())
         if interrupts:
-            first = interrupts[0]
-            data = interrupt_data(first.id, first.value)
-            self.store.transition(
-                record,
-                {TaskStatus.RUNNING},
-                TaskStatus.WAITING_INPUT,
-                (EventType.INTERRUPT, data),
-                self.token,
-                fields={"interrupt": data, "interrupt_id": first.id, "resume": None},
-            )
+            pending = [interrupt_data(i.id, i.value, getattr(i, "response_schema", None)) for i in interrupts]
+            events, fields = pause(pending)
+            self.store.transition(record, {TaskStatus.RUNNING}, TaskStatus.WAITING_INPUT, events, self.token, fields=fields)
             return
         output = to_jsonable(state.values)
         self._finish(
@@ -467,14 +510,6 @@ class Attempt:
         )
         if result.ok and result.next_task:
             enqueue_run(result.next_task, self.session_id, graph=record.graph)  # a session runs one graph
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content blocks
-        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
-    return ""
 
 
 def _retryable(exc: Exception) -> bool:

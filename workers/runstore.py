@@ -14,10 +14,11 @@ from typing import Any
 import redis
 
 from gateway import scripts
-from gateway.events import Event, EventType
+from gateway.events import Event
 from gateway.keys import Keys
 from gateway.settings import Settings
 from gateway.store import (
+    EventSpec,
     ScriptCall,
     TaskRecord,
     TaskStatus,
@@ -85,7 +86,7 @@ class RunStore:
         record: TaskRecord,
         from_states: set[TaskStatus],
         to_state: TaskStatus,
-        event: tuple[EventType, dict[str, Any]] | None,
+        event: EventSpec | list[EventSpec] | None,
         token: str,
         fields: dict[str, Any] | None = None,
         incr_field: str = "",

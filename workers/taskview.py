@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gateway.events import Event, EventType
+from gateway.interrupts import QUESTION, describe_answer
 
 MAX_ANSWER_CHARS = 200_000  # streamed text kept per run; deltas beyond this are dropped from the preview
 MAX_NODES = 50  # completed node names kept for the progress line
@@ -41,15 +42,17 @@ class Question:
     answer: Any = None
     by: str | None = None  # who answered (a principal id such as slack:T1:U1)
     answered: bool = False
+    kind: str = QUESTION  # 'question' or 'tool_approval' (gateway/interrupts.py)
+    actions: list[dict[str, Any]] = field(default_factory=list)  # a tool approval's tool calls
+
+    def data(self) -> dict[str, Any]:
+        """The interrupt as its event described it (what gateway/interrupts.py reads)."""
+        return {"interrupt_id": self.interrupt_id, "kind": self.kind, "question": self.question,
+                "options": self.options, "actions": self.actions, "value": self.value}
 
     def answer_label(self) -> str:
-        """The label of the chosen option, else the answer as text."""
-        for opt in self.options:
-            if opt.get("value") == self.answer:
-                return str(opt.get("label", self.answer))
-        if isinstance(self.answer, str):
-            return self.answer
-        return json.dumps(self.answer, ensure_ascii=False)
+        """The label of the chosen option, a reading of a tool decision, else the answer as text."""
+        return describe_answer(self.data(), self.answer)
 
 
 @dataclass
@@ -65,7 +68,8 @@ class TaskView:
     finished_at: float | None = None
     steps: int = 0  # nodes completed, all runs together
     nodes: list[str] = field(default_factory=list)  # names of completed nodes, oldest first
-    activity: str | None = None  # the last ``custom`` payload's text, if it had one
+    activity: str | None = None  # the last ``custom`` payload's text, or the tool running now
+    tools: int = 0  # tool calls completed, all runs together
     answers: dict[str, str] = field(default_factory=dict)  # run (as text) -> text streamed in that run
     last_message_id: str | None = None  # the model message the last delta belonged to
     questions: list[Question] = field(default_factory=list)
@@ -89,10 +93,15 @@ class TaskView:
         return self.answers.get(str(run))
 
     def pending_question(self) -> Question | None:
-        for q in reversed(self.questions):
-            if not q.answered:
-                return q
-        return None
+        """The first question still waiting for its answer."""
+        pending = self.pending_questions()
+        return pending[0] if pending else None
+
+    def pending_questions(self) -> list[Question]:
+        """Every question of the current pause still waiting for an answer, in order."""
+        if self.status != Status.WAITING:
+            return []
+        return [q for q in self.questions if q.run == self.run and not q.answered]
 
     # --- folding events -----------------------------------------------------------------------------
 
@@ -132,15 +141,26 @@ class TaskView:
                     question=str(data.get("question") or ""),
                     options=list(data.get("options") or []),
                     value=data.get("value"),
+                    kind=str(data.get("kind") or QUESTION),
+                    actions=list(data.get("actions") or []),
                 )
             )
             self.last_message_id = None
+            self.activity = None
+        elif kind == EventType.INTERRUPT_ANSWERED:
+            self._answered(str(data.get("interrupt_id") or ""), data.get("answer"), data.get("by"))
         elif kind == EventType.TASK_RESUMED:
             self.status = Status.QUEUED
-            for q in self.questions:
-                if q.interrupt_id == data.get("interrupt_id") and not q.answered:
-                    q.answered, q.answer, q.by = True, data.get("answer"), data.get("by")
+            answers = data.get("answers") or {str(data.get("interrupt_id") or ""): data.get("answer")}
+            for interrupt_id, answer in answers.items():
+                self._answered(interrupt_id, answer, data.get("by"))
             self.run += 1
+        elif kind == EventType.TOOL_STARTED:
+            self.activity = f"running {data.get('tool') or 'a tool'}{_args_hint(data.get('args'))}"
+        elif kind == EventType.TOOL_COMPLETED:
+            self.tools += 1
+            failed = data.get("status") == "error"
+            self.activity = f"{data.get('tool') or 'tool'} {'failed' if failed else 'done'}{_result_hint(data.get('result'))}"
         elif kind == EventType.TASK_RETRYING:
             self.status = Status.QUEUED
             self.retrying = dict(data)
@@ -159,6 +179,11 @@ class TaskView:
             self.status = Status.CANCELLED
             self.finished_at = event.ts
             self.cancel_reason = str(data.get("reason") or "cancelled")
+
+    def _answered(self, interrupt_id: str, answer: Any, by: Any) -> None:
+        for q in self.questions:
+            if q.interrupt_id == interrupt_id and not q.answered:
+                q.answered, q.answer, q.by = True, answer, by
 
     def _delta(self, text: str, message_id: Any) -> None:
         if not text:
@@ -184,6 +209,25 @@ class TaskView:
         data["questions"] = [Question(**q) for q in data.get("questions") or []]
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+def _args_hint(args: Any) -> str:
+    """`` (to=ann@example.com, subject=Q3)``: a tool's arguments, short."""
+    if isinstance(args, dict) and args:
+        parts = [f"{k}={v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}" for k, v in args.items()]
+        text = ", ".join(parts)
+    elif isinstance(args, str) and args:
+        text = args
+    else:
+        return ""
+    return f" ({text[:117] + '…' if len(text) > 120 else text})"
+
+
+def _result_hint(result: Any) -> str:
+    """``: <the first line of the result>``, short."""
+    text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False) if result is not None else ""
+    line = text.strip().split("\n", 1)[0]
+    return f": {line[:117] + '…' if len(line) > 120 else line}" if line else ""
 
 
 def _activity_text(payload: Any) -> str | None:

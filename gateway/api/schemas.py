@@ -64,10 +64,17 @@ class TaskResume(BaseModel):
 
     answer: Any = Field(
         ...,
-        description="The answer handed to the graph as Command(resume=answer); any JSON value but null.",
+        description=(
+            "The answer handed to the graph as Command(resume=answer); any JSON value but null. A tool "
+            "approval also takes 'approve', 'reject', one decision or a list of them; an object in the "
+            "middleware's own format ({\"decisions\": [...]}) passes unchanged. With several interrupts "
+            "pending and no interrupt_id: {interrupt id: answer}."
+        ),
         json_schema_extra={"not": {"type": "null"}},
     )
-    interrupt_id: str | None = Field(None, max_length=128, description="Refuse if this is not the pending one.")
+    interrupt_id: str | None = Field(
+        None, max_length=128, description="The pending interrupt this answers (needed while several are pending)."
+    )
 
     @model_validator(mode="after")
     def _only_finite_numbers(self) -> "TaskResume":
@@ -103,7 +110,10 @@ class Task(BaseModel):
     config: dict[str, Any]
     output: Any = None
     error: dict[str, Any] | None = None
-    interrupt: dict[str, Any] | None = Field(None, description="The pending interrupt while waiting_input.")
+    interrupt: dict[str, Any] | None = Field(None, description="The first unanswered interrupt while waiting_input.")
+    interrupts: list[dict[str, Any]] = Field(
+        default_factory=list, description="Every unanswered interrupt while waiting_input (answer each by its id)."
+    )
     run: int
     attempts: int
     cancel_requested: bool
@@ -124,6 +134,7 @@ class Task(BaseModel):
             output=record.output,
             error=record.error,
             interrupt=record.interrupt if record.status.value == "waiting_input" else None,
+            interrupts=record.pending(),
             run=record.run,
             attempts=record.attempts,
             cancel_requested=record.cancel_requested,

@@ -16,7 +16,6 @@ from gateway.events import (
     EventType,
     answer_text,
     deserialize_event,
-    interrupt_data,
     serialize_event,
     to_jsonable,
 )
@@ -43,18 +42,17 @@ def test_every_event_type_is_in_the_schema() -> None:
     assert set(SCHEMA["properties"]["type"]["enum"]) == {t.value for t in EventType}
 
 
-def test_interrupt_data_normalises_questions_and_options() -> None:
-    assert interrupt_data("i", "Name?") == {"interrupt_id": "i", "question": "Name?", "options": [], "value": "Name?"}
-    data = interrupt_data("i", {"question": "Ok?", "options": ["yes", {"label": "No way", "value": "no"}]})
-    assert data["options"] == [{"label": "yes", "value": "yes"}, {"label": "No way", "value": "no"}]
-    assert interrupt_data("i", {"message": "Hm?"})["question"] == "Hm?"
-
-
 def test_answer_text() -> None:
     assert answer_text({"article": "A", "other": 1}) == "A"
     assert answer_text({"messages": [{"type": "ai", "content": "last"}]}) == "last"
     assert answer_text({"count": 3}) is None
     assert answer_text("plain") == "plain"
+    # an agent's answer is its last AI message, whatever follows it, and content blocks are read as text
+    blocks = [{"type": "reasoning", "reasoning": "hm"}, {"type": "text", "text": "Sent "}, {"type": "text", "text": "it."},
+              {"type": "tool_use", "name": "send_email", "input": {}}]
+    assert answer_text({"messages": [{"type": "human", "content": "x"}, {"type": "ai", "content": blocks},
+                                      {"type": "tool", "content": "ok"}]}) == "Sent it.[used tool send_email]"
+    assert answer_text({"messages": [{"type": "human", "content": "only"}]}) == "only"
 
 
 def test_to_jsonable_handles_graph_values() -> None:
@@ -67,3 +65,5 @@ def test_to_jsonable_handles_graph_values() -> None:
     json.dumps(out)
     assert out["m"][0] == {"type": "human", "content": "hi"}
     assert out["m"][1]["id"] == "a1" and out["p"] == {"x": 1} and out["t"] == [1, 2]
+    call = {"name": "send_email", "args": {"to": "ann"}, "id": "c1", "type": "tool_call"}
+    assert to_jsonable(AIMessage("", tool_calls=[call]))["tool_calls"] == [call]
