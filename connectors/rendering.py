@@ -85,3 +85,32 @@ def payload_details(
         else:
             out.append(f"{bold(title + ':')} {inline(str(item))}")
     return out
+
+
+ARGS_CHARS = 1500  # characters of one tool call's arguments (as indented JSON) shown in a chat message
+
+
+def tool_call_details(
+    actions: list[dict[str, Any]],
+    escape: Callable[[str], str],
+    bold: Callable[[str], str],
+    pre: Callable[[str], str],
+    args_chars: int = ARGS_CHARS,
+) -> list[str]:
+    """A tool approval's calls, one paragraph each: the tool's name, its description (when it says more
+    than the name) and its arguments as indented JSON, cut at ``args_chars`` characters *before* escaping
+    so that no entity or tag is ever cut in half. ``bold`` and ``pre`` wrap text already escaped."""
+    out: list[str] = []
+    for number, action in enumerate(actions, 1):
+        name = str(action.get("name") or "tool")
+        title = f"{number}. {name}" if len(actions) > 1 else name
+        args = json.dumps(action.get("args") or {}, ensure_ascii=False, indent=1)
+        if len(args) > args_chars:
+            args = args[: args_chars - 1] + "…"
+        parts = [bold(escape(title))]
+        description = str(action.get("description") or "").strip()
+        if description and description != name:
+            parts.append(escape(description[:500]))
+        parts.append(pre(escape(args)))
+        out.append("\n".join(parts))
+    return out
