@@ -24,6 +24,12 @@ def _ask(data: dict[str, Any], answers: list[str]) -> Any:
     if isinstance(value, dict) and value.get("outline"):
         for i, item in enumerate(value["outline"], 1):
             print(f"    {i}. {item}")
+    for action in data.get("actions") or []:  # a tool approval
+        print(f"    {action['name']}({json.dumps(action['args'], ensure_ascii=False)})")
+        if action.get("description"):
+            print("      " + action["description"].replace("\n", "\n      "))
+    if data.get("kind") == "tool_approval":
+        print("  answer: approve, reject[: reason] or edit {\"arg\": \"new value\"}")
     options = data.get("options") or []
     for i, opt in enumerate(options, 1):
         print(f"  [{i}] {opt['label']}")
@@ -87,9 +93,18 @@ def run_interactive(
                         print(f"  … running (run {data.get('run')}, attempt {data.get('attempt')})", file=sys.stderr)
                     elif kind == "task.retrying":
                         print(f"  ↻ retrying after {data['error']['kind']}", file=sys.stderr)
+                    elif kind == "tool.started":
+                        print(f"  🔧 {data['tool']} {json.dumps(data['args'], ensure_ascii=False)[:200]}", file=sys.stderr)
+                    elif kind == "tool.completed":
+                        print(f"  🔧 {data['tool']}: {str(data['result'])[:200]}", file=sys.stderr)
                     elif kind == "interrupt":
-                        answer = _ask(data, answers)
-                        r = client.post(f"/api/v1/tasks/{task_id}/resume", json={"answer": answer, "interrupt_id": data["interrupt_id"]})
+                        while True:
+                            answer = _ask(data, answers)
+                            r = client.post(f"/api/v1/tasks/{task_id}/resume",
+                                            json={"answer": answer, "interrupt_id": data["interrupt_id"]})
+                            if r.status_code != 422 or not sys.stdin.isatty():
+                                break
+                            print(f"  {r.json()['error']['message']}", file=sys.stderr)  # refused: ask again
                         if r.status_code != 202:
                             print(f"resume refused ({r.status_code}): {r.text}", file=sys.stderr)
                     elif kind == "task.completed":
