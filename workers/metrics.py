@@ -23,6 +23,7 @@ from celery.signals import task_postrun, task_prerun
 
 from gateway.keys import Keys
 from workers.celery_app import RUN_GRAPH
+from workers.runtime import runtime
 
 log = logging.getLogger("graphgate.worker.metrics")
 
@@ -106,8 +107,6 @@ def _run_finished(task_id: str = "", task: Any = None, args: Any = None, **_: An
         return
     seconds = time.monotonic() - started
     try:
-        from workers.run import runtime
-
         rt = runtime()
         status, graph = rt.store.redis.hmget(rt.store.keys.task(args[1], args[0]), "status", "graph")
         record_run(rt.store.redis, rt.store.keys, graph or "unknown", OUTCOMES.get(status or "", "other"), seconds)

@@ -1,0 +1,222 @@
+"""One attempt of a run: one delivery of a task's Celery message to a worker.
+
+The attempt takes the task's lease, moves the task to ``running``, streams the graph from its checkpoint
+(first input, a resume ``Command``, or ``None`` to continue after a lost worker), writes progress events
+(workers/runevents.py), and ends in exactly one of: ``waiting_input`` (interrupts), ``completed``,
+``failed``, ``cancelled``, or ``queued`` again for a retry after a transient error. Every state change goes
+through the run's lease, so an attempt that lost its task (to a stall or a Redis restart) writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from celery.exceptions import SoftTimeLimitExceeded
+
+from gateway.events import EventType, answer_text, to_jsonable
+from gateway.interrupts import interrupt_data
+from gateway.store import TaskRecord, TaskStatus, pause
+from workers.cancel import CancelRequested, CancelWatcher, NodeThreads, watch_soft_limit
+from workers.celery_app import enqueue_run
+from workers.runevents import RunEvents
+from workers.runstore import LeaseKeeper, LeaseLost
+from workers.runtime import Runtime
+
+log = logging.getLogger("graphgate.worker")
+
+
+class Attempt:
+    def __init__(self, rt: Runtime, task_id: str, session_id: str) -> None:
+        self.rt, self.store, self.settings = rt, rt.store, rt.settings
+        self.task_id, self.session_id = task_id, session_id
+        self.log_ids = {"task_id": task_id, "session_id": session_id}  # JSON logs carry them
+        self.token = ""
+        self.events: RunEvents | None = None  # the run's progress events, once it holds the lease
+
+    # --- entry ------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        record = self.store.load(self.session_id, self.task_id)
+        if record is None:
+            log.warning("task %s is gone (expired?); dropping its message", self.task_id, extra=self.log_ids)
+            return
+        if record.status.terminal:
+            self._kick_session_if_stalled()
+            return
+        if record.status == TaskStatus.WAITING_INPUT:
+            return  # a stale duplicate delivery; the resume will enqueue the next run
+        if record.status == TaskStatus.QUEUED and self.store.session_active(self.session_id) != self.task_id:
+            return  # still waiting behind the session's active task; it is enqueued when its turn comes
+        token = self.store.acquire_lease(self.session_id, self.task_id)
+        if token is None:  # another delivery is running it; look again once that lease could have lapsed
+            enqueue_run(self.task_id, self.session_id, countdown=self.store.lease_ttl(self.session_id, self.task_id) + 0.5,
+                        graph=record.graph)
+            return
+        self.token = token
+        self.events = RunEvents(self.store, self.task_id, self.session_id, token, bound=record.binding is not None)
+        with LeaseKeeper(self.store, self.session_id, self.task_id, token) as keeper:
+            try:
+                self._run_owned(record)
+            except LeaseLost:
+                log.warning("task %s: lease lost; another worker owns the run now", self.task_id, extra=self.log_ids)
+                self._hand_back_if_orphaned(record)
+            if keeper.lost:
+                log.warning("task %s: lease expired during the run", self.task_id, extra=self.log_ids)
+
+    def _hand_back_if_orphaned(self, record: TaskRecord) -> None:
+        """After losing the lease: unless another run holds the task now, queue it again.
+
+        A lease also lapses when nobody took it: Redis was restarted and forgot it (a lease is short-lived),
+        or this process stalled. The task is still ``running`` then and its message is acked when this
+        attempt returns, so without a new message nobody would ever finish it; the new delivery continues
+        from the last checkpoint.
+        """
+        current = self.store.load(self.session_id, self.task_id)
+        if current is None or current.status not in (TaskStatus.QUEUED, TaskStatus.RUNNING):
+            return
+        if self.store.lease_ttl(self.session_id, self.task_id) > 0:
+            return  # another run owns it; that run's own message covers it
+        log.warning("task %s: nobody holds it; queued again", self.task_id, extra=self.log_ids)
+        enqueue_run(self.task_id, self.session_id, graph=record.graph)
+
+    def _kick_session_if_stalled(self) -> None:
+        """A redelivered message of a finished task: make sure the session's next task was handed on."""
+        active = self.store.session_active(self.session_id)
+        if not active:
+            return
+        nxt = self.store.load(self.session_id, active)
+        if nxt is not None and nxt.status == TaskStatus.QUEUED and nxt.attempts == 0:
+            enqueue_run(active, self.session_id, graph=nxt.graph)
+
+    # --- the run -------------------------------------------------------------------------------------------
+
+    def _run_owned(self, record: TaskRecord) -> None:
+        reason = self.store.cancel_requested(self.session_id, self.task_id)
+        if reason:
+            self._finish(record, TaskStatus.CANCELLED, EventType.TASK_CANCELLED, {"reason": reason}, {})
+            return
+        started = self.store.transition(
+            record,
+            {TaskStatus.QUEUED, TaskStatus.RUNNING},
+            TaskStatus.RUNNING,
+            (EventType.TASK_STARTED, {"run": record.run, "attempt": record.attempts + 1}),
+            self.token,
+            incr_field="attempts",
+        )
+        if not started.ok:
+            return  # cancelled or answered meanwhile
+        log.info("task %s: run %d, attempt %d of graph %s", self.task_id, record.run, record.attempts + 1, record.graph,
+                 extra=self.log_ids)
+        try:
+            config = self._config(record)
+            graph = self.rt.registry.compiled(record.graph, self.rt.checkpointer, config)
+            graph_input = self._input(graph, config, record)
+            nodes = NodeThreads()
+            watch_soft_limit()
+            with CancelWatcher(self.store, self.session_id, self.task_id, nodes):
+                self._events().stream(graph, graph_input, {**config, "callbacks": [nodes, *self._events().callbacks()]})
+            self._settle(graph, config, record)
+        except CancelRequested:
+            reason = self.store.cancel_requested(self.session_id, self.task_id) or "cancelled by request"
+            self._finish(record, TaskStatus.CANCELLED, EventType.TASK_CANCELLED, {"reason": reason}, {})
+        except SoftTimeLimitExceeded:
+            error = {"kind": "timeout", "message": f"the run exceeded {self.settings.task_soft_time_limit:g} s"}
+            self._finish(record, TaskStatus.FAILED, EventType.TASK_FAILED, {"error": error}, {"error": error})
+        except (LeaseLost, redis.RedisError):
+            raise
+        except Exception as exc:  # the graph raised
+            self._graph_error(record, exc)
+
+    def _config(self, record: TaskRecord) -> dict[str, Any]:
+        return {
+            "configurable": {**record.config, "mode": record.mode, "thread_id": record.session_id},
+            "metadata": {"graphgate_task_id": record.id, "graphgate_run": record.run},
+        }
+
+    def _input(self, graph: Any, config: dict[str, Any], record: TaskRecord) -> Any:
+        """What to stream: None to continue this run's own checkpoint, the resume answer, or the input."""
+        from langgraph.types import Command
+
+        state = graph.get_state(config)
+        meta = state.metadata or {}
+        if meta.get("graphgate_task_id") == record.id and meta.get("graphgate_run") == record.run and (
+            state.next or state.tasks
+        ):
+            # a previous attempt of this very run got this far: go on from its last checkpoint. Its last step
+            # may have finished without being committed (the attempt died between the two): then ``next`` is
+            # empty and only ``tasks`` shows the step, whose node.completed may not have been written yet
+            for task in state.tasks:
+                if task.result is not None and not task.error and not task.interrupts:
+                    self._events().node_completed({"name": task.name, "id": task.id, "result": task.result})
+            return None
+        if record.run > 1 and record.resume is not None:
+            answers = record.resume.get("answers") or {"": record.resume.get("answer")}
+            # one answer goes as is (what every LangGraph version takes); several by interrupt id
+            return Command(resume=next(iter(answers.values())) if len(answers) == 1 else answers)
+        return record.input
+
+    def _events(self) -> RunEvents:
+        assert self.events is not None, "the run's events are written only under its lease"
+        return self.events
+
+    def _settle(self, graph: Any, config: dict[str, Any], record: TaskRecord) -> None:
+        """After the stream ended: the task waits for input, or it is complete."""
+        state = graph.get_state(config)
+        interrupts = list(state.interrupts or ())
+        if interrupts:
+            pending = [interrupt_data(i.id, i.value, getattr(i, "response_schema", None)) for i in interrupts]
+            events, fields = pause(pending)
+            self.store.transition(record, {TaskStatus.RUNNING}, TaskStatus.WAITING_INPUT, events, self.token, fields=fields)
+            return
+        output = to_jsonable(state.values)
+        self._finish(
+            record,
+            TaskStatus.COMPLETED,
+            EventType.TASK_COMPLETED,
+            {"output": output, "text": answer_text(output)},
+            {"output": output, "interrupt": None},
+        )
+
+    def _graph_error(self, record: TaskRecord, exc: Exception) -> None:
+        retries = record.retries
+        error = {"kind": type(exc).__name__, "message": str(exc)[:1000] or type(exc).__name__}
+        if _retryable(exc) and retries < self.settings.task_max_retries:
+            delay = self.settings.task_retry_backoff_seconds * (2**retries)
+            result = self.store.transition(
+                record,
+                {TaskStatus.RUNNING},
+                TaskStatus.QUEUED,
+                (EventType.TASK_RETRYING, {"error": error, "retry": retries + 1, "delay": delay}),
+                self.token,
+                incr_field="retries",
+            )
+            if result.ok:
+                log.warning("task %s: %s: %s; retry %d in %.1fs", self.task_id, error["kind"], exc, retries + 1, delay,
+                            extra=self.log_ids)
+                enqueue_run(self.task_id, self.session_id, countdown=delay, graph=record.graph)
+            return
+        log.error("task %s failed: %s: %s", self.task_id, error["kind"], exc, exc_info=exc, extra=self.log_ids)
+        self._finish(record, TaskStatus.FAILED, EventType.TASK_FAILED, {"error": error}, {"error": error})
+
+    def _finish(
+        self,
+        record: TaskRecord,
+        status: TaskStatus,
+        etype: EventType,
+        data: dict[str, Any],
+        fields: dict[str, Any],
+    ) -> None:
+        result = self.store.transition(
+            record, {TaskStatus.QUEUED, TaskStatus.RUNNING}, status, (etype, data), self.token, fields=fields
+        )
+        if result.ok and result.next_task:
+            enqueue_run(result.next_task, self.session_id, graph=record.graph)  # a session runs one graph
+
+
+def _retryable(exc: Exception) -> bool:
+    """Errors in the graph's own logic are permanent; everything else may pass on a retry."""
+    from langgraph.errors import GraphRecursionError, InvalidUpdateError
+
+    return not isinstance(exc, (GraphRecursionError, InvalidUpdateError, TypeError, KeyError, AttributeError))

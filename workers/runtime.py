@@ -1,0 +1,60 @@
+"""What a worker process opens once and keeps: settings, Redis, the run store, the graphs, the checkpointer.
+
+Opened on first use in each process (after Celery forks its pool, so no connection is shared between
+processes), and separately for the worker's main process, which runs no graphs but records hard time limits.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from gateway.settings import Settings, get_settings
+from workers.checkpointer import open_checkpointer
+from workers.registry import GraphRegistry, load_registry
+from workers.runstore import RunStore
+
+
+@dataclass
+class Runtime:
+    """What a worker process opens once: settings, Redis, the store, the graphs and the checkpointer."""
+
+    pid: int
+    settings: Settings
+    store: RunStore
+    registry: GraphRegistry
+    checkpointer: Any
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """This process's runtime, opened on first use (after fork: connections must not be shared)."""
+    global _runtime
+    if _runtime is None or _runtime.pid != os.getpid():
+        settings = get_settings()
+        client = redis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+        _runtime = Runtime(
+            pid=os.getpid(),
+            settings=settings,
+            store=RunStore(client, settings),
+            registry=load_registry(settings.config, settings.default_graph),
+            checkpointer=open_checkpointer(settings),
+        )
+    return _runtime
+
+
+_main: tuple[int, RunStore] | None = None
+
+
+def main_store(settings: Settings) -> RunStore:
+    """A store for the worker's main process (which runs no graphs, so opens no runtime)."""
+    global _main
+    if _main is None or _main[0] != os.getpid():
+        client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5)
+        _main = (os.getpid(), RunStore(client, settings))
+    return _main[1]
