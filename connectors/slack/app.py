@@ -6,7 +6,14 @@ task service calls. Rendering what the task does is the dispatcher's job (connec
 * A mention of the bot, or a DM: starts a task in a thread under that message; a reply in the thread
   continues the same session (the same LangGraph thread), or answers the pending question.
 * A question's button: resumes the task once; a second click or someone else's click gets an ephemeral
-  note and changes nothing. The Cancel button cancels the task.
+  note and changes nothing. Each button names its interrupt, so a pause with several questions is answered
+  one question at a time. The Cancel button cancels the task.
+* A tool approval's Approve button answers ``approve``; Edit and Reject open a modal (connectors/slack/
+  modals.py) whose submission answers with the edited arguments or the reason. A submission that is no
+  valid answer is refused in the modal itself (``response_action: errors``) and changes nothing.
+* A reply in the thread answers the first pending question the way gateway/interrupts.py reads text
+  (an option's label, ``approve``, ``reject: <reason>``, ``edit {json}``); an answer the graph would refuse
+  gets an ephemeral note saying why.
 
 Events API retries (``X-Slack-Retry-Num``) are recognised by ``event_id`` and never start a second task.
 Bolt verifies every request's signature and its 5-minute timestamp window before any of this runs.
@@ -28,14 +35,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from connectors.inputs import text_input
-from connectors.slack import mrkdwn
+from connectors.slack import modals, mrkdwn
 from connectors.slack.installs import SlackNotConfigured, api_url, oauth_enabled, stores
-from connectors.slack.render import ANSWER_ACTION, CANCEL_ACTION
+from connectors.slack.render import ANSWER_ACTION, CANCEL_ACTION, EDIT_ACTION, REJECT_ACTION
 from connectors.slack.threads import PLATFORM, SlackThread, principal
-from gateway.errors import Conflict, GraphgateError, NotFound
+from gateway import interrupts
+from gateway.errors import Conflict, GraphgateError, InvalidInput, NotFound
 from gateway.inbound import InboundLog
 from gateway.settings import Settings
-from gateway.store import TaskStatus
+from gateway.store import TaskRecord, TaskStatus
 from gateway.tasks import Principal, TaskService
 
 log = logging.getLogger("graphgate.slack")
@@ -45,6 +53,8 @@ REDIRECT_PATH = "/slack/oauth_redirect"
 EVENTS_PATH = "/slack/events"
 _MENTION_RE = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
 ROOT_TEXT_CHARS = 1000  # of the request, quoted in the thread's root message
+NOT_YOURS = "Only the person who started this task can answer its questions."
+ANSWERED = "This question was already answered."
 
 
 @dataclass
@@ -137,7 +147,11 @@ class SlackConnector:
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
         app.action(re.compile(rf"^{ANSWER_ACTION}(:\d+)?$"))(self.on_answer)
+        app.action(EDIT_ACTION)(self.on_edit)
+        app.action(REJECT_ACTION)(self.on_reject)
         app.action(CANCEL_ACTION)(self.on_cancel)
+        app.view(modals.EDIT_CALLBACK)(self.on_edit_submitted)
+        app.view(modals.REJECT_CALLBACK)(self.on_reject_submitted)
 
         @app.error
         async def on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -235,7 +249,13 @@ class SlackConnector:
             await self._note(client, channel, user, thread_ts, "Tell me what to do, e.g. `@graphgate write a brief on tides`.")
             return
         if latest is not None and latest.status == TaskStatus.WAITING_INPUT and latest.interrupt:
-            await self._resume(client, who, latest.id, text, str(latest.interrupt.get("interrupt_id")), channel, thread_ts)
+            pending = latest.interrupt  # the first question still waiting
+            try:
+                answer = interrupts.answer_from_text(pending, text)
+            except InvalidInput as exc:
+                await self._note(client, channel, user, thread_ts, f"I could not take that answer: {exc.message}")
+                return
+            await self._resume(client, who, latest.id, answer, str(pending.get("interrupt_id")), channel, thread_ts)
             return
         graph = latest.graph if latest is not None else self._mention_graph(svc)
         await self._start(client, thread, user, text, graph, self.settings.slack_task_mode, {}, event_id=body.get("event_id"))
@@ -249,26 +269,140 @@ class SlackConnector:
     # --- buttons ----------------------------------------------------------------------------------------
 
     async def on_answer(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        """An option's button (a tool approval's Approve is one): resume with that option's value."""
         await ack()
         channel, user, thread_ts = _where(body)
         who = principal(_team(body), user)
-        try:
-            value = json.loads(action.get("value") or "{}")
-            task_id, interrupt_id, index = str(value["t"]), str(value["i"]), int(value["o"])
-        except (ValueError, KeyError, TypeError):
+        found = await self._clicked(client, who, action, channel, user, thread_ts)
+        if found is None:
+            return
+        task_id, pending, value = found
+        options = pending.get("options") or []
+        index = value.get("o")
+        if not isinstance(index, int) or not 0 <= index < len(options):
             await self._note(client, channel, user, thread_ts, "That button is not one of mine.")
             return
+        await self._resume(client, who, task_id, options[index].get("value"), pending["interrupt_id"], channel, thread_ts)
+
+    async def on_edit(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        """A tool approval's Edit button: a modal with the call's arguments."""
+        await ack()
+        channel, user, thread_ts = _where(body)
+        who = principal(_team(body), user)
+        found = await self._clicked(client, who, action, channel, user, thread_ts)
+        if found is None:
+            return
+        task_id, pending, _ = found
+        actions = pending.get("actions") or []
+        if len(actions) != 1 or "edit" not in (actions[0].get("allowed_decisions") or []):
+            await self._note(client, channel, user, thread_ts, "This request cannot be edited here; approve or reject it.")
+            return
+        origin = modals.Origin(task_id, str(pending["interrupt_id"]), channel, thread_ts)
+        await self._open(client, body, modals.edit_view(origin, actions[0]), user)
+
+    async def on_reject(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        """A tool approval's Reject button: a modal asking for an optional reason."""
+        await ack()
+        channel, user, thread_ts = _where(body)
+        who = principal(_team(body), user)
+        found = await self._clicked(client, who, action, channel, user, thread_ts)
+        if found is None:
+            return
+        task_id, pending, _ = found
+        origin = modals.Origin(task_id, str(pending["interrupt_id"]), channel, thread_ts)
+        await self._open(client, body, modals.reject_view(origin, pending.get("actions") or []), user)
+
+    async def _clicked(
+        self,
+        client: AsyncWebClient,
+        who: Principal,
+        action: dict[str, Any],
+        channel: str,
+        user: str,
+        thread_ts: str | None,
+    ) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+        """(task id, its pending interrupt, the button's value) of a click on a question's button, or None
+        after telling the user why the click changes nothing (not their task, already answered)."""
+        try:
+            value = json.loads(action.get("value") or "{}")
+            task_id, interrupt_id = str(value["t"]), str(value["i"])
+        except (ValueError, KeyError, TypeError):
+            await self._note(client, channel, user, thread_ts, "That button is not one of mine.")
+            return None
         try:
             task = await self.services().tasks.get_task(who, task_id)
         except NotFound:
-            await self._note(client, channel, user, thread_ts, "Only the person who started this task can answer its questions.")
+            await self._note(client, channel, user, thread_ts, NOT_YOURS)
+            return None
+        pending = _pending(task, interrupt_id)
+        if pending is None:
+            await self._note(client, channel, user, thread_ts, ANSWERED)
+            return None
+        return task_id, pending, value
+
+    async def _open(self, client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any], user: str) -> None:
+        """Open a modal for the click in ``body`` (its ``trigger_id`` is good for 3 seconds, once)."""
+        try:
+            await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else str(exc)
+            log.warning("could not open a modal for %s: %s", user, error)
+            channel, _, thread_ts = _where(body)
+            await self._note(client, channel, user, thread_ts,
+                             f"I could not open the form ({error}). Reply in this thread instead, e.g. `reject: <reason>`.")
+
+    # --- modal submissions ------------------------------------------------------------------------------
+
+    async def on_edit_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The Edit modal's submission: approve the call with the edited arguments."""
+
+        def answer(pending: dict[str, Any]) -> Any:
+            return interrupts.edit_decision(pending.get("actions") or [], modals.submitted_args(view))
+
+        await self._submitted(ack, body, view, modals.ARGS_BLOCK, answer)
+
+    async def on_reject_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The Reject modal's submission: reject the call(s), with the reason when one was given."""
+
+        def answer(pending: dict[str, Any]) -> Any:
+            reason = modals.submitted_reason(view)
+            return {"type": "reject", "message": reason} if reason else {"type": "reject"}
+
+        await self._submitted(ack, body, view, modals.REASON_BLOCK, answer)
+
+    async def _submitted(
+        self,
+        ack: Any,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        block: str,
+        answer: Callable[[dict[str, Any]], Any],
+    ) -> None:
+        """Resume with the modal's answer, then close it; or keep it open with the reason under ``block``.
+
+        Slack waits 3 seconds for this ack, and its ``errors`` are the only way to say what was wrong in
+        the modal: the answer is checked and the task resumed before acking (both are quick Redis calls).
+        """
+        user = (body.get("user") or {}).get("id") or ""
+        who = principal(_team(body), str(user))
+        try:
+            origin = modals.Origin.of_view(view)
+            task = await self.services().tasks.get_task(who, origin.task_id)
+            pending = _pending(task, origin.interrupt_id)
+            if pending is None:
+                raise Conflict(ANSWERED)
+            value = answer(pending)
+            await self.services().tasks.resume(who, origin.task_id, value, interrupt_id=origin.interrupt_id, by=who.id)
+        except InvalidInput as exc:
+            await ack(response_action="errors", errors=modals.field_errors(block, exc.message))
             return
-        pending = task.interrupt or {}
-        options = pending.get("options") or []
-        if task.status != TaskStatus.WAITING_INPUT or pending.get("interrupt_id") != interrupt_id or index >= len(options):
-            await self._note(client, channel, user, thread_ts, "This question was already answered.")
+        except Conflict:
+            await ack(response_action="errors", errors=modals.field_errors(block, ANSWERED))
             return
-        await self._resume(client, who, task_id, options[index].get("value"), interrupt_id, channel, thread_ts)
+        except NotFound:
+            await ack(response_action="errors", errors=modals.field_errors(block, NOT_YOURS))
+            return
+        await ack()
 
     async def on_cancel(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -332,10 +466,12 @@ class SlackConnector:
         user = who.id.rsplit(":", 1)[-1]
         try:
             await self.services().tasks.resume(who, task_id, answer, interrupt_id=interrupt_id, by=who.id)
+        except InvalidInput as exc:
+            await self._note(client, channel, user, thread_ts, f"I could not take that answer: {exc.message}")
         except Conflict:
-            await self._note(client, channel, user, thread_ts, "This question was already answered.")
+            await self._note(client, channel, user, thread_ts, ANSWERED)
         except NotFound:
-            await self._note(client, channel, user, thread_ts, "Only the person who started this task can answer its questions.")
+            await self._note(client, channel, user, thread_ts, NOT_YOURS)
 
     async def _note(self, client: AsyncWebClient, channel: str, user: str, thread_ts: str | None, text: str) -> None:
         """An ephemeral message only ``user`` sees (in the thread when there is one)."""
@@ -343,6 +479,13 @@ class SlackConnector:
             await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=text)
         except SlackApiError as exc:
             log.warning("could not tell %s in %s: %s", user, channel, exc.response.get("error") if exc.response else exc)
+
+
+def _pending(task: TaskRecord, interrupt_id: str) -> dict[str, Any] | None:
+    """The interrupt ``interrupt_id`` of ``task`` while it still waits for its answer, else None."""
+    if task.status != TaskStatus.WAITING_INPUT:
+        return None
+    return next((i for i in task.pending() if i.get("interrupt_id") == interrupt_id), None)
 
 
 def _team(body: dict[str, Any]) -> str:

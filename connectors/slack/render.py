@@ -8,7 +8,9 @@ The messages of one task, in thread order:
   with ``chat.appendStream`` or re-sends it with ``chat.update``); for the run that completes the task it
   becomes the final answer, converted to mrkdwn and split over ``answer:<run>``, ``answer:<run>:1``, ...;
 * ``question:<interrupt id>``: the graph's question, with a button per option while it waits, then edited
-  to say who answered what.
+  to say who answered what. A tool approval (LangChain's human-in-the-loop middleware) shows each tool call
+  with its arguments and Approve / Edit / Reject buttons (Edit and Reject open a modal, see app.py). Every
+  unanswered question of a pause has its own buttons: a graph may wait on several at once.
 """
 
 from __future__ import annotations
@@ -19,14 +21,18 @@ from typing import Any
 from connectors import rendering
 from connectors.slack import mrkdwn
 from connectors.slack.threads import mention, mentions_in
+from gateway.interrupts import TOOL_APPROVAL
 from workers.delivery import Binding, Message
 from workers.taskview import Question, Status, TaskView
 
 ANSWER_ACTION = "gg_answer"  # button action ids start with this; the value says task, interrupt and option
+EDIT_ACTION = "gg_edit"  # a tool approval's Edit: opens a modal; value: task and interrupt
+REJECT_ACTION = "gg_reject"  # a tool approval's Reject: opens a modal; value: task and interrupt
 CANCEL_ACTION = "gg_cancel"
 BUTTON_TEXT_LIMIT = 75
 ACTION_ELEMENTS_LIMIT = 25
 PREVIEW_CHARS = 2800  # the tail of a streamed answer shown while it grows (one section block)
+DETAIL_SECTIONS = 40  # sections of interrupt details in a question message (50 blocks in all)
 
 _STATUS_LINES = {
     Status.QUEUED: (":hourglass_flowing_sand:", "is queued"),
@@ -171,40 +177,131 @@ def final_messages(view: TaskView, run: int) -> list[Message]:
 # --- questions ---------------------------------------------------------------------------------------------
 
 def _details(value: Any) -> list[str]:
-    """The interrupt payload beyond its question, as mrkdwn sections (the writer's outline, say)."""
-    lines = rendering.payload_details(
-        value, mrkdwn.escape, mrkdwn.inline, bold=lambda text: f"*{text}*", pre=lambda text: f"```\n{text}\n```"
-    )
+    """The interrupt payload beyond its question (the writer's outline, say), as mrkdwn sections."""
+    lines = rendering.payload_details(value, mrkdwn.escape, mrkdwn.inline, bold=_bold, pre=_pre)
     return mrkdwn.split("\n\n".join(lines)) if lines else []
 
 
+def _bold(text: str) -> str:
+    return f"*{text}*"
+
+
+def _pre(text: str) -> str:
+    return f"```\n{text}\n```"
+
+
 def question_message(view: TaskView, q: Question, binding: Binding) -> Message:
-    question = mrkdwn.inline(q.question) if q.question else "The task has a question."
-    blocks: list[dict[str, Any]] = [_section(f":question: *{question}*")]
-    blocks += [_section(piece) for piece in _details(q.value)[:40]]
-    waiting = view.status == Status.WAITING and not q.answered and view.pending_question() is q
+    """A question, or a tool approval, with its buttons while it waits, then who answered what.
+
+    Every unanswered question of the current pause has buttons of its own: each button's value names its
+    interrupt, so the questions of a pause with several are answered one by one, in any order.
+    """
+    if q.kind == TOOL_APPROVAL:
+        blocks = _approval_blocks(q)
+    else:
+        question = mrkdwn.inline(q.question) if q.question else "The task has a question."
+        blocks = [_section(f":question: *{question}*")]
+        blocks += [_section(piece) for piece in _details(q.value)[:DETAIL_SECTIONS]]
+    who = f"{mention('slack:' + str(binding.get('team')) + ':' + str(binding.get('user')))}: "
     if q.answered:
         label = mrkdwn.escape(q.answer_label())[:1500]
         blocks.append(_context(f":white_check_mark: {mention(q.by)} answered: *{label}*"))
-    elif waiting:
-        if q.options:
-            elements = []
-            for index, option in enumerate(q.options[:ACTION_ELEMENTS_LIMIT]):
-                button: dict[str, Any] = {
-                    "type": "button",
-                    "action_id": f"{ANSWER_ACTION}:{index}",
-                    "text": _plain(str(option.get("label") or option.get("value") or "?")),
-                    "value": json.dumps({"t": view.task_id, "i": q.interrupt_id, "o": index}, separators=(",", ":")),
-                }
-                if index == 0:
-                    button["style"] = "primary"
-                elements.append(button)
-            blocks.append({"type": "actions", "block_id": f"gg_q:{q.interrupt_id}"[:255], "elements": elements})
-            who = f"{mention('slack:' + str(binding.get('team')) + ':' + str(binding.get('user')))}: "
-            blocks.append(_context(f"{who}pick an option, or reply in this thread."))
+    elif q in view.pending_questions():
+        if q.kind == TOOL_APPROVAL:
+            blocks += _approval_buttons(view, q, who)
+        elif q.options:
+            blocks += _option_buttons(view, q, who)
         else:
             blocks.append(_context("Reply in this thread to answer."))
     else:
         blocks.append(_context("No longer waiting for an answer."))
     fallback = f"Question: {q.question}"[: mrkdwn.MESSAGE_TEXT_LIMIT]
     return Message(f"question:{q.interrupt_id}", {"text": fallback, "blocks": blocks})
+
+
+def _option_buttons(view: TaskView, q: Question, who: str) -> list[dict[str, Any]]:
+    """One button per option (at most 25), the first one primary, and how else to answer."""
+    elements = []
+    for index, option in enumerate(q.options[:ACTION_ELEMENTS_LIMIT]):
+        button = _button(f"{ANSWER_ACTION}:{index}", str(option.get("label") or option.get("value") or "?"),
+                         option_value(view.task_id, q.interrupt_id, index))
+        if index == 0:
+            button["style"] = "primary"
+        elements.append(button)
+    return [
+        {"type": "actions", "block_id": f"gg_q:{q.interrupt_id}"[:255], "elements": elements},
+        _context(f"{who}pick an option, or reply in this thread."),
+    ]
+
+
+def _button(action_id: str, text: str, value: str) -> dict[str, Any]:
+    return {"type": "button", "action_id": action_id, "text": _plain(text), "value": value}
+
+
+def option_value(task_id: str, interrupt_id: str, index: int) -> str:
+    """The value of an option's button: task, interrupt and the option's index (``{"t", "i", "o"}``)."""
+    return json.dumps({"t": task_id, "i": interrupt_id, "o": index}, separators=(",", ":"))
+
+
+def interrupt_value(task_id: str, interrupt_id: str) -> str:
+    """The value of an Edit or Reject button: task and interrupt (``{"t", "i"}``)."""
+    return json.dumps({"t": task_id, "i": interrupt_id}, separators=(",", ":"))
+
+
+# --- tool approvals ----------------------------------------------------------------------------------------
+
+
+def _approval_blocks(q: Question) -> list[dict[str, Any]]:
+    """The header and, one paragraph per tool call, its name, description and arguments."""
+    question = mrkdwn.inline(q.question) if q.question else "Approve the tool call?"
+    blocks = [_section(f":lock: *{question}*")]
+    details = rendering.tool_call_details(q.actions, mrkdwn.escape, _bold, _pre)
+    pieces = mrkdwn.split("\n\n".join(details)) if details else []
+    blocks += [_section(piece) for piece in pieces[:DETAIL_SECTIONS]]
+    if len(pieces) > DETAIL_SECTIONS:
+        blocks.append(_context("(the rest of the tool calls is not shown here; ask for them in the API)"))
+    return blocks
+
+
+def _approval_decisions(q: Question) -> list[str]:
+    """The buttons a tool approval gets, in order: approve and reject when every call allows them (the
+    interrupt's one-click options), edit when there is one call and it may be edited (in a modal)."""
+    one_click = {str(o.get("value")) for o in q.options}
+    editable = len(q.actions) == 1 and "edit" in (q.actions[0].get("allowed_decisions") or [])
+    return [d for d in ("approve", "edit", "reject") if d in one_click or (d == "edit" and editable)]
+
+
+def _approval_buttons(view: TaskView, q: Question, who: str) -> list[dict[str, Any]]:
+    """Approve (primary), Edit (opens a modal with the arguments) and Reject (opens a modal for a reason)."""
+    elements: list[dict[str, Any]] = []
+    for decision in _approval_decisions(q):
+        if decision == "approve":  # one of the interrupt's options: answered like any option
+            index = next(i for i, o in enumerate(q.options) if o.get("value") == "approve")
+            button = _button(f"{ANSWER_ACTION}:{index}", "Approve", option_value(view.task_id, q.interrupt_id, index))
+            elements.append({**button, "style": "primary"})
+        elif decision == "edit":
+            elements.append(_button(EDIT_ACTION, "Edit", interrupt_value(view.task_id, q.interrupt_id)))
+        else:
+            button = _button(REJECT_ACTION, "Reject", interrupt_value(view.task_id, q.interrupt_id))
+            elements.append({**button, "style": "danger"})
+    blocks: list[dict[str, Any]] = []
+    if elements:
+        blocks.append({"type": "actions", "block_id": f"gg_q:{q.interrupt_id}"[:255], "elements": elements})
+    blocks.append(_context(f"{who}{'click a button, ' if elements else ''}or reply in this thread: {_reply_words(q)}."))
+    return blocks
+
+
+def _reply_words(q: Question) -> str:
+    """The replies a tool approval takes as text (gateway/interrupts.py ``answer_from_text``), as mrkdwn."""
+    allowed = {d for a in q.actions for d in a.get("allowed_decisions") or []}
+    words = []
+    if "approve" in allowed:
+        words.append("`approve`")
+    if "reject" in allowed:
+        words.append("`reject: <reason>`")
+    if "edit" in allowed and len(q.actions) == 1:
+        arg = next(iter(q.actions[0].get("args") or {}), "arg")
+        words.append(f'`edit {{"{arg}": …}}`')
+    if "respond" in allowed:
+        words.append("`respond: <answer>`")
+    return mrkdwn.escape(", ".join(words) or "your answer")

@@ -4,7 +4,9 @@ It records every call (method, arguments, token, HTTP status, response), keeps t
 channel (threads, edits, streams, metadata), refuses what Slack refuses (3,000 characters per section
 block, 50 blocks, 40,000 characters of text, button limits, unknown channels, channels the bot is not in,
 edits of missing messages) and answers ``ratelimited`` / HTTP 429 with Retry-After, or any other error,
-when a test asks for it (``fail``). ``response_url`` posts land in ``responses``. Socket Mode:
+when a test asks for it (``fail``). ``response_url`` posts land in ``responses``. Modals: ``views.open``
+takes a trigger id that ``trigger`` issued (good once, for 3 seconds, as Slack's are), checks the view
+as Slack does (``check_view``) and records it in ``views``. Socket Mode:
 ``apps.connections.open`` hands out a WebSocket on the same server; ``socket_send`` pushes an envelope to the
 connected app and ``socket_acks`` collects what it answered.
 """
@@ -15,6 +17,7 @@ import asyncio
 import itertools
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +33,11 @@ SECTION_TEXT_LIMIT = 3000
 BLOCKS_LIMIT = 50
 TEXT_LIMIT = 40_000
 STREAM_TEXT_LIMIT = 12_000
+VIEW_BLOCKS_LIMIT = 100
+VIEW_TITLE_LIMIT = 24  # title, submit and close texts of a modal
+PRIVATE_METADATA_LIMIT = 3000
+INPUT_VALUE_LIMIT = 3000  # a plain_text_input's max_length and initial_value
+TRIGGER_SECONDS = 3.0  # a trigger_id is good for this long, once
 
 
 @dataclass
@@ -137,6 +145,53 @@ def check_blocks(text: str | None, blocks: Any) -> str | None:
     return None
 
 
+def _plain_text(obj: Any, limit: int, required: bool = True) -> bool:
+    """A plain_text object whose text is 1..limit characters (or absent, when not ``required``)."""
+    if obj is None:
+        return not required
+    return isinstance(obj, dict) and obj.get("type") == "plain_text" and 1 <= len(obj.get("text") or "") <= limit
+
+
+def _check_input(block: dict[str, Any]) -> str | None:
+    element = block.get("element") or {}
+    if not _plain_text(block.get("label"), 2000) or not _plain_text(block.get("hint"), 2000, required=False):
+        return "invalid_arguments"
+    if element.get("type") != "plain_text_input" or not 1 <= len(element.get("action_id") or "") <= 255:
+        return "invalid_arguments"
+    max_length = int(element.get("max_length") or INPUT_VALUE_LIMIT)
+    if not 1 <= max_length <= INPUT_VALUE_LIMIT or len(element.get("initial_value") or "") > max_length:
+        return "invalid_arguments"
+    if not _plain_text(element.get("placeholder"), 150, required=False):
+        return "invalid_arguments"
+    return None
+
+
+def check_view(view: Any) -> str | None:
+    """Slack's error for a modal's view, or None when Slack would open it."""
+    if not isinstance(view, dict) or view.get("type") != "modal":
+        return "invalid_arguments"
+    if not _plain_text(view.get("title"), VIEW_TITLE_LIMIT):
+        return "invalid_arguments"
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not 1 <= len(blocks) <= VIEW_BLOCKS_LIMIT:
+        return "invalid_arguments"
+    has_input = any(b.get("type") == "input" for b in blocks)
+    if not _plain_text(view.get("submit"), VIEW_TITLE_LIMIT, required=has_input):
+        return "invalid_arguments"  # a modal with inputs needs a submit button
+    if not _plain_text(view.get("close"), VIEW_TITLE_LIMIT, required=False):
+        return "invalid_arguments"
+    if len(view.get("callback_id") or "") > 255 or len(view.get("private_metadata") or "") > PRIVATE_METADATA_LIMIT:
+        return "invalid_arguments"
+    block_ids = [b["block_id"] for b in blocks if b.get("block_id") is not None]
+    if len(block_ids) != len(set(block_ids)):
+        return "invalid_arguments"
+    for block in blocks:
+        error = _check_input(block) if block.get("type") == "input" else check_blocks(None, [block])
+        if error:
+            return "invalid_arguments"
+    return None
+
+
 def check_metadata(metadata: Any) -> str | None:
     if metadata in (None, ""):
         return None
@@ -168,7 +223,10 @@ class FakeSlack(FakePlatform[Call]):
         self.app_token = "xapp-test-app-token"
         self.sockets: list[tuple[WebSocket, asyncio.AbstractEventLoop]] = []
         self.socket_acks: list[dict[str, Any]] = []
+        self.views: list[dict[str, Any]] = []  # modals opened: the view as Slack answered it (with its id)
+        self.triggers: dict[str, float] = {}  # trigger_id -> time.monotonic() when issued; removed once used
         self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
         self._base = int(time.time())
 
     # --- life -----------------------------------------------------------------------------------------
@@ -201,6 +259,13 @@ class FakeSlack(FakePlatform[Call]):
 
     def next_ts(self) -> str:
         return f"{self._base + next(self._ts)}.{next(self._ts):06d}"
+
+    def trigger(self) -> str:
+        """A new trigger id, as Slack puts in an interaction payload (good for one modal, 3 seconds)."""
+        with self.lock:
+            trigger = f"{next(self._ids)}.{self._base}.{uuid.uuid4().hex[:16]}"
+            self.triggers[trigger] = time.monotonic()
+            return trigger
 
     def user_message(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> Msg:
         """A message a human wrote (what an event would announce)."""
@@ -267,7 +332,7 @@ class FakeSlack(FakePlatform[Call]):
     async def _endpoint(self, request: Request) -> Response:
         method = request.path_params["method"]
         args = await request_args(request)
-        for name in ("blocks", "metadata", "chunks"):
+        for name in ("blocks", "metadata", "chunks", "view"):
             if isinstance(args.get(name), str) and args[name][:1] in "[{":
                 args[name] = json.loads(args[name])
         auth = request.headers.get("authorization", "")
@@ -396,6 +461,25 @@ class FakeSlack(FakePlatform[Call]):
         msg.streaming = False
         msg.metadata = args.get("metadata") or msg.metadata
         return {"ok": True, "channel": channel, "ts": msg.ts}
+
+    def _m_views_open(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        trigger = args.get("trigger_id")
+        if not trigger:
+            return {"ok": False, "error": "invalid_arguments"}
+        issued = self.triggers.pop(str(trigger), None)
+        if issued is None:
+            return {"ok": False, "error": "invalid_trigger_id"}  # unknown, or already used
+        if time.monotonic() - issued > TRIGGER_SECONDS:
+            return {"ok": False, "error": "expired_trigger_id"}
+        view = args.get("view")
+        error = check_view(view)
+        if error:
+            return {"ok": False, "error": error}
+        opened = {**view, "id": f"V{next(self._ids):08d}", "team_id": team, "state": {"values": {}},
+                  "hash": uuid.uuid4().hex[:20], "app_id": "AGRAPHGATE", "bot_id": self.bot_id,
+                  "private_metadata": view.get("private_metadata") or "", "callback_id": view.get("callback_id") or ""}
+        self.views.append(opened)
+        return {"ok": True, "view": opened}
 
     def _m_conversations_replies(self, args: dict[str, Any], team: str) -> dict[str, Any]:
         channel = str(args.get("channel"))

@@ -1,11 +1,13 @@
 """Slack as the gateway sees it, for tests: requests signed with the signing secret and shaped like Slack's
-(slash command form bodies, ``event_callback`` JSON, ``block_actions`` payloads), plus process helpers."""
+(slash command form bodies, ``event_callback`` JSON, ``block_actions`` and ``view_submission`` payloads),
+plus process helpers."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +19,7 @@ from tests.connectors.slack.fake_slack import FakeSlack, Msg
 from tests.support.client import Api
 from tests.support.dispatcher import DISPATCHER_ENV
 from tests.support.stack import Stack
+from tests.support.waiting import wait_for
 
 SIGNING_SECRET = "test-slack-signing-secret-0123456789"
 COMMANDS = {"/ask": "writer", "/echo": "echo", "/hello": "ask", "/brief": {"graph": "writer", "config": {"target_length": 300}}}
@@ -141,7 +144,7 @@ class SlackSender:
             "token": "legacy-verification-token",
             "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
                           "is_ephemeral": False, "thread_ts": message.thread_ts},
-            "trigger_id": f"{self._n}.{int(time.time())}.def",
+            "trigger_id": self.fake.trigger(),
             "channel": {"id": message.channel, "name": "general"},
             "message": message.as_api(False),
             "response_url": f"{self.fake.url}/respond/click-{self._n}",
@@ -155,6 +158,89 @@ class SlackSender:
             }],
         }
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    def submit(self, view: dict[str, Any], *, user: str, **typed: str) -> httpx.Response:
+        """``user`` submits the modal ``view`` (as ``views.open`` opened it) with ``typed`` in the inputs
+        named by their action ids; the other inputs keep their initial values, as in Slack's client. The
+        response's JSON body, if any, is the app's ``response_action``."""
+        values: dict[str, dict[str, Any]] = {}
+        for block in view["blocks"]:
+            if block.get("type") != "input":
+                continue
+            element = block["element"]
+            value = typed.get(element["action_id"], element.get("initial_value"))
+            if not value and not block.get("optional"):
+                raise ValueError(f"Slack's client does not submit a modal whose required input {block['block_id']!r} is empty")
+            values[block["block_id"]] = {element["action_id"]: {"type": element["type"], "value": value or None}}
+        payload = {
+            "type": "view_submission",
+            "team": {"id": self.team, "domain": "graphgate-test"},
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.team},
+            "api_app_id": "AGRAPHGATE",
+            "token": "legacy-verification-token",
+            "trigger_id": self.fake.trigger(),
+            "view": {**view, "state": {"values": values}, "root_view_id": view["id"], "previous_view_id": None,
+                     "clear_on_close": False, "notify_on_close": False, "external_id": ""},
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+
+# --- reading a task's thread in the fake ---------------------------------------------------------------------
+
+
+def root_of(fake: FakeSlack, channel: str) -> Msg:
+    """The bot's root message in ``channel`` (a slash command's "asked" line), once it is there."""
+    return wait_for(lambda: next((m for m in fake.bot_messages(channel) if m.thread_ts is None), None), 20, what="root")
+
+
+def slot_message(fake: FakeSlack, channel: str, prefix: str, check: Callable[[Msg], bool] = lambda m: True,
+                 timeout: float = 60) -> Msg:
+    """The first bot message whose slot starts with ``prefix`` and that passes ``check``, once there is one."""
+    return wait_for(
+        lambda: next((m for m in fake.bot_messages(channel) if (m.slot or "").startswith(prefix) and check(m)), None),
+        timeout,
+        what=f"a {prefix} message",
+    )
+
+
+def status_says(fake: FakeSlack, channel: str, words: str, timeout: float = 60) -> Msg:
+    return slot_message(fake, channel, "status", lambda m: words in m.section_text(), timeout)
+
+
+def accepted_posts(fake: FakeSlack, channel: str) -> dict[str, int]:
+    """slot -> number of accepted calls that created a message for it (must be 1 each)."""
+    counts: dict[str, int] = {}
+    for c in fake.calls_of(channel=channel):
+        if c.ok and c.method == "chat.postMessage" and c.slot:
+            counts[c.slot] = counts.get(c.slot, 0) + 1
+    for c in fake.calls_of("chat.startStream", channel):
+        if c.ok:
+            ts = c.response["ts"]
+            msg = next(m for m in fake.bot_messages(channel) if m.ts == ts)
+            key = msg.slot or f"stream:{ts}"
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def final_sections(fake: FakeSlack, channel: str, run: int) -> list[str]:
+    """The section texts of run ``run``'s answer messages, in thread order."""
+    parts = [m for m in fake.bot_messages(channel) if m.slot == f"answer:{run}" or (m.slot or "").startswith(f"answer:{run}:")]
+    parts.sort(key=lambda m: m.ts)
+    return [b["text"]["text"] for m in parts for b in m.blocks if b["type"] == "section"]
+
+
+def tasks_of(stack: Stack, user: str) -> list[dict[str, Any]]:
+    """The Slack user's tasks, newest first, as the HTTP API lists them."""
+    return slack_api(stack, user).http.get("/api/v1/tasks").json()["tasks"]  # type: ignore[no-any-return]
+
+
+def only_task(stack: Stack, user: str) -> dict[str, Any]:
+    tasks = tasks_of(stack, user)
+    assert len(tasks) == 1, tasks
+    return tasks[0]
 
 
 def summarize_calls(fake: FakeSlack, channel: str) -> list[str]:

@@ -7,6 +7,7 @@ import json
 from connectors.slack import mrkdwn
 from connectors.slack.render import render_task
 from gateway.events import Event, EventType
+from gateway.interrupts import interrupt_data
 from tests.connectors.slack.fake_slack import check_blocks
 from workers.taskview import TaskView
 
@@ -95,3 +96,78 @@ def test_free_text_question_invites_a_reply() -> None:
                 (EventType.INTERRUPT, {"interrupt_id": "i2", "question": "What should I call you?", "options": []}))
     question = assert_valid(view)[-1]
     assert "Reply in this thread to answer." in json.dumps(question.body["blocks"])
+
+
+def approval(interrupt_id: str = "i1", actions: int = 1, allowed: list[str] | None = None, args: dict | None = None) -> dict:  # type: ignore[type-arg]
+    """The data of a tool approval interrupt, as the worker writes it (gateway/interrupts.py)."""
+    requests = [{"name": "send_email", "args": args or {"to": f"p{n}@example.com", "subject": "Q3"},
+                 "description": "Send an e-mail"} for n in range(actions)]
+    configs = [{"action_name": "send_email", "allowed_decisions": allowed or ["approve", "edit", "reject"]}]
+    return interrupt_data(interrupt_id, {"action_requests": requests, "review_configs": configs})
+
+
+def buttons(message) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
+    return [e for b in message.body["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_a_tool_approval_shows_the_call_and_approve_edit_reject() -> None:
+    view = fold((EventType.TASK_QUEUED, {"graph": "agent"}), (EventType.TASK_STARTED, {"run": 1}),
+                (EventType.INTERRUPT, approval()))
+    question = assert_valid(view)[-1]
+    text = json.dumps(question.body["blocks"], ensure_ascii=False)
+    assert question.body["blocks"][0]["text"]["text"] == ":lock: *Approve the tool call `send_email`?*"
+    assert '*send_email*\\nSend an e-mail\\n```\\n{\\n \\"to\\": \\"p0@example.com\\"' in text
+    shown = buttons(question)
+    assert [(b["action_id"], b["text"]["text"], b.get("style")) for b in shown] == [
+        ("gg_answer:0", "Approve", "primary"), ("gg_edit", "Edit", None), ("gg_reject", "Reject", "danger")]
+    assert json.loads(shown[0]["value"]) == {"t": "task-1", "i": "i1", "o": 0}  # the option "approve"
+    assert json.loads(shown[1]["value"]) == json.loads(shown[2]["value"]) == {"t": "task-1", "i": "i1"}
+    assert "`reject: &lt;reason&gt;`" in text  # the reply words, escaped for mrkdwn
+
+
+def test_several_calls_cannot_be_edited_with_one_button_and_disallowed_decisions_have_none() -> None:
+    two = fold((EventType.TASK_QUEUED, {"graph": "agent"}), (EventType.TASK_STARTED, {"run": 1}),
+               (EventType.INTERRUPT, approval(actions=2)))
+    question = assert_valid(two)[-1]
+    assert [b["text"]["text"] for b in buttons(question)] == ["Approve", "Reject"]
+    assert "*1. send_email*" in json.dumps(question.body["blocks"]) and "*2. send_email*" in json.dumps(question.body["blocks"])
+    approve_only = fold((EventType.TASK_QUEUED, {"graph": "agent"}), (EventType.TASK_STARTED, {"run": 1}),
+                        (EventType.INTERRUPT, approval(allowed=["approve"])))
+    assert [b["text"]["text"] for b in buttons(assert_valid(approve_only)[-1])] == ["Approve"]
+
+
+def test_huge_tool_arguments_stay_within_slacks_limits() -> None:
+    args = {"body": "<&>" * 20_000, "to": "x@example.com"}  # escaping makes it five times longer
+    view = fold((EventType.TASK_QUEUED, {"graph": "agent"}), (EventType.TASK_STARTED, {"run": 1}),
+                (EventType.INTERRUPT, approval(args=args)))
+    question = assert_valid(view)[-1]
+    assert len(buttons(question)) == 3
+    assert "&lt;&amp;&gt;" in json.dumps(question.body["blocks"])
+
+
+def test_an_answered_approval_says_who_decided_what() -> None:
+    data = approval()
+    view = fold((EventType.TASK_QUEUED, {"graph": "agent"}), (EventType.TASK_STARTED, {"run": 1}),
+                (EventType.INTERRUPT, data),
+                (EventType.TASK_RESUMED, {"interrupt_id": "i1", "by": "slack:T1:U7",
+                                          "answer": {"decisions": [{"type": "reject", "message": "wrong <person>"}]}}))
+    question = assert_valid(view)[-1]
+    assert buttons(question) == []
+    assert "<@U7> answered: *Rejected: wrong &lt;person&gt;*" in json.dumps(question.body["blocks"])
+
+
+def test_every_pending_question_of_a_pause_has_its_own_buttons() -> None:
+    legal = interrupt_data("il", {"question": "Legal review?", "options": ["approve", "reject"]})
+    finance = interrupt_data("if", {"question": "Finance review?", "options": ["approve", "reject"]})
+    both = fold((EventType.TASK_QUEUED, {"graph": "parallel"}), (EventType.TASK_STARTED, {"run": 1}),
+                (EventType.INTERRUPT, legal), (EventType.INTERRUPT, finance))
+    questions = [m for m in assert_valid(both) if m.slot.startswith("question:")]
+    assert [m.slot for m in questions] == ["question:il", "question:if"]
+    assert [[json.loads(b["value"])["i"] for b in buttons(m)] for m in questions] == [["il", "il"], ["if", "if"]]
+    one_left = fold((EventType.TASK_QUEUED, {"graph": "parallel"}), (EventType.TASK_STARTED, {"run": 1}),
+                    (EventType.INTERRUPT, legal), (EventType.INTERRUPT, finance),
+                    (EventType.INTERRUPT_ANSWERED, {"interrupt_id": "il", "answer": "approve", "by": "slack:T1:U1",
+                                                    "pending": ["if"]}))
+    legal_msg, finance_msg = [m for m in assert_valid(one_left) if m.slot.startswith("question:")]
+    assert buttons(legal_msg) == [] and "<@U1> answered: *approve*" in json.dumps(legal_msg.body["blocks"])
+    assert [b["text"]["text"] for b in buttons(finance_msg)] == ["approve", "reject"]
