@@ -17,12 +17,18 @@ import pytest
 import redis
 
 from connectors.slack import mrkdwn
-from tests.connectors.slack.fake_slack import FakeSlack, Msg
+from tests.connectors.slack.fake_slack import FakeSlack
 from tests.connectors.slack.support import (
     SlackSender,
+    accepted_posts,
+    final_sections,
     new_channel,
+    only_task,
+    root_of,
     slack_api,
     slack_env,
+    slot_message,
+    status_says,
     summarize_calls,
     write_report,
 )
@@ -65,52 +71,6 @@ def dispatcher(slack_stack: Stack) -> Iterator[Proc]:
     proc = start_dispatcher(slack_stack)
     yield proc
     slack_stack.stop_proc(proc)
-
-
-# --- helpers -------------------------------------------------------------------------------------------
-
-
-def root_of(fake: FakeSlack, channel: str) -> Msg:
-    return wait_for(lambda: next((m for m in fake.bot_messages(channel) if m.thread_ts is None), None), 20, what="root")
-
-
-def slot_message(fake: FakeSlack, channel: str, prefix: str, check=lambda m: True, timeout: float = 60) -> Msg:  # type: ignore[no-untyped-def]
-    return wait_for(
-        lambda: next((m for m in fake.bot_messages(channel) if (m.slot or "").startswith(prefix) and check(m)), None),
-        timeout,
-        what=f"a {prefix} message",
-    )
-
-
-def status_says(fake: FakeSlack, channel: str, words: str, timeout: float = 60) -> Msg:
-    return slot_message(fake, channel, "status", lambda m: words in m.section_text(), timeout)
-
-
-def accepted_posts(fake: FakeSlack, channel: str) -> dict[str, int]:
-    """slot -> number of accepted calls that created a message for it (must be 1 each)."""
-    counts: dict[str, int] = {}
-    for c in fake.calls_of(channel=channel):
-        if c.ok and c.method == "chat.postMessage" and c.slot:
-            counts[c.slot] = counts.get(c.slot, 0) + 1
-    for c in fake.calls_of("chat.startStream", channel):
-        if c.ok:
-            ts = c.response["ts"]
-            msg = next(m for m in fake.bot_messages(channel) if m.ts == ts)
-            key = msg.slot or f"stream:{ts}"
-            counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
-def final_sections(fake: FakeSlack, channel: str, run: int) -> list[str]:
-    parts = [m for m in fake.bot_messages(channel) if m.slot == f"answer:{run}" or (m.slot or "").startswith(f"answer:{run}:")]
-    parts.sort(key=lambda m: m.ts)
-    return [b["text"]["text"] for m in parts for b in m.blocks if b["type"] == "section"]
-
-
-def only_task(stack: Stack, user: str) -> dict:  # type: ignore[type-arg]
-    tasks = slack_api(stack, user).http.get("/api/v1/tasks").json()["tasks"]
-    assert len(tasks) == 1, tasks
-    return tasks[0]
 
 
 # --- the interactive writer run ----------------------------------------------------------------------------
