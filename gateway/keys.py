@@ -79,7 +79,8 @@ class Keys:
         return f"{self.prefix}:inbound:{platform}:{delivery_id}"
 
     def telegram_chat(self, chat_key: str) -> str:
-        """Hash: a Telegram chat's current session (``/new`` replaces it) and the graph that session runs."""
+        """Hash: a Telegram chat's current session (``/new`` replaces it), the graph that session runs, and its
+        open edit prompts (``edit:<message id>`` -> ``<task id> <interrupt id>``)."""
         return f"{self.prefix}:telegram:chat:{chat_key}"
 
     def telegram_button(self, token: str) -> str:

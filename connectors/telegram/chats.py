@@ -5,10 +5,12 @@ starts another. The chat is the principal (``telegram:<chat id>``): in a private
 in a group everyone who addresses the bot continues the group's conversation. Answering a question or
 cancelling a task in a group is left to the member who started it (``binding["user"]``).
 
-Buttons carry short ``callback_data`` (at most 64 bytes): ``a:<token>:<interrupt>:<option>`` to answer,
-``c:<token>`` to cancel, where ``<token>`` is derived from the task id and maps back to the task in Redis
-(``Keys.telegram_button``) and ``<interrupt>`` is a short digest of the interrupt id, so a button of an
-earlier question never answers a later one.
+Buttons carry short ``callback_data`` (at most 64 bytes): ``a:<token>:<interrupt>:<option>`` to answer
+with one of the interrupt's options (a tool approval's options are its one-click decisions, approve and
+reject), ``e:<token>:<interrupt>`` to edit a tool call's arguments, ``c:<token>`` to cancel, where
+``<token>`` is derived from the task id and maps back to the task in Redis (``Keys.telegram_button``) and
+``<interrupt>`` is a short digest of the interrupt id, so a button of an earlier question never answers a
+later one, and each of several questions waiting at once answers only its own interrupt.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.interrupts import TOOL_APPROVAL
 from gateway.tasks import Principal
 
 PLATFORM = "telegram"
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit for an inline button's callback_data
 _ANSWER_RE = re.compile(r"^a:([A-Za-z0-9_-]{12}):([A-Za-z0-9_-]{8}):(\d{1,3})$")
+_EDIT_RE = re.compile(r"^e:([A-Za-z0-9_-]{12}):([A-Za-z0-9_-]{8})$")
 _CANCEL_RE = re.compile(r"^c:([A-Za-z0-9_-]{12})$")
 
 
@@ -47,6 +51,20 @@ def answer_data(task_id: str, interrupt_id: str, option: int) -> str:
     return f"a:{task_token(task_id)}:{interrupt_token(interrupt_id)}:{option}"
 
 
+def edit_data(task_id: str, interrupt_id: str) -> str:
+    return f"e:{task_token(task_id)}:{interrupt_token(interrupt_id)}"
+
+
+def edit_offered(interrupt: dict[str, Any]) -> bool:
+    """True when a tool approval (interrupt event data) gets an Edit key: one call, whose arguments may
+    be edited (several calls are edited one by one in the widget or the API)."""
+    actions = interrupt.get("actions") or []
+    return (
+        interrupt.get("kind") == TOOL_APPROVAL and len(actions) == 1
+        and "edit" in (actions[0].get("allowed_decisions") or [])
+    )
+
+
 def cancel_data(task_id: str) -> str:
     return f"c:{task_token(task_id)}"
 
@@ -55,9 +73,9 @@ def cancel_data(task_id: str) -> str:
 class Pressed:
     """A decoded button press."""
 
-    action: str  # "answer" | "cancel"
+    action: str  # "answer" | "edit" | "cancel"
     token: str
-    interrupt: str = ""  # interrupt_token of the question (answers)
+    interrupt: str = ""  # interrupt_token of the question (answers and edits)
     option: int = 0
 
 
@@ -67,6 +85,8 @@ def parse_callback(data: str | None) -> Pressed | None:
         return None
     if m := _ANSWER_RE.match(data):
         return Pressed("answer", m.group(1), m.group(2), int(m.group(3)))
+    if m := _EDIT_RE.match(data):
+        return Pressed("edit", m.group(1), m.group(2))
     if m := _CANCEL_RE.match(data):
         return Pressed("cancel", m.group(1))
     return None
@@ -121,3 +141,13 @@ def chat_principal(chat_id: int | str) -> Principal:
 def user_ref(user_id: int | None) -> str:
     """The ``by`` of an answer given by a Telegram user."""
     return f"{PLATFORM}:user:{user_id}"
+
+
+def question_of_buttons(callback_data: list[str]) -> tuple[str, str] | None:
+    """(task token, interrupt token) of a question message, read from its buttons' ``callback_data``
+    (a reply to a question carries the message and its keyboard), or None when it has none of ours."""
+    for data in callback_data:
+        pressed = parse_callback(data)
+        if pressed is not None and pressed.action in ("answer", "edit"):
+            return pressed.token, pressed.interrupt
+    return None

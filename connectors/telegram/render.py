@@ -9,7 +9,9 @@ The messages of one task, in chat order:
 * ``answer:<run>``, ``answer:<run>:1``, ...: the text of a finished run, or the final answer, split into
   messages of at most 4,096 characters of HTML (counted after escaping), numbered when there are several;
 * ``question:<interrupt id>``: the graph's question and its details, with an inline keyboard of its options
-  while it waits, then edited to say what was answered.
+  while it waits, then edited to say what was answered. A tool approval (LangChain's human-in-the-loop
+  middleware) shows each tool call with its arguments and the keys Approve, Edit (one call whose arguments
+  may be edited) and Reject. Every question of the current pause that waits has its own keys.
 
 Bodies are plain dicts: ``text`` (HTML), ``keyboard`` (rows of ``{text, callback_data}``), ``reply`` (reply
 to the message that started the task), ``draft_id`` (a draft, not a message).
@@ -17,12 +19,14 @@ to the message that started the task), ``draft_id`` (a draft, not a message).
 
 from __future__ import annotations
 
+import json
 import zlib
 from typing import Any
 
 from connectors import rendering
 from connectors.telegram import html
-from connectors.telegram.chats import answer_data, cancel_data
+from connectors.telegram.chats import answer_data, cancel_data, edit_data, edit_offered
+from gateway.interrupts import TOOL_APPROVAL
 from workers.delivery import Binding, Message
 from workers.taskview import Question, Status, TaskView
 
@@ -30,6 +34,7 @@ PREVIEW_CHARS = 3000  # Markdown characters of a growing answer shown (its tail)
 BUTTON_TEXT_CHARS = 40
 MAX_OPTIONS = 20
 PART_MARK_RESERVE = 24  # room kept in each part for "(12/13)"
+MIN_ARGS_CHARS = 120  # a tool call's arguments are never cut shorter than this to make a question fit
 
 _STATUS = {
     Status.QUEUED: ("⏳", "is queued"),
@@ -133,11 +138,29 @@ def final_messages(view: TaskView, run: int) -> list[Message]:
 
 # --- questions ---------------------------------------------------------------------------------------------
 
+
+def _bold(text: str) -> str:
+    return f"<b>{text}</b>"
+
+
+def _pre(text: str) -> str:
+    return f"<pre>{text}</pre>"
+
+
 def _details(value: Any) -> list[str]:
-    """The interrupt payload beyond its question, as HTML paragraphs (the writer's outline, say)."""
-    return rendering.payload_details(
-        value, html.escape, html.inline, bold=lambda text: f"<b>{text}</b>", pre=lambda text: f"<pre>{text}</pre>"
-    )
+    """The interrupt payload beyond its question (the writer's outline, say), as HTML paragraphs."""
+    return rendering.payload_details(value, html.escape, html.inline, bold=_bold, pre=_pre)
+
+
+def _tool_details(actions: list[dict[str, Any]], room: int) -> list[str]:
+    """A tool approval's calls as HTML paragraphs; their arguments are cut (before escaping, so no entity
+    or tag is ever cut in half) to fewer characters until the paragraphs fit ``room``."""
+    chars = rendering.ARGS_CHARS
+    while True:
+        details = rendering.tool_call_details(actions, html.escape, _bold, _pre, args_chars=chars)
+        if chars <= MIN_ARGS_CHARS or html.tg_len("\n\n".join(details)) <= room:
+            return details
+        chars //= 2
 
 
 def _button_text(label: str) -> str:
@@ -146,32 +169,55 @@ def _button_text(label: str) -> str:
 
 
 def _keyboard(view: TaskView, q: Question) -> list[list[dict[str, str]]]:
+    """One key per option; a tool approval's options are its one-click decisions (Approve, Reject), with
+    Edit after Approve when the call's arguments may be edited."""
     buttons = [
         {"text": _button_text(str(opt.get("label") or opt.get("value") or "?")),
          "callback_data": answer_data(view.task_id, q.interrupt_id, index)}
         for index, opt in enumerate(q.options[:MAX_OPTIONS])
     ]
+    if edit_offered(q.data()):
+        at = next((i + 1 for i, opt in enumerate(q.options) if opt.get("value") == "approve"), 0)
+        buttons.insert(at, {"text": "Edit", "callback_data": edit_data(view.task_id, q.interrupt_id)})
     per_row = 3 if all(len(b["text"]) <= 12 for b in buttons) else 1
     return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
 
 
+def _approval_hint(q: Question) -> str:
+    """What a reviewer may reply to a tool approval (HTML)."""
+    words = ["<code>approve</code>", "<code>reject: why</code>"]
+    if edit_offered(q.data()):
+        key = next(iter(q.actions[0].get("args") or {}), "field")
+        words.append(f"<code>edit {html.escape(json.dumps({key: '…'}, ensure_ascii=False))}</code>")
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
 def question_message(view: TaskView, q: Question, binding: Binding) -> Message:
+    """A question, or a tool approval (its calls and arguments, keys Approve / Edit / Reject), with keys
+    while it waits; every question of the current pause waiting at once has its own."""
     group = binding.get("chat_type") != "private"
     who = html.escape(str(binding.get("user_name") or "")) if group else ""
-    head = f"❓ <b>{html.inline(q.question) if q.question else 'The task has a question.'}</b>"
-    waiting = view.status == Status.WAITING and not q.answered and view.pending_question() is q
+    approval = q.kind == TOOL_APPROVAL
+    title = html.inline(q.question) if q.question else "The task has a question."
+    head = f"🔐 <b>{title}</b>" if approval else f"❓ <b>{title}</b>"
+    waiting = q in view.pending_questions()
     keyboard = None
+    lead = f"{who}: " if who else ""
     if q.answered:
         footer = f"✅ {who + ' ' if who else ''}answered: <b>{html.escape(q.answer_label()[:1500])}</b>"
+    elif waiting and approval:
+        keyboard = _keyboard(view, q) if q.options or edit_offered(q.data()) else None
+        footer = f"<i>{lead}tap a key, or reply to this message: {_approval_hint(q)}.</i>"
     elif waiting and q.options:
         keyboard = _keyboard(view, q)
-        footer = f"<i>{who + ': ' if who else ''}tap an option, or reply to this message with your answer.</i>"
+        footer = f"<i>{lead}tap an option, or reply to this message with your answer.</i>"
     elif waiting:
-        footer = f"<i>{who + ': ' if who else ''}reply to this message with your answer.</i>"
+        footer = f"<i>{lead}reply to this message with your answer.</i>"
     else:
         footer = "<i>No longer waiting for an answer.</i>"
-    text = "\n\n".join([head, *_details(q.value)])
     room = html.MESSAGE_LIMIT - html.tg_len(footer) - 4
+    details = _tool_details(q.actions, room - html.tg_len(head) - 2) if approval else _details(q.value)
+    text = "\n\n".join([head, *details])
     if html.tg_len(text) > room:
         text = html.split(text, room - 2)[0] + "\n…"
     body: dict[str, Any] = {"text": f"{text}\n\n{footer}"}

@@ -11,16 +11,24 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from connectors.telegram import html
-from tests.connectors.telegram.fake_bot_api import CALLBACK_DATA_LIMIT, TEXT_LIMIT, FakeBotApi, Msg, utf16
+from tests.connectors.telegram.fake_bot_api import (
+    CALLBACK_DATA_LIMIT,
+    TEXT_LIMIT,
+    FakeBotApi,
+    Msg,
+    utf16,
+)
 from tests.connectors.telegram.support import (
     Webhook,
+    by_id,
+    calls_on_failure,
     chat_api,
+    press,
     question_of,
     start_polling,
     tasks_of,
@@ -58,16 +66,6 @@ def tg(redis_url: str, tmp_path_factory: pytest.TempPathFactory, fake: FakeBotAp
         stack.stop()
 
 
-@contextmanager
-def calls_on_failure(fake: FakeBotApi, chat_id: int) -> Iterator[None]:
-    """Add the chat's Bot API calls to an assertion that fails inside the block."""
-    try:
-        yield
-    except AssertionError as exc:
-        calls = "\n".join(f"{c.at:.2f} {c.summary()}" for c in fake.calls_of(chat=chat_id))
-        raise AssertionError(f"{exc}\nBot API calls in chat {chat_id}:\n{calls}") from exc
-
-
 def parts_of(fake: FakeBotApi, chat: int) -> list[Msg]:
     """The chat's numbered answer parts ``(i/n)``, in chat order."""
     return [m for m in fake.bot_messages(chat) if PART_RE.search(m.text)]
@@ -85,10 +83,6 @@ def wait_final(fake: FakeBotApi, chat: int, timeout: float = 120) -> list[Msg]:
     return wait_for(complete, timeout, what=f"the final answer in chat {chat}")
 
 
-def by_id(fake: FakeBotApi, chat: int, message_id: int) -> Msg | None:
-    return next((m for m in fake.bot_messages(chat) if m.message_id == message_id), None)
-
-
 def joined_answer(parts: list[Msg]) -> str:
     return " ".join(PART_RE.sub("", m.text) for m in parts)
 
@@ -103,14 +97,6 @@ def assert_answer_is(parts: list[Msg], article: str) -> None:
         assert utf16(m.html) <= TEXT_LIMIT
     expected = html.visible(html.to_html(article))
     assert joined_answer(parts).split() == expected.split()
-
-
-def press(fake: FakeBotApi, hook: Webhook, chat: dict, user: dict, msg: Msg, label: str) -> dict:
-    """Press the button ``label`` under ``msg`` through the webhook; the update sent."""
-    data = next(b["callback_data"] for row in msg.keyboard for b in row if b["text"] == label)
-    update = fake.callback_update(chat, user, msg, data)
-    assert hook.send(update).status_code == 200
-    return update
 
 
 # --- webhook ----------------------------------------------------------------------------------------------

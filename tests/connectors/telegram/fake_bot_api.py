@@ -6,14 +6,17 @@ text as shown, inline keyboard, edit history) and drafts, and refuses what Teleg
 
 * HTML that Telegram could not parse (unknown tags, bad nesting, bare ``<`` or ``&``) and messages showing
   more than 4,096 characters (UTF-16 code units, after entity parsing);
-* ``callback_data`` outside 1-64 bytes; edits of unknown messages; edits that change nothing
-  ("message is not modified"); drafts outside private chats;
+* ``callback_data`` outside 1-64 bytes; a ``force_reply`` markup that is not ``true`` or whose
+  ``input_field_placeholder`` is outside 1-64 characters, and any markup but an inline keyboard on an edit;
+  edits of unknown messages; edits that change nothing ("message is not modified"); drafts outside private
+  chats;
 * flood: more than about one message per second in a chat (a bucket of 2, refilled once a second), more
   than 20 per minute in a group, more than 30 per second overall: HTTP 429 with ``retry_after``.
 
 Tests can make calls fail on demand (``fail``: 429 with ``retry_after``, or any error) and feed
 ``getUpdates`` from a queue (``enqueue``). ``message_update`` / ``callback_update`` build real ``Update``
-JSON shapes.
+JSON shapes (a reply's ``reply_to_message`` carries the replied message with its inline keyboard, as
+Telegram sends it).
 """
 
 from __future__ import annotations
@@ -129,6 +132,8 @@ class Call:
         kb = (a.get("reply_markup") or {}).get("inline_keyboard") if isinstance(a.get("reply_markup"), dict) else None
         if kb:
             bits.append("keyboard=" + ",".join(f"{b.get('text')}:{b.get('callback_data')}" for row in kb for b in row))
+        if isinstance(a.get("reply_markup"), dict) and a["reply_markup"].get("force_reply"):
+            bits.append(f"force_reply placeholder={a['reply_markup'].get('input_field_placeholder')!r}")
         if self.status != 200:
             bits.append(f"-> {self.status} {self.response.get('description', '')[:60]}")
         return " ".join(bits)
@@ -144,6 +149,7 @@ class Msg:
     keyboard: list[list[dict[str, Any]]] = field(default_factory=list)
     reply_to: int | None = None
     history: list[str] = field(default_factory=list)  # earlier texts of an edited message
+    force_reply: dict[str, Any] | None = None  # the ForceReply markup the bot sent the message with
 
     @property
     def callback_data(self) -> list[str]:
@@ -380,6 +386,18 @@ class FakeBotApi(FakePlatform[Call]):
             raise ApiError(400, "Bad Request: message is too long")
         return shown
 
+    def _force_reply(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        """The ``ForceReply`` markup of a sendMessage, checked as Telegram checks it, or None."""
+        markup = args.get("reply_markup")
+        if not isinstance(markup, dict) or "force_reply" not in markup:
+            return None
+        if markup.get("force_reply") is not True or "inline_keyboard" in markup:
+            raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+        placeholder = markup.get("input_field_placeholder")
+        if placeholder is not None and not 1 <= len(str(placeholder)) <= 64:
+            raise ApiError(400, "Bad Request: REPLY_MARKUP_INVALID")
+        return markup
+
     def _keyboard(self, args: dict[str, Any]) -> list[list[dict[str, Any]]]:
         markup = args.get("reply_markup")
         if markup is None:
@@ -445,10 +463,11 @@ class FakeBotApi(FakePlatform[Call]):
     def _m_sendMessage(self, args: dict[str, Any]) -> Any:
         chat = self._chat_ok(args.get("chat_id"))
         shown = self._shown(args)
-        keyboard = self._keyboard(args)
+        force_reply = self._force_reply(args)
+        keyboard = [] if force_reply else self._keyboard(args)
         reply = args.get("reply_parameters") or {}
         msg = Msg(chat, self._next_id(chat), str(args["text"]), shown, from_bot=True, keyboard=keyboard,
-                  reply_to=reply.get("message_id"))
+                  reply_to=reply.get("message_id"), force_reply=force_reply)
         self.messages.setdefault(chat, []).append(msg)
         return self.message_json(msg)
 

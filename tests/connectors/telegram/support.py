@@ -4,6 +4,8 @@ secret header, and the dispatcher and polling processes."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -76,3 +78,25 @@ def final_parts(fake: FakeBotApi, chat: int) -> list[Msg]:
     """The chat's numbered answer parts ``(i/n)``, in chat order."""
     return [m for m in fake.bot_messages(chat) if m.text.rstrip().endswith(")") and "/" in m.text.rsplit("(", 1)[-1]
             and m.text.rsplit("(", 1)[-1][:-1].replace("/", "").isdigit()]
+
+
+@contextmanager
+def calls_on_failure(fake: FakeBotApi, chat_id: int) -> Iterator[None]:
+    """Add the chat's Bot API calls to an assertion that fails inside the block."""
+    try:
+        yield
+    except AssertionError as exc:
+        calls = "\n".join(f"{c.at:.2f} {c.summary()}" for c in fake.calls_of(chat=chat_id))
+        raise AssertionError(f"{exc}\nBot API calls in chat {chat_id}:\n{calls}") from exc
+
+
+def by_id(fake: FakeBotApi, chat: int, message_id: int) -> Msg | None:
+    return next((m for m in fake.bot_messages(chat) if m.message_id == message_id), None)
+
+
+def press(fake: FakeBotApi, hook: Webhook, chat: dict, user: dict, msg: Msg, label: str) -> dict:
+    """Press the button ``label`` under ``msg`` through the webhook; the update sent."""
+    data = next(b["callback_data"] for row in msg.keyboard for b in row if b["text"] == label)
+    update = fake.callback_update(chat, user, msg, data)
+    assert hook.send(update).status_code == 200
+    return update
