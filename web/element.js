@@ -326,12 +326,13 @@ export class GraphgateChat extends HTMLElement {
     };
   }
 
+  /** Answer one interrupt; a refusal is thrown to the question's card, which shows it (a 401 shows here too). */
   async answer(turn, interruptId, value) {
     this.clearError();
     try {
       await this.client.resume(turn.taskId, value, interruptId);
     } catch (err) {
-      this.showError(err);
+      if (err instanceof ApiError && err.status === 401) this.showError(err);
       throw err;
     }
   }

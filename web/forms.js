@@ -77,5 +77,6 @@ export function messageOf(input) {
   }
   for (const name of MESSAGE_FIELDS) if (typeof input[name] === 'string') return input[name];
   const keys = Object.keys(input);
+  if (keys.length === 1 && typeof input[keys[0]] === 'string') return input[keys[0]]; // {"request": "ship v2"}
   return keys.length ? JSON.stringify(input) : '';
 }

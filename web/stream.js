@@ -8,13 +8,17 @@
 
 import { ApiError } from './client.js';
 
+// every event type of the gateway (gateway/events.py): EventSource delivers only the types it listens to
 export const EVENT_TYPES = [
   'task.queued',
   'task.started',
   'node.completed',
   'message.delta',
   'custom',
+  'tool.started',
+  'tool.completed',
   'interrupt',
+  'interrupt.answered',
   'task.resumed',
   'task.retrying',
   'task.completed',

@@ -1,9 +1,17 @@
-// One task in the conversation: the user's message, a timeline of steps, streamed text, questions and the
-// final answer. A TurnView only renders events; the chat element decides what to do with user actions.
+// One task in the conversation: the user's message, a timeline of steps, the tools an agent runs, streamed
+// text, questions and the final answer. A TurnView only renders events; the chat element decides what to do
+// with user actions.
+//
+// A run may pause on several interrupts at once: each ``interrupt`` event is its own card, answered on its
+// own (by interrupt id); ``interrupt.answered`` settles one while others still wait, ``task.resumed`` carries
+// the answers of all of them.
 
+import { ApprovalForm, questionNodes } from './approval.js';
+import { ApiError } from './client.js';
 import { h } from './dom.js';
-import { renderMarkdown } from './markdown.js';
 import { messageOf } from './forms.js';
+import { renderMarkdown } from './markdown.js';
+import { ToolLog } from './tools.js';
 
 const RENDER_EVERY_MS = 50;
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -16,7 +24,19 @@ const STATUS_TEXT = {
   cancelled: 'Cancelled',
 };
 
+const STEP_CHARS = 60;
+// a LangChain agent's middleware hooks ("HumanInTheLoopMiddleware.after_model") are plumbing, not steps
+const HOOK_NODE = /\.(before|after)_(agent|model)$/;
+
 let uid = 0;
+
+/** What the card says when an answer was refused. */
+function refusalText(err) {
+  if (!(err instanceof ApiError)) return 'The answer could not be sent. Try again.';
+  if (err.status === 0) return 'The server could not be reached. Try again in a moment.';
+  if (err.status === 401) return 'Sign in again to answer.';
+  return `Not accepted: ${err.message}`;
+}
 
 export class TurnView {
   /**
@@ -30,7 +50,8 @@ export class TurnView {
     this.status = 'queued';
     this.startedTs = null;
     this.streams = new Map(); // key -> {el, text, dirty}
-    this.asks = new Map(); // interrupt id -> card
+    this.asks = new Map(); // interrupt id -> card entry
+    this.tools = new ToolLog();
     this.renderTimer = null;
     this.userText = h('p', { class: 'bubble' });
     this.userRow = h('div', { class: 'user', hidden: true }, this.userText);
@@ -41,7 +62,7 @@ export class TurnView {
       'article',
       { class: 'turn', 'data-task-id': taskId, 'data-status': 'queued' },
       this.userRow,
-      h('div', { class: 'bot' }, h('div', { class: 'progress' }, this.steps, this.statusText), this.answer),
+      h('div', { class: 'bot' }, h('div', { class: 'progress' }, this.steps, this.statusText), this.tools.el, this.answer),
     );
   }
 
@@ -90,8 +111,17 @@ export class TurnView {
         break;
       case 'node.completed':
         this.flush();
-        this.addStep(this.ctx.steps[data.node] || data.node);
+        if (!HOOK_NODE.test(data.node || '') || this.ctx.steps[data.node]) this.addStep(this.ctx.steps[data.node] || data.node);
         if (this.status !== 'running') this.setStatus('running');
+        break;
+      case 'tool.started':
+        this.flush();
+        this.tools.started(data);
+        if (this.status !== 'running') this.setStatus('running');
+        this.ctx.announce(`Running ${data.tool || 'a tool'}`);
+        break;
+      case 'tool.completed':
+        this.tools.completed(data);
         break;
       case 'message.delta':
         this.delta(data);
@@ -99,6 +129,9 @@ export class TurnView {
       case 'interrupt':
         this.flush();
         this.ask(data);
+        break;
+      case 'interrupt.answered':
+        this.answered(data);
         break;
       case 'task.resumed':
         this.resumed(data);
@@ -161,9 +194,17 @@ export class TurnView {
     const id = data.interrupt_id || `ask-${++uid}`;
     if (this.asks.has(id)) return;
     const value = data.value && typeof data.value === 'object' ? data.value : {};
+    const approval = data.kind === 'tool_approval' && Array.isArray(data.actions) && data.actions.length > 0;
     const qid = `gg-q-${++uid}`;
-    const card = h('div', { class: 'ask', role: 'group', 'aria-labelledby': qid });
-    card.append(h('p', { class: 'question', id: qid }, data.question || 'The assistant needs your answer.'));
+    const card = h('div', { class: 'ask', role: 'group', 'aria-labelledby': qid, 'data-interrupt-id': id, 'data-kind': approval ? 'tool_approval' : 'question' });
+    const count = Number(data.count) || 1;
+    if (count > 1) {
+      const cid = `gg-c-${++uid}`;
+      card.setAttribute('aria-labelledby', `${cid} ${qid}`);
+      card.append(h('p', { class: 'ask-count', id: cid }, `${approval ? 'Approval' : 'Question'} ${(Number(data.index) || 0) + 1} of ${count}`));
+    }
+    const question = data.question || 'The assistant needs your answer.';
+    card.append(h('p', { class: 'question', id: qid }, approval ? questionNodes(question) : question));
     if (Array.isArray(value.outline) && value.outline.length) {
       card.append(h('ol', { class: 'outline' }, value.outline.map((item) => h('li', {}, String(item)))));
       // the card shows the parsed outline: the model's raw text of it above would only repeat it
@@ -172,24 +213,26 @@ export class TurnView {
         this.streams.delete(key);
       }
     }
-    const options = Array.isArray(data.options) ? data.options : [];
-    const controls = [];
-    const send = async (answerValue, label, button) => {
-      controls.forEach((c) => (c.disabled = true));
-      if (button) button.classList.add('chosen');
-      try {
-        await this.ctx.answer(this, id, answerValue, label);
-      } catch (err) {
-        if (button) button.classList.remove('chosen');
-        if (!card.classList.contains('answered')) controls.forEach((c) => (c.disabled = false));
-      }
+    const entry = {
+      id,
+      card,
+      options: Array.isArray(data.options) ? data.options : [],
+      controls: [],
+      form: null,
+      error: h('p', { class: 'ask-error', role: 'alert', hidden: true }),
+      answered: h('p', { class: 'answered-note', hidden: true }),
     };
-    if (options.length) {
+    const send = (answerValue, label, button) => this.send(entry, answerValue, label, button);
+    if (approval) {
+      entry.form = new ApprovalForm(data, send);
+      entry.controls = entry.form.controls;
+      card.append(entry.form.el);
+    } else if (entry.options.length) {
       const row = h('div', { class: 'choices' });
-      options.forEach((opt, i) => {
+      entry.options.forEach((opt, i) => {
         const button = h('button', { type: 'button', class: i === 0 ? 'primary' : 'secondary', 'data-value': opt.value }, opt.label);
         button.addEventListener('click', () => send(opt.value, opt.label, button));
-        controls.push(button);
+        entry.controls.push(button);
         row.append(button);
       });
       card.append(row);
@@ -197,7 +240,7 @@ export class TurnView {
       const inputId = `gg-a-${++uid}`;
       const input = h('input', { id: inputId, type: 'text', autocomplete: 'off', required: true, maxlength: 4000 });
       const button = h('button', { type: 'submit', class: 'primary' }, 'Answer');
-      controls.push(input, button);
+      entry.controls.push(input, button);
       const form = h('form', { class: 'reply' }, h('label', { for: inputId, class: 'sr' }, 'Your answer'), input, button);
       form.addEventListener('submit', (ev) => {
         ev.preventDefault();
@@ -206,30 +249,94 @@ export class TurnView {
       });
       card.append(form);
     }
-    const answered = h('p', { class: 'answered-note', hidden: true });
-    card.append(answered);
-    this.asks.set(id, { card, controls, options, answered });
+    card.append(entry.error, entry.answered);
+    this.asks.set(id, entry);
     this.answer.append(card);
-    this.setStatus('waiting_input');
-    this.ctx.announce(`Question: ${data.question || 'the assistant needs your answer'}`);
-    this.ctx.focus(controls[0]);
+    this.setStatus('waiting_input', this.waitingText());
+    this.ctx.announce(`${approval ? 'Approval needed' : 'Question'}: ${data.question || 'the assistant needs your answer'}`);
+    if (!Number(data.index)) this.ctx.focus(entry.form ? entry.form.first : entry.controls[0]);
   }
 
-  resumed(data) {
-    const entry = this.asks.get(data.interrupt_id) || [...this.asks.values()].find((a) => !a.card.classList.contains('answered'));
-    if (entry) {
-      const answer = data.answer;
+  /** Send an answer for a card; a refused answer is shown in the card, which stays usable. */
+  async send(entry, value, label, button) {
+    if (entry.card.classList.contains('answered')) return;
+    entry.error.hidden = true;
+    entry.controls.forEach((c) => (c.disabled = true));
+    if (button) button.classList.add('chosen');
+    try {
+      await this.ctx.answer(this, entry.id, value, label);
+    } catch (err) {
+      if (button) button.classList.remove('chosen');
+      if (entry.card.classList.contains('answered') || entry.card.classList.contains('closed')) return;
+      entry.controls.forEach((c) => (c.disabled = false));
+      entry.error.textContent = refusalText(err);
+      entry.error.hidden = false;
+      if (button) button.focus({ preventScroll: true });
+    }
+  }
+
+  /** The cards still waiting for an answer. */
+  pending() {
+    return [...this.asks.values()].filter((e) => !e.card.classList.contains('answered') && !e.card.classList.contains('closed'));
+  }
+
+  waitingText() {
+    const left = this.pending().length;
+    return left > 1 ? `Waiting for ${left} answers` : STATUS_TEXT.waiting_input;
+  }
+
+  /** Show the answer the gateway accepted for a card (``answer`` is the resume value) and mark it answered. */
+  settle(entry, answer) {
+    if (entry.card.classList.contains('answered')) return;
+    let label;
+    if (entry.form) {
+      label = entry.form.settle(answer);
+    } else {
       const option = entry.options.find((o) => o.value === answer);
-      const label = option ? option.label : typeof answer === 'string' ? answer : JSON.stringify(answer);
-      entry.card.classList.add('answered');
-      entry.controls.forEach((c) => {
-        c.disabled = true;
-        if (option && c.dataset && c.dataset.value === option.value) c.classList.add('chosen');
-        else if (c.classList) c.classList.remove('chosen');
-      });
-      entry.answered.hidden = false;
-      entry.answered.textContent = `Answered: ${label}`;
-      this.addStep(label, 'answer');
+      label = option ? option.label : typeof answer === 'string' ? answer : JSON.stringify(answer);
+      if (option) {
+        // the chosen option becomes the prominent button
+        for (const c of entry.controls) {
+          const chosen = c.dataset.value === option.value;
+          c.classList.toggle('chosen', chosen);
+          c.classList.toggle('primary', chosen);
+          c.classList.toggle('secondary', !chosen);
+        }
+      }
+      label = `Answered: ${label}`;
+    }
+    entry.card.classList.remove('closed');
+    entry.card.classList.add('answered');
+    entry.controls.forEach((c) => (c.disabled = true));
+    entry.error.hidden = true;
+    entry.answered.hidden = false;
+    entry.answered.textContent = label;
+    const step = label.replace(/^Answered: /, '');
+    this.addStep(step.length > STEP_CHARS ? `${step.slice(0, STEP_CHARS - 1)}…` : step, 'answer');
+    // the next card of the pause takes the focus when this one had it (its controls are disabled now)
+    const next = this.pending()[0];
+    const active = this.el.getRootNode().activeElement;
+    if (next && (!active || entry.card.contains(active))) this.ctx.focus(next.form ? next.form.first : next.controls[0]);
+  }
+
+  /** ``interrupt.answered``: one card is settled; the others of the pause still wait. */
+  answered(data) {
+    const entry = this.asks.get(data.interrupt_id);
+    if (entry) this.settle(entry, data.answer);
+    if (this.active) this.setStatus('waiting_input', this.waitingText());
+  }
+
+  /** ``task.resumed``: every card of the pause is settled (``answers`` by interrupt id) and the run goes on. */
+  resumed(data) {
+    const answers = data.answers && typeof data.answers === 'object' ? data.answers : null;
+    if (answers) {
+      for (const [id, answer] of Object.entries(answers)) {
+        const entry = this.asks.get(id);
+        if (entry) this.settle(entry, answer);
+      }
+    } else {
+      const entry = this.asks.get(data.interrupt_id) || this.pending()[0];
+      if (entry) this.settle(entry, data.answer);
     }
     this.setStatus('queued', 'Continuing…');
   }
@@ -255,6 +362,7 @@ export class TurnView {
       entry.controls.forEach((c) => (c.disabled = true));
       if (!entry.card.classList.contains('answered')) entry.card.classList.add('closed');
     }
+    this.tools.stop();
     this.answer.setAttribute('aria-busy', 'false');
     this.setStatus(status, text);
     this.ctx.rendered();

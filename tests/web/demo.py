@@ -1,4 +1,5 @@
-"""The demo page at ``/`` as a test drives it: sign in, fill the writer's form, answer, read what is shown."""
+"""The demo page at ``/`` as a test drives it: sign in, pick a graph, fill the writer's form, answer, read
+what is shown."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Runs in the page before its own scripts: records what the widget hands to graphgate-event listeners,
-# what its streamed blocks showed when each task ended, and every dialog (none must ever open).
+# what its streamed blocks showed when each task ended, how each tool call's line read right after each of
+# its events was shown, and every dialog (none must ever open).
 RECORDER = """
-window.__gg = { events: [], streamed: {}, connection: [], sources: [] };
+window.__gg = { events: [], streamed: {}, connection: [], sources: [], tools: [] };
 window.EventSource = class extends window.EventSource {  // the stream URLs the widget opens
   constructor(url, options) {
     super(url, options);
@@ -26,6 +28,13 @@ document.addEventListener('graphgate-event', (ev) => {
   const data = event.data || {};
   window.__gg.events.push({ id, type: event.type, task: event.task_id, session: event.session_id,
                             node: data.node || null, text: event.type === 'message.delta' ? data.text : null });
+  if (event.type === 'tool.started' || event.type === 'tool.completed') {
+    const root = ev.target.shadowRoot;
+    queueMicrotask(() => {  // after the widget has shown the event (listeners run before it does)
+      const line = root.querySelector(`article[data-task-id="${event.task_id}"] .tool-call[data-call-id="${data.call_id}"]`);
+      window.__gg.tools.push({ type: event.type, task: event.task_id, call: data.call_id, text: line ? line.innerText : null });
+    });
+  }
   if (event.type === 'task.completed') {
     const chat = ev.target;
     const turn = chat.shadowRoot.querySelector(`article[data-task-id="${event.task_id}"]`);
@@ -55,7 +64,7 @@ class DemoPage:
     dialogs: list[str] = field(default_factory=list)
 
     @classmethod
-    def open(cls, context: Any, base_url: str, path: str = "/") -> "DemoPage":
+    def open(cls, context: Any, base_url: str, path: str = "/") -> DemoPage:
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
         demo = cls(page, base_url)
@@ -91,6 +100,11 @@ class DemoPage:
         self.page.wait_for_function("() => document.querySelector('graphgate-chat').token")
         self.page.wait_for_selector("#graph option", state="attached")
 
+    def pick_graph(self, name: str) -> None:
+        """Choose the graph in the demo's picker (which starts a new conversation)."""
+        self.page.select_option("#graph", name)
+        self.page.wait_for_function("(name) => document.querySelector('graphgate-chat').graph === name", arg=name)
+
     def fill_writer(self, topic: str, audience: str | None = None, depth: str | None = None, length: int | None = None) -> None:
         options = self.chat.locator("details.options")
         if (audience, depth, length) != (None, None, None) and options.get_attribute("open") is None:
@@ -114,6 +128,21 @@ class DemoPage:
     def answer(self, task_id: str, label: str) -> None:
         self.turn(task_id).locator(".ask .choices button", has_text=label).click()
 
+    def approval(self, task_id: str) -> Any:
+        """The task's (latest) tool approval card."""
+        return self.turn(task_id).locator(".ask[data-kind=tool_approval]").last
+
+    def focused(self, selector: str) -> bool:
+        """Whether the element with the focus inside the widget matches ``selector``."""
+        return bool(self.page.evaluate(
+            "(sel) => !!document.querySelector('graphgate-chat').shadowRoot.activeElement?.matches(sel)", selector
+        ))
+
+    def wait_focus(self, selector: str) -> None:
+        self.page.wait_for_function(
+            "(sel) => !!document.querySelector('graphgate-chat').shadowRoot.activeElement?.matches(sel)", arg=selector
+        )
+
     # --- what happened ---------------------------------------------------------------------------------
 
     def events(self) -> list[dict[str, Any]]:
@@ -135,6 +164,10 @@ class DemoPage:
                  .filter((e) => e.type === 'message.delta' && e.task === task && e.node === node).length >= count""",
             arg=[task, node, count],
         )
+
+    def tool_lines(self, task_id: str) -> list[dict[str, Any]]:
+        """How each tool call's line read right after each of its events was shown, in order."""
+        return [t for t in self.page.evaluate("window.__gg.tools") if t["task"] == task_id]
 
     def streamed_at_end(self, task_id: str) -> list[str]:
         return self.page.evaluate("(task) => window.__gg.streamed[task]", task_id)
