@@ -33,10 +33,11 @@ def duration(start: float | None, end: float | None) -> str:
 
 
 def completed_note(view: TaskView) -> str:
-    """What the status line of a completed task adds: `` in 12s (3 steps)``."""
+    """What the status line of a completed task adds: `` in 12s (3 steps, used send_email)``."""
     took = duration(view.created_at, view.finished_at)
     note = f" in {took}" if took else ""
-    return note + f" ({view.steps} step{'s' if view.steps != 1 else ''})"
+    used = f", used {', '.join(view.tool_names)}" if view.tool_names else ""
+    return note + f" ({view.steps} step{'s' if view.steps != 1 else ''}{used})"
 
 
 def node_trail(nodes: list[str], escape: Callable[[str], str]) -> str:

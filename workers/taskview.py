@@ -17,6 +17,7 @@ from gateway.interrupts import QUESTION, describe_answer
 
 MAX_ANSWER_CHARS = 200_000  # streamed text kept per run; deltas beyond this are dropped from the preview
 MAX_NODES = 50  # completed node names kept for the progress line
+MAX_TOOL_NAMES = 10  # distinct tool names kept for the finished status line
 
 
 class Status:
@@ -70,6 +71,7 @@ class TaskView:
     nodes: list[str] = field(default_factory=list)  # names of completed nodes, oldest first
     activity: str | None = None  # the last ``custom`` payload's text, or the tool running now
     tools: int = 0  # tool calls completed, all runs together
+    tool_names: list[str] = field(default_factory=list)  # the tools that ran, each named once, in order
     answers: dict[str, str] = field(default_factory=dict)  # run (as text) -> text streamed in that run
     last_message_id: str | None = None  # the model message the last delta belonged to
     questions: list[Question] = field(default_factory=list)
@@ -159,6 +161,9 @@ class TaskView:
             self.activity = f"running {data.get('tool') or 'a tool'}{_args_hint(data.get('args'))}"
         elif kind == EventType.TOOL_COMPLETED:
             self.tools += 1
+            name = str(data.get("tool") or "")
+            if name and name not in self.tool_names and len(self.tool_names) < MAX_TOOL_NAMES:
+                self.tool_names.append(name)
             failed = data.get("status") == "error"
             self.activity = f"{data.get('tool') or 'tool'} {'failed' if failed else 'done'}{_result_hint(data.get('result'))}"
         elif kind == EventType.TASK_RETRYING:

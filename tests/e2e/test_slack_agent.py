@@ -50,7 +50,7 @@ def agent_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, fake_s
         fake_slack,
         GRAPHGATE_SLACK_COMMANDS=json.dumps(COMMANDS),
         GRAPHGATE_SLACK_MENTION_GRAPH="agent",
-        GRAPHGATE_OFFLINE_MODEL_DELAY="0.1",  # answers stream for a second or two: the tool progress shows
+        GRAPHGATE_OFFLINE_MODEL_DELAY="0.2",  # answers stream for a second or two: the tool progress shows
     )
     stack = Stack(redis_url=redis_url, workdir=tmp_path_factory.mktemp("slack-agent"), extra_env=env)
     try:
@@ -136,7 +136,7 @@ def test_slash_command_agent_asks_to_approve_the_email_and_approve_sends_it(
 
     assert slack.click(question, button(question, "Approve"), user=user).status_code == 200
     answered(fake, channel, question.slot or "", f"<@{user}> answered: *Approved*")
-    status_says(fake, channel, "finished")
+    status_says(fake, channel, "used send_email)")
     text = final_text(fake, channel, 2, "queued")
     assert text == '[offline model] The email to ann@example.com is queued (subject: "Q3 report").'
     progress = [t for t in status_texts(fake, channel) if "send_email" in t]

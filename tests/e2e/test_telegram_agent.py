@@ -151,6 +151,7 @@ def test_approve_key_runs_the_tool_and_the_next_message_continues_the_thread(tg:
         assert chat.answered(question, "Approved")
         # the tool's progress showed in the progress message while the run went on
         wait_for(lambda: "finished" in status_texts(fake, 3001)[-1], 30, what="the progress message to say finished")
+        assert "used send_email)" in status_texts(fake, 3001)[-1]
         progress = [t for t in status_texts(fake, 3001)[:-1] if "running send_email" in t or "send_email done" in t]
         assert progress, status_texts(fake, 3001)
         assert chat.press_again(question, approve) == "This question was already answered; nothing was resumed."
