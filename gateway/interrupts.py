@@ -23,10 +23,9 @@ import json
 import re
 from typing import Any
 
-import jsonschema
-
 from gateway.errors import InvalidInput
 from gateway.events import to_jsonable
+from gateway.jsonschemas import first_error
 
 QUESTION = "question"
 TOOL_APPROVAL = "tool_approval"
@@ -52,7 +51,7 @@ def interrupt_data(interrupt_id: str, value: Any, response_schema: Any = None) -
     ``response_schema`` the graph gave is passed on.
     """
     value = to_jsonable(value)
-    actions, mode = _tool_actions(value)
+    actions, mode = _tool_actions(value, response_schema)
     if actions is not None:
         data: dict[str, Any] = {
             "interrupt_id": interrupt_id,
@@ -89,13 +88,12 @@ def _question(value: Any) -> dict[str, Any]:
     return {"question": question, "options": options}
 
 
-def _tool_actions(value: Any) -> tuple[list[dict[str, Any]] | None, str]:
+def _tool_actions(value: Any, response_schema: Any) -> tuple[list[dict[str, Any]] | None, str]:
     """The actions of a human-in-the-loop request (``None`` when ``value`` is not one), and its mode."""
     if not isinstance(value, dict):
         return None, ""
     if value.get("type") == TOOL_APPROVAL and isinstance(value.get("name"), str):  # per_call mode
-        allowed = value.get("allowed_decisions")
-        return [_action(value, allowed if isinstance(allowed, list) else list(DECISIONS))], "per_call"
+        return [_action(value, _schema_decisions(response_schema))], "per_call"
     requests, configs = value.get("action_requests"), value.get("review_configs")
     if not isinstance(requests, list) or not isinstance(configs, list):
         return None, ""
@@ -107,6 +105,18 @@ def _tool_actions(value: Any) -> tuple[list[dict[str, Any]] | None, str]:
         if isinstance(c, dict)
     }
     return [_action(r, allowed_by_name.get(r["name"], list(DECISIONS))) for r in requests], "batched"
+
+
+def _schema_decisions(schema: Any) -> list[str]:
+    """The decision types a per-call request's ``response_schema`` allows (every type when it names none):
+    the keys of its discriminator, or the ``type`` constants of a single decision."""
+    if not isinstance(schema, dict):
+        return list(DECISIONS)
+    mapping = (schema.get("discriminator") or {}).get("mapping")
+    if isinstance(mapping, dict) and mapping:
+        return [d for d in DECISIONS if d in mapping]
+    const = ((schema.get("properties") or {}).get("type") or {}).get("const")
+    return [const] if const in DECISIONS else list(DECISIONS)
 
 
 def _action(request: dict[str, Any], allowed: list[Any]) -> dict[str, Any]:
@@ -143,17 +153,18 @@ def resume_value(data: dict[str, Any], answer: Any) -> Any:
         for index, (action, decision) in enumerate(zip(actions, decisions)):
             _check_decision(action, decision, index)
         if data.get("mode") == "per_call":
-            return answer if isinstance(answer, dict) and "type" in answer else decisions[0]
-        if isinstance(answer, dict) and "decisions" in answer:
-            return answer  # the middleware's own format: unchanged
-        return {"decisions": decisions}
+            value = answer if isinstance(answer, dict) and "type" in answer else decisions[0]
+        elif isinstance(answer, dict) and "decisions" in answer:
+            value = answer  # the middleware's own format: unchanged
+        else:
+            value = {"decisions": decisions}
+    else:
+        value = answer
     schema = data.get("response_schema")
-    if isinstance(schema, dict):
-        errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(answer), key=lambda e: list(e.path))
-        if errors:
-            where = "/".join(str(p) for p in errors[0].absolute_path) or "answer"
-            raise InvalidInput(f"the answer does not match the interrupt's response schema: {where}: {errors[0].message}")
-    return answer
+    error = first_error(schema, value, "answer") if isinstance(schema, dict) else None
+    if error:
+        raise InvalidInput(f"the answer does not match the interrupt's response schema: {error}")
+    return value
 
 
 def _decisions(actions: list[dict[str, Any]], answer: Any) -> list[Any]:

@@ -27,6 +27,7 @@ from typing import Any
 import jsonschema
 
 from gateway.errors import InvalidInput
+from gateway.jsonschemas import first_error
 
 BUNDLED_CONFIG = Path(__file__).resolve().parent.parent / "langgraph.json"
 
@@ -67,13 +68,9 @@ class InputCheck:
             except Exception as exc:  # the reducer's own refusal: ValueError, NotImplementedError, ...
                 reason = str(exc).split("\n", 1)[0] or type(exc).__name__
                 raise InvalidInput(f"input does not match graph {graph!r}: {field_name}: {reason}") from None
-        if not self.schema:
-            return
-        errors = sorted(jsonschema.Draft202012Validator(self.schema).iter_errors(value), key=lambda e: list(e.absolute_path))
-        if errors:
-            first = errors[0]
-            where = "/".join(str(p) for p in first.absolute_path) or "input"
-            raise InvalidInput(f"input does not match graph {graph!r}: {where}: {first.message}")
+        error = first_error(self.schema, value, "input") if self.schema else None
+        if error:
+            raise InvalidInput(f"input does not match graph {graph!r}: {error}")
 
 
 @dataclass
@@ -166,16 +163,7 @@ def _input_schema(obj: Any) -> tuple[dict[str, Any] | None, InputCheck | None]:
         "properties": {k: v for k, v in props.items() if k not in reducers},
         "required": [k for k in schema.get("required") or [] if k not in reducers],
     }
-    return schema, InputCheck(schema=_any_of(rest), reducers=reducers)
-
-
-def _any_of(schema: Any) -> Any:
-    """``schema`` with every ``oneOf`` read as ``anyOf``."""
-    if isinstance(schema, dict):
-        return {("anyOf" if k == "oneOf" else k): _any_of(v) for k, v in schema.items()}
-    if isinstance(schema, list):
-        return [_any_of(v) for v in schema]
-    return schema
+    return schema, InputCheck(schema=rest, reducers=reducers)
 
 
 def _load_target(target: str, base: Path) -> Any:

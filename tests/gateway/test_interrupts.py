@@ -142,3 +142,34 @@ def test_describe_answer() -> None:
     question = interrupt_data("q", {"question": "Ok?", "options": [{"label": "Sure", "value": "yes"}]})
     assert describe_answer(question, "yes") == "Sure"
     assert describe_answer(question, {"x": 1}) == '{"x": 1}'
+
+
+def test_per_call_approvals_of_a_real_agent_resume_it() -> None:
+    """HumanInTheLoopMiddleware in per_call mode: two gated calls pause the agent on two interrupts at once,
+    each with a response schema; answers built here resume it the way the worker does."""
+    from langchain.agents import create_agent
+    from langchain.agents.middleware import HumanInTheLoopMiddleware
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import Command
+
+    from examples.agent import TOOLS, OfflineAgentModel
+
+    middleware = HumanInTheLoopMiddleware(interrupt_on={"send_email": {"allowed_decisions": ["approve", "reject"]}},
+                                          interrupt_mode="per_call")
+    agent = create_agent(OfflineAgentModel(), list(TOOLS), middleware=[middleware], checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "per-call"}}
+    agent.invoke({"messages": [{"role": "user", "content": "email ann@example.com and bob@example.com the Q3 report"}]},
+                 config)
+    pending = [interrupt_data(i.id, i.value, i.response_schema) for i in agent.get_state(config).interrupts]
+    assert [(d["kind"], d["mode"], d["actions"][0]["args"]["to"]) for d in pending] == [
+        ("tool_approval", "per_call", "ann@example.com"), ("tool_approval", "per_call", "bob@example.com")]
+    assert all(d["actions"][0]["allowed_decisions"] == ["approve", "reject"] for d in pending)
+    assert [o["value"] for o in pending[0]["options"]] == ["approve", "reject"]
+    with pytest.raises(InvalidInput, match="'edit' is not allowed"):
+        resume_value(pending[0], 'edit {"to": "x@example.com"}')
+    answers = {pending[0]["interrupt_id"]: resume_value(pending[0], "approve"),
+               pending[1]["interrupt_id"]: resume_value(pending[1], "reject: not bob")}
+    assert answers[pending[1]["interrupt_id"]] == {"type": "reject", "message": "not bob"}
+    result = agent.invoke(Command(resume=answers), config)
+    tools = [m for m in result["messages"] if m.type == "tool"]
+    assert sorted(t.content.split(":")[0] for t in tools) == ["Email to ann@example.com queued", "User rejected the tool call for `send_email` with reason"]
