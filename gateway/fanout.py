@@ -30,7 +30,11 @@ MAX_QUEUED = 10_000  # a subscriber this far behind is dropped; its client recon
 
 
 def parse_id(entry_id: str) -> tuple[int, int]:
-    """A stream id as a comparable pair; raises ``ValueError`` for anything else."""
+    """A stream id (``<ms>-<seq>`` or ``<ms>``) as a comparable pair; raises ``ValueError`` for anything else.
+
+    The one stream id parser: the SSE replay, /metrics and the dispatcher's dedupe (workers/deliverystore.py)
+    all compare ids with it.
+    """
     ms, _, seq = entry_id.partition("-")
     if not ms.isdigit() or (seq and not seq.isdigit()):
         raise ValueError(f"not a stream id: {entry_id!r}")

@@ -176,13 +176,17 @@ return id
 """
 )
 
+# The one lease pair, for every lease graphgate keeps: a worker's run of a task (gateway/keys.py ``lease``,
+# token = a run's uuid; workers/runstore.py) and a dispatcher's delivery shard (``delivery_owner``,
+# token = the dispatcher id; workers/deliverystore.py). Taking a lease is a plain ``SET NX PX``.
+
 # KEYS: lease. ARGV: token, ttl_ms. Renews the lease if the caller still holds it; returns 1 or 0.
 RENEW_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
 
-# KEYS: lease. ARGV: token. Releases the lease if the caller holds it.
+# KEYS: lease. ARGV: token. Releases the lease if the caller holds it; returns 1 or 0.
 RELEASE_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0

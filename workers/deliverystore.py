@@ -9,7 +9,8 @@ Per session, one hash (``Keys.delivered``, same hash slot as the session) holds:
 * ``failed:<task>``: the platform error that ended the task's delivery.
 
 Shard ownership is a lease per shard (``Keys.delivery_owner``): a dispatcher id with a TTL, renewed by its
-owner; live dispatchers announce themselves in ``Keys.dispatchers`` so each can take a fair share.
+owner with the same scripts as a task's run lease (gateway/scripts.py); live dispatchers announce
+themselves in ``Keys.dispatchers`` so each can take a fair share.
 """
 
 from __future__ import annotations
@@ -21,29 +22,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from gateway import scripts
 from gateway.events import Event, EventType, serialize_event
+from gateway.fanout import parse_id
 from gateway.keys import Keys
 from gateway.settings import Settings
 from workers.delivery import Posted
 from workers.taskview import TaskView
-
-# KEYS: owner key. ARGV: dispatcher id, ttl ms. Renews the lease if the caller still holds it.
-RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-
-# KEYS: owner key. ARGV: dispatcher id. Gives the lease up if the caller holds it.
-RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
-def entry_id_tuple(entry_id: str) -> tuple[int, int]:
-    """A stream entry id as a comparable pair."""
-    ms, _, seq = entry_id.partition("-")
-    return int(ms or 0), int(seq or 0)
 
 
 @dataclass
@@ -58,7 +43,7 @@ class SessionDelivery:
 
     def is_new(self, eid: str) -> bool:
         """True when the session entry ``eid`` comes after everything already applied."""
-        return entry_id_tuple(eid) > entry_id_tuple(self.last_eid)
+        return parse_id(eid) > parse_id(self.last_eid)
 
     def slots(self, task_id: str) -> dict[str, Posted]:
         return self.posted.setdefault(task_id, {})
@@ -66,21 +51,27 @@ class SessionDelivery:
 
 @dataclass(frozen=True)
 class TaskInfo:
+    """What the dispatcher reads of a task record: where it is delivered and which graph runs it."""
+
     binding: dict[str, Any] | None
     graph: str
 
 
 class DeliveryStore:
+    """The dispatcher's reads and writes of its Redis state; no delivery logic."""
+
     def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
-        self._renew = redis.register_script(RENEW)
-        self._release = redis.register_script(RELEASE)
+        # the same lease scripts as a task's run lease; the token is the dispatcher id
+        self._renew = redis.register_script(scripts.RENEW_LEASE)
+        self._release = redis.register_script(scripts.RELEASE_LEASE)
 
     # --- per-session delivery state -----------------------------------------------------------------
 
     async def load(self, session_id: str) -> SessionDelivery:
+        """The session's delivery state as last recorded (an empty one for a new session)."""
         raw = await self.redis.hgetall(self.keys.delivered(session_id))
         state = SessionDelivery(session_id, last_eid=raw.get("eid") or "0-0")
         for name, value in raw.items():
@@ -161,6 +152,7 @@ class DeliveryStore:
         return max(1, int(live))
 
     async def leave(self, dispatcher_id: str) -> None:
+        """Stop counting this dispatcher among the live ones (the others take its share at once)."""
         await self.redis.zrem(self.keys.dispatchers(), dispatcher_id)
 
     async def acquire(self, shard: int, dispatcher_id: str, ttl: float) -> bool:
@@ -172,4 +164,5 @@ class DeliveryStore:
         return bool(await self._renew(keys=[self.keys.delivery_owner(shard)], args=[dispatcher_id, int(ttl * 1000)]))
 
     async def release(self, shard: int, dispatcher_id: str) -> None:
+        """Give the shard's lease up if it is ours (a lease another dispatcher took meanwhile is left alone)."""
         await self._release(keys=[self.keys.delivery_owner(shard)], args=[dispatcher_id])

@@ -1,13 +1,8 @@
-"""The dispatcher's task view: events folded into what a chat should show, and pacing per channel."""
+"""The dispatcher's task view: events folded into what a chat should show."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 from gateway.events import Event, EventType
-from workers.deliverystore import entry_id_tuple
-from workers.pacer import Pacer
 from workers.taskview import Status, TaskView
 
 
@@ -46,26 +41,3 @@ def test_an_output_without_text_gets_a_json_summary() -> None:
     view = TaskView("t2")
     apply(view, EventType.TASK_COMPLETED, {"output": {"score": 3}, "text": None})
     assert view.final_text is None and '"score": 3' in (view.final_summary or "")
-
-
-def test_stream_ids_compare_numerically() -> None:
-    assert entry_id_tuple("1700000000000-10") > entry_id_tuple("1700000000000-9")
-    assert entry_id_tuple("1700000000001-0") > entry_id_tuple("1700000000000-99")
-
-
-def test_pacer_spaces_calls_and_honours_holds() -> None:
-    async def scenario() -> tuple[float, float]:
-        pacer = Pacer(0.2)
-        start = time.monotonic()
-        for _ in range(3):
-            await pacer.turn("c1")
-        three = time.monotonic() - start
-        await pacer.turn("c2")  # another channel is not held up by c1
-        pacer.hold("c2", 0.5)
-        start = time.monotonic()
-        await pacer.turn("c2")
-        return three, time.monotonic() - start
-
-    three, held = asyncio.run(scenario())
-    assert three >= 0.38  # slots at 0, 0.2, 0.4
-    assert held >= 0.45

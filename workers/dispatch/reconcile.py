@@ -1,0 +1,133 @@
+"""One batch of a session's entries: fold it into the task views, bring each task's chat up to date, record it.
+
+For each batch (workers/dispatch/lanes.py takes it):
+
+1. entries at or before the session's recorded ``eid`` are skipped (already applied: a redelivery);
+2. the new events are folded into each task's ``TaskView`` (as recorded at that ``eid``);
+3. for each task touched, its platform renders the view into messages with stable slots, and the chat is
+   reconciled: a slot never posted is posted, a changed slot is edited, a slot no longer rendered is left;
+4. the views and the new ``eid`` are recorded (one ``MULTI``); the lane acks only after that.
+
+Recovery: a slot recorded as "post in flight" (no id) means a dispatcher stopped between a post and its
+record; the platform is asked for it (``Platform.find``, Slack message metadata) and it is posted again
+only when not found. A ``PermanentError`` ends the task's delivery with ``delivery.failed`` on its session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from gateway.events import TERMINAL_EVENTS
+from workers.delivery import MessageGone, PermanentError, Posted, Tag
+from workers.deliverystore import DeliveryStore, SessionDelivery
+from workers.dispatch.calls import Chat, ChatCalls
+from workers.dispatch.faults import Faults
+from workers.dispatch.reader import DeliveryEntry
+from workers.dispatch.stats import Stats
+from workers.dispatch.targets import Targets
+from workers.taskview import TaskView
+
+log = logging.getLogger("graphgate.dispatcher")
+
+UNDELIVERABLE = "undeliverable"  # delivery.failed error code of an entry given up after repeated failures
+
+
+class Reconciler:
+    def __init__(self, store: DeliveryStore, targets: Targets, calls: ChatCalls, faults: Faults, stats: Stats) -> None:
+        self.store = store
+        self.targets = targets
+        self.calls = calls
+        self.faults = faults
+        self.stats = stats
+
+    async def deliver(self, state: SessionDelivery, batch: list[DeliveryEntry], fence: Callable[[], None]) -> None:
+        """Apply the batch's new events to the task views, bring the chat up to date, record it all."""
+        fresh = [e for e in batch if e.event is not None and state.is_new(e.event_id)]
+        self.stats.skipped_entries += len(batch) - len(fresh)
+        if not fresh:
+            return
+        touched: dict[str, DeliveryEntry] = {}  # task -> its last entry in the batch
+        finished: set[str] = set()
+        for entry in fresh:
+            event = entry.event
+            assert event is not None
+            view = state.views.get(event.task_id)
+            if view is None:
+                info = await self.targets.info(entry.session_id, event.task_id)
+                view = state.views[event.task_id] = TaskView(event.task_id, graph=info.graph if info else "")
+            view.apply(event)
+            touched[event.task_id] = entry
+            if event.type in TERMINAL_EVENTS:
+                finished.add(event.task_id)
+        crash = self.faults.armed(e.event for e in fresh if e.event is not None)
+        calls_before = self.stats.calls
+        for task_id, entry in touched.items():
+            if task_id in state.failed:
+                continue
+            platform, binding = await self.targets.of(entry.session_id, task_id)
+            if binding is None:
+                continue  # not chat-bound (or the record expired): nothing to show anywhere
+            if platform is None:
+                await self.fail(state, task_id, str(binding.get("platform")), "platform_unavailable",
+                                "this dispatcher has no configured platform for the binding")
+                continue
+            chat = Chat(platform, binding, platform.channel_key(binding), state, task_id, fence)
+            try:
+                await self._reconcile(chat, state.views[task_id], entry, crash)
+            except PermanentError as exc:
+                await self.fail(state, task_id, platform.name, exc.code, str(exc))
+        if crash and self.stats.calls > calls_before:
+            self.faults.crash("after the batch's last accepted call")
+        state.last_eid = fresh[-1].event_id
+        await self.store.save_progress(state, set(touched), finished)
+        for task_id in finished:
+            self.targets.forget(state.session_id, task_id)
+
+    async def give_up(self, state: SessionDelivery, entry: DeliveryEntry, error: str) -> None:
+        """Record the entry as applied without delivering it, and end its task's delivery with
+        ``delivery.failed`` (error ``undeliverable``): its batch failed too often to go on trying."""
+        if entry.event is None or not state.is_new(entry.event_id):
+            return
+        task_id = entry.event.task_id
+        self.stats.given_up += 1
+        if task_id not in state.failed:
+            info = await self.targets.info(entry.session_id, task_id)
+            platform = str((info.binding or {}).get("platform", "")) if info else ""
+            await self.fail(state, task_id, platform, UNDELIVERABLE, error)
+        finished = {task_id} if entry.event.type in TERMINAL_EVENTS else set()
+        state.last_eid = entry.event_id
+        await self.store.save_progress(state, {task_id}, finished)
+        if finished:
+            self.targets.forget(state.session_id, task_id)
+
+    async def fail(self, state: SessionDelivery, task_id: str, platform: str, code: str, detail: str) -> None:
+        """End the task's delivery: nothing more of it is sent; ``delivery.failed`` goes to its session."""
+        self.stats.failures += 1
+        state.failed[task_id] = code
+        log.warning("delivery of task %s to %s failed for good: %s", task_id, platform, detail or code)
+        await self.store.record_failure(state.session_id, task_id, platform, code, detail)
+
+    async def _reconcile(self, chat: Chat, view: TaskView, entry: DeliveryEntry, crash: bool) -> None:
+        """Make the chat show what the view says: post missing slots, edit changed ones."""
+        slots = chat.slots
+        messages = chat.platform.render(view, chat.binding)
+        new = [m.slot for m in messages if not (slots.get(m.slot) and slots[m.slot].id)]
+        last_new = new[-1] if new else None  # the fault injection fires after this one's post
+        for message in messages:
+            tag = Tag(chat.task_id, message.slot, entry.event_id)
+            posted = slots.get(message.slot)
+            if posted is not None and not posted.id:  # a post was in flight when a dispatcher stopped
+                found = await self.calls.find(chat, tag)
+                posted = slots[message.slot] = found if found else Posted("")
+                if found:
+                    log.info("task %s: found %s posted before a restart (%s)", chat.task_id, message.slot, found.id)
+                    await self.store.save_posted(chat.state, chat.task_id)
+            if posted is not None and posted.id:
+                try:
+                    await self.calls.edit(chat, message, tag)
+                    continue
+                except MessageGone:
+                    log.info("task %s: %s was deleted in the chat; posting it again", chat.task_id, message.slot)
+            await self.calls.post(chat, message, tag, crash_after=crash and message.slot == last_new)
+            await self.calls.edit(chat, message, tag)  # when the post was partial
