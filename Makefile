@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install up test soak bench clean
+.PHONY: install up test test-fast lint soak bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,8 +17,18 @@ up: install
 	$(VENV)/bin/graphgate up
 
 # pytest exits 5 when it collected no tests; that is not a failure of the suite
-test: install
+# lint and format (ruff), types (mypy, strict on graphgate.core), the import-layer contract, then every test
+test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy graphgate/core
+
+# the in-process tests only (real Redis, no graphgate processes): about a minute
+test-fast: install
+	$(PY) -m pytest -m "not integration and not soak" $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 # the full soak: 2,000 tasks while workers are killed at random (several minutes; SOAK_TASKS=, SOAK_SEED=)
 soak: install

@@ -29,10 +29,12 @@ import redis
 
 from bench.systems import BENCH_ENV
 from bench.table import Row
-from gateway.keys import Keys
-from tests.support.stack import RedisServer, Stack
+from graphgate.core.keys import Keys
+from graphgate.testing.stack import RedisServer, Stack
 
-SLACK_INJECTED_429 = 4  # dispatcher chat.postMessage and chat.update calls answered `ratelimited` (Retry-After 1 s), each
+SLACK_INJECTED_429 = (
+    4  # dispatcher chat.postMessage and chat.update calls answered `ratelimited` (Retry-After 1 s), each
+)
 DELIVERY_TIMEOUT = float(os.environ.get("BENCH_CHAT_TIMEOUT", "300"))  # seconds for every answer to arrive
 
 
@@ -66,25 +68,35 @@ class ChatResult:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-def measure(server: RedisServer, workdir: Path, tasks: int, channels: int = 20,
-            injected_429s: int = SLACK_INJECTED_429, channel_interval: float | None = None,
-            worker_concurrency: int = 2) -> ChatResult | NotMeasured:
+def measure(
+    server: RedisServer,
+    workdir: Path,
+    tasks: int,
+    channels: int = 20,
+    injected_429s: int = SLACK_INJECTED_429,
+    channel_interval: float | None = None,
+    worker_concurrency: int = 2,
+) -> ChatResult | NotMeasured:
     """``tasks`` echo runs per platform over ``channels`` Slack channels and as many Telegram chats; Slack answers
     ``injected_429s`` dispatcher posts and as many updates with ``ratelimited`` (Retry-After 1 s).
 
     ``channel_interval`` overrides the dispatcher's pacing per channel (the smoke run's shortcut); by default
     the product's own setting applies."""
     try:
-        from tests.connectors.slack.fake_slack import FakeSlack
-        from tests.connectors.slack.support import SlackSender, slack_env
-        from tests.connectors.telegram.fake_bot_api import FakeBotApi
-        from tests.connectors.telegram.support import Webhook, spawn, telegram_env
+        from graphgate.testing.fake_bot_api import FakeBotApi
+        from graphgate.testing.fake_slack import FakeSlack
+        from graphgate.testing.slack import SlackSender, slack_env
+        from graphgate.testing.telegram import Webhook, spawn, telegram_env
     except ImportError as exc:
         return NotMeasured(f"fake chat servers not available ({exc.name})")
     channels = max(1, min(channels, tasks))
     slack, telegram = FakeSlack().start(), FakeBotApi().start()
     env = {**BENCH_ENV, **slack_env(slack), **telegram_env(telegram)}
-    for name in ("GRAPHGATE_DISPATCHER_CHANNEL_INTERVAL", "GRAPHGATE_DELIVERY_SHARDS", "GRAPHGATE_DISPATCHER_LEASE_SECONDS"):
+    for name in (
+        "GRAPHGATE_DISPATCHER_CHANNEL_INTERVAL",
+        "GRAPHGATE_DELIVERY_SHARDS",
+        "GRAPHGATE_DISPATCHER_LEASE_SECONDS",
+    ):
         env.pop(name, None)  # the product's defaults, not the test suite's faster ones
     if channel_interval is not None:
         env["GRAPHGATE_DISPATCHER_CHANNEL_INTERVAL"] = str(channel_interval)
@@ -97,8 +109,13 @@ def measure(server: RedisServer, workdir: Path, tasks: int, channels: int = 20,
         slack_channels = [f"CBENCH{i:04d}" for i in range(channels)]
         chats = [910_000 + i for i in range(channels)]
         # only the dispatcher's posts (they carry event metadata), not the slash command's own echo of the question
-        slack.fail("chat.postMessage", lambda args: bool(args.get("metadata")), status=429, retry_after=1.0,
-                   times=injected_429s)
+        slack.fail(
+            "chat.postMessage",
+            lambda args: bool(args.get("metadata")),
+            status=429,
+            retry_after=1.0,
+            times=injected_429s,
+        )
         slack.fail("chat.update", status=429, retry_after=1.0, times=injected_429s)
         sender, hook = SlackSender(url, slack), Webhook(url)
         answers: dict[tuple[str, Any], str] = {}
@@ -121,10 +138,13 @@ def measure(server: RedisServer, workdir: Path, tasks: int, channels: int = 20,
             events = _events_by_platform(r, Keys(stack.prefix))
         finally:
             r.close()
-        return ChatResult(seconds, [
-            _slack_result(slack, channels, tasks, events.get("slack", 0)),
-            _telegram_result(telegram, channels, tasks, events.get("telegram", 0)),
-        ])
+        return ChatResult(
+            seconds,
+            [
+                _slack_result(slack, channels, tasks, events.get("slack", 0)),
+                _telegram_result(telegram, channels, tasks, events.get("telegram", 0)),
+            ],
+        )
     finally:
         if dispatcher is not None:
             stack.stop_proc(dispatcher)
@@ -153,7 +173,7 @@ def _shown(message: Any) -> str:
 
 def _shards() -> range:
     """The delivery shards of the stack (it runs with the default number of shards)."""
-    from gateway.settings import Settings
+    from graphgate.core.settings import Settings
 
     return range(Settings.model_fields["delivery_shards"].default)
 
@@ -212,10 +232,20 @@ def _slack_result(fake: Any, channels: int, tasks: int, events: int) -> Platform
     # the dispatcher's calls only: a slash command's root post ("<@U> asked ...", no event metadata) is made by
     # the API while it acknowledges the command, outside the dispatcher's pacing
     with fake.lock:
-        calls = [c for c in fake.calls
-                 if c.method in SLACK_DELIVERY and (c.method != "chat.postMessage" or c.args.get("metadata"))]
-    rows = [(c.at, c.args.get("channel"), 429 if c.status == 429 or c.response.get("error") == "ratelimited" else c.status,
-             1.0) for c in calls]  # every 429 on Slack here is an injected one, with Retry-After 1
+        calls = [
+            c
+            for c in fake.calls
+            if c.method in SLACK_DELIVERY and (c.method != "chat.postMessage" or c.args.get("metadata"))
+        ]
+    rows = [
+        (
+            c.at,
+            c.args.get("channel"),
+            429 if c.status == 429 or c.response.get("error") == "ratelimited" else c.status,
+            1.0,
+        )
+        for c in calls
+    ]  # every 429 on Slack here is an injected one, with Retry-After 1
     refused = sum(1 for row in rows if row[2] == 429)
     return PlatformResult("slack", channels, tasks, events, len(calls), refused, _unhonoured(rows))
 
@@ -223,17 +253,31 @@ def _slack_result(fake: Any, channels: int, tasks: int, events: int) -> Platform
 def _telegram_result(fake: Any, channels: int, tasks: int, events: int) -> PlatformResult:
     with fake.lock:
         calls = [c for c in fake.calls if c.method in TELEGRAM_DELIVERY]
-    rows = [(c.at, c.chat, c.status, float((c.response.get("parameters") or {}).get("retry_after") or 1)) for c in calls]
+    rows = [
+        (c.at, c.chat, c.status, float((c.response.get("parameters") or {}).get("retry_after") or 1)) for c in calls
+    ]
     refused = sum(1 for row in rows if row[2] == 429)
     return PlatformResult("telegram", channels, tasks, events, len(calls), refused, _unhonoured(rows))
 
 
 def rows(result: ChatResult) -> list[Row]:
     title = "chat delivery (dispatcher -> fake Slack + Telegram)"
-    out = [Row(title, f"events/s delivered ({result.events:,} events in {result.seconds:.1f} s)",
-               {"graphgate": result.per_second, "peer": "n/a"}, higher_is_better=True)]
+    out = [
+        Row(
+            title,
+            f"events/s delivered ({result.events:,} events in {result.seconds:.1f} s)",
+            {"graphgate": result.per_second, "peer": "n/a"},
+            higher_is_better=True,
+        )
+    ]
     for p in result.platforms:
-        out.append(Row(title, f"{p.name}: {p.tasks} runs in {p.channels} channels: calls / 429s / unhonoured",
-                       {"graphgate": f"{p.calls} / {p.refused_429} / {p.unhonoured_429}"},
-                       target="0 unhonoured", met=p.unhonoured_429 == 0))
+        out.append(
+            Row(
+                title,
+                f"{p.name}: {p.tasks} runs in {p.channels} channels: calls / 429s / unhonoured",
+                {"graphgate": f"{p.calls} / {p.refused_429} / {p.unhonoured_429}"},
+                target="0 unhonoured",
+                met=p.unhonoured_429 == 0,
+            )
+        )
     return out

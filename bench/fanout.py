@@ -25,9 +25,9 @@ import redis
 from bench.graphgate_load import create_sessions
 from bench.stats import Latency
 from bench.systems import BENCH_SUB, Graphgate, cpu_seconds, rss_kib
-from gateway.events import STREAM_FIELD, Event, EventType, serialize_event
-from gateway.keys import Keys
-from tests.support.stack import ROOT, token
+from graphgate.core.events import STREAM_FIELD, Event, EventType, serialize_event
+from graphgate.core.keys import Keys
+from graphgate.testing.stack import ROOT, token
 
 TICK = 0.005  # the load generator writes what is due every TICK seconds, in one pipeline
 GRACE = 2.0  # seconds allowed for the last events to reach the clients before they stop
@@ -61,12 +61,22 @@ class FanoutResult:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "clients": self.clients, "sessions": self.sessions, "connected": self.connected, "held_in": self.held_in,
-            "seconds": self.seconds, "produced": self.produced, "expected": self.expected,
-            "delivered": self.delivered, "delivered_per_second": self.delivered_per_second,
-            "produced_per_second": self.produced_per_second, "lag_ms": self.lag_ms.as_dict(),
-            "rss_mib": self.rss_kib / 1024, "hwm_mib": self.hwm_kib / 1024, "api_cpu": self.api_cpu,
-            "dropped": self.dropped, "errors": self.errors,
+            "clients": self.clients,
+            "sessions": self.sessions,
+            "connected": self.connected,
+            "held_in": self.held_in,
+            "seconds": self.seconds,
+            "produced": self.produced,
+            "expected": self.expected,
+            "delivered": self.delivered,
+            "delivered_per_second": self.delivered_per_second,
+            "produced_per_second": self.produced_per_second,
+            "lag_ms": self.lag_ms.as_dict(),
+            "rss_mib": self.rss_kib / 1024,
+            "hwm_mib": self.hwm_kib / 1024,
+            "api_cpu": self.api_cpu,
+            "dropped": self.dropped,
+            "errors": self.errors,
         }
 
 
@@ -75,8 +85,15 @@ async def prepare(gg: Graphgate, sessions: int) -> list[tuple[str, str]]:
     return await create_sessions(gg.url, sessions)
 
 
-def measure(gg: Graphgate, pairs: list[tuple[str, str]], clients: int, rate: float, seconds: float,
-            procs: int = 2, grace: float = GRACE) -> FanoutResult:
+def measure(
+    gg: Graphgate,
+    pairs: list[tuple[str, str]],
+    clients: int,
+    rate: float,
+    seconds: float,
+    procs: int = 2,
+    grace: float = GRACE,
+) -> FanoutResult:
     """Hold ``clients`` SSE clients on the sessions ``pairs`` (round robin) and write ``rate`` events per
     second spread over the sessions for ``seconds``."""
     r = redis.Redis.from_url(gg.redis.url, decode_responses=True)
@@ -94,10 +111,18 @@ def measure(gg: Graphgate, pairs: list[tuple[str, str]], clients: int, rate: flo
         share = follow[part::procs]
         if not share:
             continue
-        child = subprocess.Popen([sys.executable, "-m", "bench.sse_clients"], cwd=ROOT, env=env, text=True,
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "bench.sse_clients"],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
         assert child.stdin is not None
-        child.stdin.write(json.dumps({"url": gg.url, "token": token(BENCH_SUB), "sessions": share, "after": after}) + "\n")
+        child.stdin.write(
+            json.dumps({"url": gg.url, "token": token(BENCH_SUB), "sessions": share, "after": after}) + "\n"
+        )
         child.stdin.flush()
         children.append(child)
     try:
@@ -142,14 +167,32 @@ def measure(gg: Graphgate, pairs: list[tuple[str, str]], clients: int, rate: flo
         r.close()
     expected = sum(n * followers.get(sid, 0) for sid, n in produced_by.items())
     return FanoutResult(
-        clients=clients, sessions=len(pairs), connected=connected, held_in=held_in, seconds=window, produced=produced,
-        expected=expected, delivered=delivered, lag_ms=Latency.of(lags), rss_kib=rss, hwm_kib=hwm, api_cpu=cpu,
-        dropped=dropped, errors=errors[:10],
+        clients=clients,
+        sessions=len(pairs),
+        connected=connected,
+        held_in=held_in,
+        seconds=window,
+        produced=produced,
+        expected=expected,
+        delivered=delivered,
+        lag_ms=Latency.of(lags),
+        rss_kib=rss,
+        hwm_kib=hwm,
+        api_cpu=cpu,
+        dropped=dropped,
+        errors=errors[:10],
     )
 
 
-def _probe(r: redis.Redis, keys: Keys, pairs: list[tuple[str, str]], children: list[subprocess.Popen[str]],
-           clients: int, since: float, timeout: float = 180.0) -> float:
+def _probe(
+    r: redis.Redis,
+    keys: Keys,
+    pairs: list[tuple[str, str]],
+    children: list[subprocess.Popen[str]],
+    clients: int,
+    since: float,
+    timeout: float = 180.0,
+) -> float:
     """Write one probe event per session (again every few seconds) until every client received one: only then
     is each subscription live end to end. Seconds from ``since`` (a perf_counter time) until then."""
     deadline = time.perf_counter() + timeout
@@ -159,7 +202,9 @@ def _probe(r: redis.Redis, keys: Keys, pairs: list[tuple[str, str]], children: l
             pipe = r.pipeline(transaction=False)
             for sid, task_id in pairs:
                 event = Event(EventType.CUSTOM, task_id, sid, {"payload": {"probe": 1}})
-                pipe.xadd(keys.events(sid), {STREAM_FIELD: serialize_event(event)}, maxlen=STREAM_MAXLEN, approximate=True)
+                pipe.xadd(
+                    keys.events(sid), {STREAM_FIELD: serialize_event(event)}, maxlen=STREAM_MAXLEN, approximate=True
+                )
             pipe.execute()
             next_probe = time.perf_counter() + 5.0
         probed = 0
@@ -174,8 +219,9 @@ def _probe(r: redis.Redis, keys: Keys, pairs: list[tuple[str, str]], children: l
     raise RuntimeError(f"only {probed} of {clients} SSE clients received a probe event within {timeout:g} s")
 
 
-def _produce(r: redis.Redis, keys: Keys, pairs: list[tuple[str, str]], rate: float, seconds: float,
-             produced_by: dict[str, int]) -> int:
+def _produce(
+    r: redis.Redis, keys: Keys, pairs: list[tuple[str, str]], rate: float, seconds: float, produced_by: dict[str, int]
+) -> int:
     """Write ``rate`` events per second, round robin over the sessions, for ``seconds``; how many."""
     sent = 0
     start = time.perf_counter()
@@ -189,8 +235,9 @@ def _produce(r: redis.Redis, keys: Keys, pairs: list[tuple[str, str]], rate: flo
             for _ in range(due):
                 sid, task_id = pairs[sent % len(pairs)]
                 event = Event(EventType.CUSTOM, task_id, sid, {"payload": {"bench": sent + 1}})
-                pipe.xadd(keys.events(sid), {STREAM_FIELD: serialize_event(event)}, maxlen=STREAM_MAXLEN,
-                          approximate=True)
+                pipe.xadd(
+                    keys.events(sid), {STREAM_FIELD: serialize_event(event)}, maxlen=STREAM_MAXLEN, approximate=True
+                )
                 produced_by[sid] = produced_by.get(sid, 0) + 1
                 sent += 1
             pipe.execute()

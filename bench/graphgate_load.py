@@ -39,7 +39,7 @@ class SessionFeed:
     queue: asyncio.Queue[Arrival] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
 
-    async def open(self, after: str = "0-0") -> "SessionFeed":
+    async def open(self, after: str = "0-0") -> SessionFeed:
         connected = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._read(after, connected))
         await connected
@@ -47,8 +47,12 @@ class SessionFeed:
 
     async def _read(self, after: str, connected: asyncio.Future[None]) -> None:
         try:
-            async with self.http.stream("GET", f"/api/v1/events/{self.session_id}", headers={"Last-Event-ID": after},
-                                        timeout=httpx.Timeout(10, read=None)) as resp:
+            async with self.http.stream(
+                "GET",
+                f"/api/v1/events/{self.session_id}",
+                headers={"Last-Event-ID": after},
+                timeout=httpx.Timeout(10, read=None),
+            ) as resp:
                 resp.raise_for_status()
                 connected.set_result(None)
                 kind = ""
@@ -156,7 +160,7 @@ async def throughput(url: str, runs: int, concurrency: int) -> Throughput:
                         task = await post_task(http, "echo", "load", feed.session_id)
                     done = await feed.until(task["task_id"], {"task.completed"})
                     done_ms.append((done.at - t0) * 1000)
-                except (httpx.HTTPError, RunFailed, asyncio.TimeoutError):
+                except (TimeoutError, httpx.HTTPError, RunFailed):
                     errors += 1
         finally:
             if feed is not None:
@@ -182,8 +186,10 @@ async def interrupt(url: str, rounds: int, warmup: int) -> dict[str, Latency]:
                     task = await post_task(http, "ask", "hello", feed.session_id)
                 asked = await feed.until(task["task_id"], {"interrupt"})
                 t0 = time.perf_counter()
-                resp = await http.post(f"/api/v1/tasks/{task['task_id']}/resume",
-                                       json={"answer": f"Bench {i}", "interrupt_id": asked.envelope["data"]["interrupt_id"]})
+                resp = await http.post(
+                    f"/api/v1/tasks/{task['task_id']}/resume",
+                    json={"answer": f"Bench {i}", "interrupt_id": asked.envelope["data"]["interrupt_id"]},
+                )
                 resp.raise_for_status()
                 out = await feed.until(task["task_id"], {"node.completed"})
                 done = await feed.until(task["task_id"], {"task.completed"})

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import redis
 
 from bench.stats import Latency
-from tests.support.stack import ROOT
+from graphgate.testing.stack import ROOT
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,27 @@ def redis_xadd(port: int, requests: int) -> list[XaddRate]:
     for clients in (50, 1):
         n = requests if clients > 1 else max(1000, requests // 5)
         proc = subprocess.run(
-            [binary, "-h", "127.0.0.1", "-p", str(port), "-c", str(clients), "-n", str(n), "--csv",
-             "XADD", "bench:xadd", "*", "f", "v"],
-            capture_output=True, text=True, timeout=300, check=True,
+            [
+                binary,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-c",
+                str(clients),
+                "-n",
+                str(n),
+                "--csv",
+                "XADD",
+                "bench:xadd",
+                "*",
+                "f",
+                "v",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
         )
         rows = [row for row in csv.DictReader(io.StringIO(proc.stdout)) if row.get("rps")]
         out.append(XaddRate(clients, float(rows[-1]["rps"]), float(rows[-1]["p50_latency_ms"])))
@@ -54,9 +72,29 @@ def celery_noop(redis_url: str, runs: int, burst: int, concurrency: int, pool: s
     """Start a no-op Celery worker with graphgate's pool settings and time its tasks."""
     env = {**os.environ, "BENCH_REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "bench.celery_noop", "worker", "-Q", "bench.noop", "-c", str(concurrency),
-         "-P", pool, "--without-gossip", "--without-mingle", "-E", "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bench.celery_noop",
+            "worker",
+            "-Q",
+            "bench.noop",
+            "-c",
+            str(concurrency),
+            "-P",
+            pool,
+            "--without-gossip",
+            "--without-mingle",
+            "-E",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         from bench import celery_noop as mod

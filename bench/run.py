@@ -30,9 +30,17 @@ from typing import Any
 
 from bench import chat, fanout, graphgate_load, limits, peer_load
 from bench.stats import Latency, Throughput
-from bench.systems import CpuMeter, Graphgate, Peer, PeerUnavailable, PostgresDatabase, PostgresUnavailable, peer_missing
+from bench.systems import (
+    CpuMeter,
+    Graphgate,
+    Peer,
+    PeerUnavailable,
+    PostgresDatabase,
+    PostgresUnavailable,
+    peer_missing,
+)
 from bench.table import COLUMNS, Row, judge, render_markdown, render_text
-from tests.support.stack import RedisServer
+from graphgate.testing.stack import RedisServer
 
 NOTES = [
     "gain: how many times better graphgate (SQLite) is than the LangGraph server (its time / ours, or our rate / its).",
@@ -66,9 +74,26 @@ class Sizes:
     chat_interval: float | None = None  # dispatcher pacing per channel; None: the product's default (1 s)
 
 
-SMOKE = Sizes(runs=2, warmup=0, throughput_runs=6, concurrency=3, rounds=1, sse_clients=6, sse_sessions=(3,),
-              sse_rate=60.0, sse_seconds=1.0, sse_procs=1, sse_grace=0.5, celery_runs=5, celery_burst=20, xadd_requests=2000,
-              chat_tasks=2, chat_channels=2, chat_429s=1, chat_interval=0.2)
+SMOKE = Sizes(
+    runs=2,
+    warmup=0,
+    throughput_runs=6,
+    concurrency=3,
+    rounds=1,
+    sse_clients=6,
+    sse_sessions=(3,),
+    sse_rate=60.0,
+    sse_seconds=1.0,
+    sse_procs=1,
+    sse_grace=0.5,
+    celery_runs=5,
+    celery_burst=20,
+    xadd_requests=2000,
+    chat_tasks=2,
+    chat_channels=2,
+    chat_429s=1,
+    chat_interval=0.2,
+)
 
 
 @dataclass
@@ -113,8 +138,14 @@ def machine() -> dict[str, Any]:
                 mem_kib = int(line.split()[1])
     except OSError:
         pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem_kib / 1024 / 1024, 1),
-            "python": platform.python_version(), "kernel": platform.release(), "loadavg_start": loadavg()}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "loadavg_start": loadavg(),
+    }
 
 
 def loadavg() -> str:
@@ -148,12 +179,22 @@ def run(opts: Options) -> Results:
     try:
         if "limits" in opts.only:
             log("limits: redis-benchmark XADD")
-            results.limits["xadd"] = section(results, opts, "limits.xadd", lambda: limits.redis_xadd(redis.port, s.xadd_requests))
+            results.limits["xadd"] = section(
+                results, opts, "limits.xadd", lambda: limits.redis_xadd(redis.port, s.xadd_requests)
+            )
             log("limits: Celery no-op round trip")
-            results.limits["celery"] = section(results, opts, "limits.celery", lambda: limits.celery_noop(
-                redis.url, s.celery_runs, s.celery_burst, opts.worker_concurrency, opts.worker_pool))
+            results.limits["celery"] = section(
+                results,
+                opts,
+                "limits.celery",
+                lambda: limits.celery_noop(
+                    redis.url, s.celery_runs, s.celery_burst, opts.worker_concurrency, opts.worker_pool
+                ),
+            )
 
-        gg = Graphgate("graphgate", redis, work / "graphgate", concurrency=opts.worker_concurrency, pool=opts.worker_pool)
+        gg = Graphgate(
+            "graphgate", redis, work / "graphgate", concurrency=opts.worker_concurrency, pool=opts.worker_pool
+        )
         measure_graphgate(results, opts, gg, "graphgate", with_fanout=True)
 
         measure_postgres(results, opts, redis, work / "graphgate-pg")
@@ -165,9 +206,20 @@ def run(opts: Options) -> Results:
 
         if "chat" in opts.only:
             log("chat delivery")
-            outcome = section(results, opts, "chat", lambda: chat.measure(
-                redis, work / "chat", s.chat_tasks, s.chat_channels, s.chat_429s, s.chat_interval,
-                opts.worker_concurrency))
+            outcome = section(
+                results,
+                opts,
+                "chat",
+                lambda: chat.measure(
+                    redis,
+                    work / "chat",
+                    s.chat_tasks,
+                    s.chat_channels,
+                    s.chat_429s,
+                    s.chat_interval,
+                    opts.worker_concurrency,
+                ),
+            )
             if isinstance(outcome, chat.NotMeasured):
                 results.skipped["chat"] = outcome.reason
             else:
@@ -192,8 +244,14 @@ def measure_postgres(results: Results, opts: Options, redis: RedisServer, workdi
         results.skipped["graphgate_pg"] = f"PostgreSQL unavailable ({exc})"
         return
     try:
-        pg = Graphgate("graphgate_pg", redis, workdir, checkpointer_url=db.url,
-                       concurrency=opts.worker_concurrency, pool=opts.worker_pool)
+        pg = Graphgate(
+            "graphgate_pg",
+            redis,
+            workdir,
+            checkpointer_url=db.url,
+            concurrency=opts.worker_concurrency,
+            pool=opts.worker_pool,
+        )
         measure_graphgate(results, opts, pg, "graphgate_pg", with_fanout=False)
     finally:
         db.drop()
@@ -215,19 +273,36 @@ def measure_graphgate(results: Results, opts: Options, gg: Graphgate, column: st
     try:
         if "latency" in opts.only:
             log(f"{column}: echo, {s.runs} sequential runs")
-            out["latency"] = section(results, opts, f"{column}.latency",
-                                     lambda: asyncio.run(graphgate_load.latency(gg.url, s.runs, s.warmup)))
+            out["latency"] = section(
+                results,
+                opts,
+                f"{column}.latency",
+                lambda: asyncio.run(graphgate_load.latency(gg.url, s.runs, s.warmup)),
+            )
         if "throughput" in opts.only:
             log(f"{column}: echo, {s.throughput_runs} runs at concurrency {s.concurrency}")
-            out["throughput"] = section(results, opts, f"{column}.throughput", lambda: metered(
-                gg.processes(), lambda: asyncio.run(graphgate_load.throughput(gg.url, s.throughput_runs, s.concurrency))))
+            out["throughput"] = section(
+                results,
+                opts,
+                f"{column}.throughput",
+                lambda: metered(
+                    gg.processes(),
+                    lambda: asyncio.run(graphgate_load.throughput(gg.url, s.throughput_runs, s.concurrency)),
+                ),
+            )
         if "interrupt" in opts.only:
             log(f"{column}: ask, {s.rounds} interrupt round trips")
-            out["interrupt"] = section(results, opts, f"{column}.interrupt",
-                                       lambda: asyncio.run(graphgate_load.interrupt(gg.url, s.rounds, s.warmup // 2)))
+            out["interrupt"] = section(
+                results,
+                opts,
+                f"{column}.interrupt",
+                lambda: asyncio.run(graphgate_load.interrupt(gg.url, s.rounds, s.warmup // 2)),
+            )
         if with_fanout and "fanout" in opts.only:
             for sessions in s.sse_sessions:
-                log(f"{column}: SSE fan-out, {s.sse_clients} clients on {sessions} sessions, {s.sse_rate:g} events/s delivered")
+                log(
+                    f"{column}: SSE fan-out, {s.sse_clients} clients on {sessions} sessions, {s.sse_rate:g} events/s delivered"
+                )
                 result = section(results, opts, f"fanout.{sessions}", lambda: _fanout(gg, s, sessions))
                 if result is not None:
                     results.fanout.append(result)
@@ -271,15 +346,28 @@ def measure_peer(results: Results, opts: Options) -> None:
     try:
         if "latency" in opts.only:
             log(f"peer: echo, {s.runs} sequential runs")
-            out["latency"] = section(results, opts, "peer.latency", lambda: asyncio.run(peer_load.latency(peer.url, s.runs, s.warmup)))
+            out["latency"] = section(
+                results, opts, "peer.latency", lambda: asyncio.run(peer_load.latency(peer.url, s.runs, s.warmup))
+            )
         if "throughput" in opts.only:
             log(f"peer: echo, {s.throughput_runs} runs at concurrency {s.concurrency}")
-            out["throughput"] = section(results, opts, "peer.throughput", lambda: metered(
-                peer.processes(), lambda: asyncio.run(peer_load.throughput(peer.url, s.throughput_runs, s.concurrency))))
+            out["throughput"] = section(
+                results,
+                opts,
+                "peer.throughput",
+                lambda: metered(
+                    peer.processes(),
+                    lambda: asyncio.run(peer_load.throughput(peer.url, s.throughput_runs, s.concurrency)),
+                ),
+            )
         if "interrupt" in opts.only:
             log(f"peer: ask, {s.rounds} interrupt round trips")
-            out["interrupt"] = section(results, opts, "peer.interrupt",
-                                       lambda: asyncio.run(peer_load.interrupt(peer.url, s.rounds, s.warmup // 2)))
+            out["interrupt"] = section(
+                results,
+                opts,
+                "peer.interrupt",
+                lambda: asyncio.run(peer_load.interrupt(peer.url, s.rounds, s.warmup // 2)),
+            )
     finally:
         peer.stop()
 
@@ -332,22 +420,37 @@ Values = Callable[[str, Callable[[Any], float | str]], dict[str, float | str | N
 def throughput_rows(results: Results, values: Values, out: list[Row]) -> None:
     s = results.sizes
     title = f"echo, {s.throughput_runs:,} runs at concurrency {s.concurrency}"
-    tput = Row(title, "completed runs per second", values("throughput", lambda r: r.per_second), higher_is_better=True,
-               target=">= 3x the peer")
+    tput = Row(
+        title,
+        "completed runs per second",
+        values("throughput", lambda r: r.per_second),
+        higher_is_better=True,
+        target=">= 3x the peer",
+    )
     tput.met = None if tput.gain is None else tput.gain >= 3
     out.append(tput)
     out.append(Row(title, "errors", values("throughput", lambda r: float(r.errors)), digits=0))
-    out.append(Row(title, "request -> completion p50 under load, ms", values("throughput", lambda r: r.completion_ms.p50)))
+    out.append(
+        Row(title, "request -> completion p50 under load, ms", values("throughput", lambda r: r.completion_ms.p50))
+    )
     out.append(Row(title, "server CPU per run, ms (all its processes)", values("throughput", server_cpu_ms)))
     detail = Row(title, "  of which API / worker / Redis, ms", values("throughput", cpu_breakdown))
     detail.values["peer"] = "one process" if isinstance(detail.values.get("peer"), str) else detail.values.get("peer")
     out.append(detail)
-    out.append(Row(title, "bench client CPU per run, ms", values("throughput", lambda r: r.cpu_ms_per_run().get("client", math.nan)),
-                   compare=False))
+    out.append(
+        Row(
+            title,
+            "bench client CPU per run, ms",
+            values("throughput", lambda r: r.cpu_ms_per_run().get("client", math.nan)),
+            compare=False,
+        )
+    )
 
 
 def server_cpu_ms(result: Throughput) -> float:
-    return sum(ms for name, ms in result.cpu_ms_per_run().items() if name != "client") if result.cpu_seconds else math.nan
+    return (
+        sum(ms for name, ms in result.cpu_ms_per_run().items() if name != "client") if result.cpu_seconds else math.nan
+    )
 
 
 def cpu_breakdown(result: Throughput) -> str:
@@ -358,38 +461,62 @@ def cpu_breakdown(result: Throughput) -> str:
 def interrupt_rows(results: Results, values: Values, out: list[Row]) -> None:
     s = results.sizes
     title = f"ask, {s.rounds} interrupt round trips"
-    row = Row(title, "resume request -> next graph output p50, ms", values("interrupt", lambda r: r["next_output"].p50),
-              target="<= 40 ms")
+    row = Row(
+        title,
+        "resume request -> next graph output p50, ms",
+        values("interrupt", lambda r: r["next_output"].p50),
+        target="<= 40 ms",
+    )
     row.met = judge(row.values["graphgate"], 40)
     out.append(row)
-    out.append(Row(title, "resume request -> next graph output p95, ms", values("interrupt", lambda r: r["next_output"].p95)))
+    out.append(
+        Row(title, "resume request -> next graph output p95, ms", values("interrupt", lambda r: r["next_output"].p95))
+    )
     out.append(Row(title, "resume request -> completion p50, ms", values("interrupt", lambda r: r["completion"].p50)))
 
 
 def fanout_rows(results: Results, out: list[Row]) -> None:
     s = results.sizes
     if "fanout" in results.skipped or not results.fanout:
-        reason = results.skipped.get("fanout") or next((v for k, v in results.skipped.items() if k.startswith("fanout")), "not run")
+        reason = results.skipped.get("fanout") or next(
+            (v for k, v in results.skipped.items() if k.startswith("fanout")), "not run"
+        )
         out.append(Row("SSE fan-out", "not measured", {"graphgate": reason}))
     peer_note = "n/a"  # see NOTES
     for f in results.fanout:
         title = f"SSE fan-out, {f.clients:,} clients on {f.sessions:,} sessions"
-        rate = Row(title, f"events/s delivered (written {f.produced_per_second:,.0f}/s)",
-                   {"graphgate": f.delivered_per_second, "peer": peer_note}, higher_is_better=True, digits=0,
-                   target=f">= {s.sse_rate:,.0f}/s")
+        rate = Row(
+            title,
+            f"events/s delivered (written {f.produced_per_second:,.0f}/s)",
+            {"graphgate": f.delivered_per_second, "peer": peer_note},
+            higher_is_better=True,
+            digits=0,
+            target=f">= {s.sse_rate:,.0f}/s",
+        )
         rate.met = judge(f.delivered_per_second, 0.95 * s.sse_rate, higher_is_better=True)
         out.append(rate)
         lost = f.expected - f.delivered
-        out.append(Row(title, "clients held / deliveries lost",
-                       {"graphgate": f"{f.connected - f.dropped}/{f.clients}, {lost} lost"},
-                       target="all held, 0 lost", met=f.connected - f.dropped == f.clients and lost == 0))
+        out.append(
+            Row(
+                title,
+                "clients held / deliveries lost",
+                {"graphgate": f"{f.connected - f.dropped}/{f.clients}, {lost} lost"},
+                target="all held, 0 lost",
+                met=f.connected - f.dropped == f.clients and lost == 0,
+            )
+        )
         out.append(Row(title, "seconds until every client was live", {"graphgate": f.held_in}))
         out.append(Row(title, "delivery lag p50, ms", {"graphgate": f.lag_ms.p50}))
         lag = Row(title, "delivery lag p99, ms", {"graphgate": f.lag_ms.p99}, target="<= 50 ms")
         lag.met = judge(f.lag_ms.p99, 50)
         out.append(lag)
-        rss = Row(title, "API RSS, MB (peak)", {"graphgate": f"{f.rss_kib / 1024:.0f} ({f.hwm_kib / 1024:.0f})"},
-                  target="<= 300 MB", met=f.hwm_kib / 1024 <= 300)
+        rss = Row(
+            title,
+            "API RSS, MB (peak)",
+            {"graphgate": f"{f.rss_kib / 1024:.0f} ({f.hwm_kib / 1024:.0f})"},
+            target="<= 300 MB",
+            met=f.hwm_kib / 1024 <= 300,
+        )
         out.append(rss)
         out.append(Row(title, "API CPU, cores", {"graphgate": f.api_cpu}, digits=2))
 
@@ -398,13 +525,30 @@ def limit_rows(results: Results, out: list[Row]) -> None:
     xadd = results.limits.get("xadd")
     if xadd:
         for rate in xadd:
-            out.append(Row("limits: redis-benchmark XADD", f"{rate.clients} client(s): ops/s (p50 ms)",
-                           {"graphgate": f"{rate.per_second:,.0f} ({rate.p50_ms:.3f})"}))
+            out.append(
+                Row(
+                    "limits: redis-benchmark XADD",
+                    f"{rate.clients} client(s): ops/s (p50 ms)",
+                    {"graphgate": f"{rate.per_second:,.0f} ({rate.p50_ms:.3f})"},
+                )
+            )
     celery = results.limits.get("celery")
     if celery:
-        out.append(Row("limits: Celery no-op task", "round trip p50 / p95, ms",
-                       {"graphgate": f"{celery.round_trip_ms.p50:.1f} / {celery.round_trip_ms.p95:.1f}"}))
-        out.append(Row("limits: Celery no-op task", f"burst of {celery.burst:,}: tasks/s", {"graphgate": celery.per_second}, digits=0))
+        out.append(
+            Row(
+                "limits: Celery no-op task",
+                "round trip p50 / p95, ms",
+                {"graphgate": f"{celery.round_trip_ms.p50:.1f} / {celery.round_trip_ms.p95:.1f}"},
+            )
+        )
+        out.append(
+            Row(
+                "limits: Celery no-op task",
+                f"burst of {celery.burst:,}: tasks/s",
+                {"graphgate": celery.per_second},
+                digits=0,
+            )
+        )
 
 
 def to_json(results: Results) -> dict[str, Any]:
@@ -419,28 +563,50 @@ def to_json(results: Results) -> dict[str, Any]:
             return [plain(v) for v in value]
         return value
 
-    return plain({"machine": results.machine, "sizes": results.sizes, "systems": results.systems,
-                  "fanout": results.fanout, "limits": results.limits, "chat": results.chat, "skipped": results.skipped})
+    return plain(
+        {
+            "machine": results.machine,
+            "sizes": results.sizes,
+            "systems": results.systems,
+            "fanout": results.fanout,
+            "limits": results.limits,
+            "chat": results.chat,
+            "skipped": results.skipped,
+        }
+    )
 
 
 def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     d = Sizes()
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--smoke", action="store_true", help="tiny sizes, to check the bench itself works")
     p.add_argument("--only", default=",".join(WORKLOADS), help=f"comma-separated subset of {', '.join(WORKLOADS)}")
     p.add_argument("--no-peer", action="store_true", help="do not start the LangGraph server")
-    p.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                   help="a PostgreSQL server where a throwaway database may be created ('' to skip)")
-    p.add_argument("--worker-concurrency", type=int,
-                   help="graphgate worker processes, threads with --worker-pool threads (default 4; 1 with --smoke)")
+    p.add_argument(
+        "--postgres-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL server where a throwaway database may be created ('' to skip)",
+    )
+    p.add_argument(
+        "--worker-concurrency",
+        type=int,
+        help="graphgate worker processes, threads with --worker-pool threads (default 4; 1 with --smoke)",
+    )
     p.add_argument("--worker-pool", default="prefork", choices=["prefork", "threads", "solo"])
     p.add_argument("--runs", type=int, help=f"sequential echo runs (default {d.runs})")
     p.add_argument("--throughput-runs", type=int, help=f"echo runs of the throughput row (default {d.throughput_runs})")
     p.add_argument("--concurrency", type=int, help=f"clients of the throughput row (default {d.concurrency})")
     p.add_argument("--rounds", type=int, help=f"interrupt round trips (default {d.rounds})")
     p.add_argument("--sse-clients", type=int, help=f"SSE clients (default {d.sse_clients})")
-    p.add_argument("--sse-sessions", help=f"sessions the clients follow, one fan-out row each (default {','.join(map(str, d.sse_sessions))})")
-    p.add_argument("--sse-rate", type=float, help=f"events per second delivered to all clients together (default {d.sse_rate:g})")
+    p.add_argument(
+        "--sse-sessions",
+        help=f"sessions the clients follow, one fan-out row each (default {','.join(map(str, d.sse_sessions))})",
+    )
+    p.add_argument(
+        "--sse-rate", type=float, help=f"events per second delivered to all clients together (default {d.sse_rate:g})"
+    )
     p.add_argument("--sse-seconds", type=float, help=f"length of the fan-out window (default {d.sse_seconds:g})")
     p.add_argument("--chat-tasks", type=int, help=f"echo runs per chat platform (default {d.chat_tasks})")
     p.add_argument("--chat-channels", type=int, help=f"Slack channels and Telegram chats (default {d.chat_channels})")
@@ -449,8 +615,21 @@ def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     p.add_argument("--strict", action="store_true", help="stop at the first failure instead of noting it in the table")
     args = p.parse_args(argv)
     sizes = SMOKE if args.smoke else d
-    overrides = {k: getattr(args, k) for k in ("runs", "throughput_runs", "concurrency", "rounds", "sse_clients",
-                                               "sse_rate", "sse_seconds", "chat_tasks", "chat_channels") if getattr(args, k) is not None}
+    overrides = {
+        k: getattr(args, k)
+        for k in (
+            "runs",
+            "throughput_runs",
+            "concurrency",
+            "rounds",
+            "sse_clients",
+            "sse_rate",
+            "sse_seconds",
+            "chat_tasks",
+            "chat_channels",
+        )
+        if getattr(args, k) is not None
+    }
     if args.sse_sessions:
         overrides["sse_sessions"] = tuple(int(x) for x in args.sse_sessions.split(","))
     sizes = replace(sizes, **overrides)
@@ -470,10 +649,12 @@ def main(argv: list[str] | None = None) -> int:
     table = rows(results)
     m = results.machine
     print()
-    print(f"graphgate bench: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}; "
-          f"load average {m['loadavg_start']} at start, {m['loadavg_end']} at end; "
-          f"graphgate worker --pool {opts.worker_pool} --concurrency {opts.worker_concurrency}; "
-          f"{time.perf_counter() - started:.0f} s")
+    print(
+        f"graphgate bench: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}; "
+        f"load average {m['loadavg_start']} at start, {m['loadavg_end']} at end; "
+        f"graphgate worker --pool {opts.worker_pool} --concurrency {opts.worker_concurrency}; "
+        f"{time.perf_counter() - started:.0f} s"
+    )
     print(render_text(table))
     for note in NOTES:
         print(f"  {note}")

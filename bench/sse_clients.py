@@ -33,8 +33,15 @@ class Tally:
     errors: list[str] = field(default_factory=list)
 
 
-async def follow(http: aiohttp.ClientSession, url: str, session_id: str, after: str, tally: Tally,
-                 settled: "asyncio.Queue[bool]", stopping: asyncio.Event) -> None:
+async def follow(
+    http: aiohttp.ClientSession,
+    url: str,
+    session_id: str,
+    after: str,
+    tally: Tally,
+    settled: asyncio.Queue[bool],
+    stopping: asyncio.Event,
+) -> None:
     """One client: connect, report to ``settled`` whether it got a 200, then read events until cancelled."""
     connected = probed = False
     try:
@@ -83,8 +90,10 @@ async def main() -> None:
     timeout = aiohttp.ClientTimeout(total=None, connect=60, sock_read=None)
     headers = {"Authorization": f"Bearer {spec['token']}"}
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers) as http:
-        tasks = [asyncio.create_task(follow(http, spec["url"], sid, spec["after"], tally, settled, stopping))
-                 for sid in sessions]
+        tasks = [
+            asyncio.create_task(follow(http, spec["url"], sid, spec["after"], tally, settled, stopping))
+            for sid in sessions
+        ]
         connected = failed = 0
         for _ in sessions:
             if await settled.get():
@@ -98,8 +107,18 @@ async def main() -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    print(json.dumps({"received": tally.received, "marked": len(tally.lags_ms), "lags_ms": tally.lags_ms,
-                      "dropped": tally.dropped, "errors": tally.errors[:20]}), flush=True)
+    print(
+        json.dumps(
+            {
+                "received": tally.received,
+                "marked": len(tally.lags_ms),
+                "lags_ms": tally.lags_ms,
+                "dropped": tally.dropped,
+                "errors": tally.errors[:20],
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

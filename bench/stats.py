@@ -25,7 +25,7 @@ class Latency:
     n: int
 
     @classmethod
-    def of(cls, samples_ms: list[float]) -> "Latency":
+    def of(cls, samples_ms: list[float]) -> Latency:
         return cls(percentile(samples_ms, 50), percentile(samples_ms, 95), percentile(samples_ms, 99), len(samples_ms))
 
     def as_dict(self) -> dict[str, float]:
@@ -51,5 +51,11 @@ class Throughput:
         return (self.runs - self.errors) / self.seconds if self.seconds > 0 else math.nan
 
     def as_dict(self) -> dict[str, object]:
-        return {"runs": self.runs, "seconds": self.seconds, "errors": self.errors, "per_second": self.per_second,
-                "completion_ms": self.completion_ms.as_dict(), "cpu_ms_per_run": self.cpu_ms_per_run()}
+        return {
+            "runs": self.runs,
+            "seconds": self.seconds,
+            "errors": self.errors,
+            "per_second": self.per_second,
+            "completion_ms": self.completion_ms.as_dict(),
+            "cpu_ms_per_run": self.cpu_ms_per_run(),
+        }

@@ -20,8 +20,8 @@ from urllib.parse import urlparse, urlunparse
 
 import httpx
 
-from gateway.processes import free_port, wait_until
-from tests.support.stack import ROOT, RedisServer, Stack, token
+from graphgate.cli.processes import free_port, wait_until
+from graphgate.testing.stack import ROOT, RedisServer, Stack, token
 
 CONFIG = ROOT / "langgraph.json"
 BENCH_SUB = "bench"  # the principal every bench request runs as
@@ -31,7 +31,7 @@ BENCH_ENV = {"GRAPHGATE_RATE_LIMIT_PER_MINUTE": str(10**9)}
 
 
 def bearer() -> dict[str, str]:
-    """Authorization header of the bench principal (the JWT secret of tests/support/stack.py)."""
+    """Authorization header of the bench principal (the JWT secret of graphgate/testing/stack.py)."""
     return {"Authorization": f"Bearer {token(BENCH_SUB)}"}
 
 
@@ -82,7 +82,7 @@ class CpuMeter:
         now["client"] = time.process_time()
         return now
 
-    def start(self) -> "CpuMeter":
+    def start(self) -> CpuMeter:
         self._start = self._now()
         return self
 
@@ -136,8 +136,11 @@ class Graphgate:
     def processes(self) -> dict[str, list[int]]:
         """The processes serving graphgate, by role: API, worker (with its pool), Redis."""
         assert self.stack is not None and self.redis.proc is not None
-        return {"api": [self.api_pid], "worker": [p for w in self.stack.workers for p in process_tree(w.popen.pid)],
-                "redis": [self.redis.proc.pid]}
+        return {
+            "api": [self.api_pid],
+            "worker": [p for w in self.stack.workers for p in process_tree(w.popen.pid)],
+            "redis": [self.redis.proc.pid],
+        }
 
     def stop(self) -> None:
         if self.stack is not None:
@@ -161,7 +164,7 @@ class PostgresDatabase:
         parts = urlparse(self.server_url)
         return urlunparse(parts._replace(path=f"/{self.name}"))
 
-    def create(self) -> "PostgresDatabase":
+    def create(self) -> PostgresDatabase:
         import psycopg
 
         try:
@@ -225,13 +228,28 @@ class Peer:
         config.write_text(json.dumps(absolute_config(CONFIG), indent=2))
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GRAPHGATE_", "LANGSMITH_", "LANGCHAIN_"))}
-        env.update(LANGGRAPH_CLI_NO_ANALYTICS="1", LANGSMITH_TRACING="false", PYTHONPATH=str(ROOT),
-                   PYTHONUNBUFFERED="1")
+        env.update(
+            LANGGRAPH_CLI_NO_ANALYTICS="1", LANGSMITH_TRACING="false", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1"
+        )
         log = open(self.workdir / "server.log", "ab")
         self.proc = subprocess.Popen(
-            [_langgraph_cli() or "langgraph", "dev", "--config", str(config), "--port", str(self.port),
-             "--n-jobs-per-worker", str(self.jobs_per_worker), "--no-browser", "--no-reload"],
-            cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                _langgraph_cli() or "langgraph",
+                "dev",
+                "--config",
+                str(config),
+                "--port",
+                str(self.port),
+                "--n-jobs-per-worker",
+                str(self.jobs_per_worker),
+                "--no-browser",
+                "--no-reload",
+            ],
+            cwd=self.workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
         def ready() -> bool:
@@ -285,11 +303,12 @@ def absolute_config(path: Path) -> dict[str, object]:
     """``langgraph.json`` with its dependency and graph paths made absolute (relative to its directory)."""
     base = path.resolve().parent
     config = json.loads(path.read_text())
-    config["dependencies"] = [str((base / d).resolve()) if d.startswith(".") else d for d in config.get("dependencies", [])]
+    config["dependencies"] = [
+        str((base / d).resolve()) if d.startswith(".") else d for d in config.get("dependencies", [])
+    ]
     graphs = {}
     for name, spec in config.get("graphs", {}).items():
         file, sep, attr = spec.rpartition(":")
         graphs[name] = f"{(base / file).resolve()}{sep}{attr}" if file.startswith(".") else spec
     config["graphs"] = graphs
     return config
-

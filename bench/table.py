@@ -69,7 +69,9 @@ def render_text(rows: list[Row], columns: tuple[str, ...] = COLUMNS) -> str:
     numeric = set(range(2, 2 + len(columns) + 1))
 
     def fmt(line: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths))
+        ).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     out = [fmt(head), rule]
@@ -85,7 +87,10 @@ def render_text(rows: list[Row], columns: tuple[str, ...] = COLUMNS) -> str:
 def render_markdown(rows: list[Row], columns: tuple[str, ...] = COLUMNS) -> str:
     """The same table in Markdown, for docs/performance.md."""
     head = ["workload", "measure", *(HEADERS[c] for c in columns), "graphgate gain", "target"]
-    out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---", "---"] + ["---:"] * (len(columns) + 1) + ["---"]) + "|"]
+    out = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---", "---"] + ["---:"] * (len(columns) + 1) + ["---"]) + "|",
+    ]
     previous = None
     for row in rows:
         workload = "" if row.workload == previous else row.workload

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench import graphgate_load as gl
 from bench.systems import Graphgate
-from tests.support.stack import RedisServer
+from graphgate.testing.stack import RedisServer
 
 WANTED = {"task.queued", "task.started", "node.completed", "task.completed"}
 
@@ -54,8 +54,9 @@ async def trace(url: str, runs: int, warmup: int) -> dict[str, list[float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.trace", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.trace", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--worker-concurrency", type=int, default=4)

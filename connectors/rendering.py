@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from workers.taskview import Status, TaskView
+from graphgate.core.taskview import Status, TaskView
 
 NODES_SHOWN = 8  # nodes in the trail of a status message
 QUESTION_KEYS = {"question", "message", "prompt", "options"}  # payload keys the question itself is made of

@@ -1,4 +1,4 @@
-"""gunicorn for the graphgate API: ``gunicorn -c deploy/gunicorn.conf.py 'gateway.app:create_app()'``.
+"""gunicorn for the graphgate API: ``gunicorn -c deploy/gunicorn.conf.py 'graphgate.cli.compose:create_app()'``.
 
 gunicorn manages processes (restarts a crashed one, graceful reloads on SIGHUP); each process is a uvicorn
 event loop (``uvicorn_worker.UvicornWorker``: the maintained successor of ``uvicorn.workers.UvicornWorker``)
@@ -11,10 +11,10 @@ running the app built by the factory call ``create_app()``. Environment:
 
 import os
 
-from gateway.logs import configure_logging
-from gateway.settings import get_settings
+from graphgate.core.logs import configure_logging
+from graphgate.core.settings import get_settings
 
-wsgi_app = "gateway.app:create_app()"
+wsgi_app = "graphgate.cli.compose:create_app()"
 worker_class = "uvicorn_worker.UvicornWorker"
 bind = os.environ.get("GRAPHGATE_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

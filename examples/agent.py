@@ -39,7 +39,13 @@ from langchain.agents import AgentState, create_agent
 from langchain.agents.middleware import HumanInTheLoopMiddleware
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolCall, convert_to_openai_messages
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ToolCall,
+    convert_to_openai_messages,
+)
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool, tool
@@ -123,9 +129,7 @@ def content_text(content: Any) -> str:
     return ""
 
 
-def plan_reply(
-    messages: Sequence[Mapping[str, Any]], tools: Collection[str], speaker: str = OFFLINE_SPEAKER
-) -> Reply:
+def plan_reply(messages: Sequence[Mapping[str, Any]], tools: Collection[str], speaker: str = OFFLINE_SPEAKER) -> Reply:
     """Decide the reply to an OpenAI-format conversation by fixed rules, calling only tools in ``tools``.
 
     After tool results: a text summing them up.  After a user message: ``send_email`` calls when it asks
@@ -140,9 +144,11 @@ def plan_reply(
         calls = _planned_calls(content_text(turns[-1].get("content")), tools)
         if calls:
             seed = json.dumps(list(messages), sort_keys=True, default=str)
-            return Reply(tool_calls=tuple(
-                PlannedCall(id=_call_id(seed, i), name=name, args=args) for i, (name, args) in enumerate(calls)
-            ))
+            return Reply(
+                tool_calls=tuple(
+                    PlannedCall(id=_call_id(seed, i), name=name, args=args) for i, (name, args) in enumerate(calls)
+                )
+            )
     return Reply(text=f"[{speaker}] {_conversation_note(turns)}")
 
 
@@ -190,6 +196,7 @@ def _recipient(token: re.Match[str]) -> str | None:
 
 def _recipient_run(tokens: list[re.Match[str]], start: int) -> tuple[list[str], int]:
     """Recipients from ``tokens[start]`` on, joined by "and", "," or "&"; and where the run ends in the text."""
+
     def is_separator(token: re.Match[str]) -> bool:
         return (token.group("sep") or (token.group("word") or "").lower()) in _SEPARATORS
 
@@ -517,10 +524,7 @@ def _format_number(value: int | float) -> str:
 def describe_email(tool_call: ToolCall, state: AgentState[Any], runtime: Runtime[Any]) -> str:
     """The text a reviewer sees for a ``send_email`` call: recipient, subject and body."""
     args = tool_call["args"]
-    return (
-        f"Send an email to {args.get('to', '?')}?\n"
-        f"Subject: {args.get('subject', '')}\n\n{args.get('body', '')}"
-    )
+    return f"Send an email to {args.get('to', '?')}?\nSubject: {args.get('subject', '')}\n\n{args.get('body', '')}"
 
 
 def approval_middleware() -> HumanInTheLoopMiddleware:

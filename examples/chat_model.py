@@ -44,10 +44,10 @@ _OUTLINE_POOL: tuple[str, ...] = (
 )
 
 _SENTENCES: tuple[str, ...] = (
-    "The theme of \"{section}\" is a useful lens for understanding {topic}.",
+    'The theme of "{section}" is a useful lens for understanding {topic}.',
     "For {audience}, the practical question is how {topic} changes everyday decisions.",
     "A common starting point is to separate what is already proven from what is still being tested.",
-    "Looking closely at \"{section}\" shows that small design choices often have large consequences.",
+    'Looking closely at "{section}" shows that small design choices often have large consequences.',
     "Experience suggests that progress comes from steady iteration rather than a single breakthrough.",
     "Clear goals and honest measurement make it easier to judge whether {topic} is delivering value.",
     "It helps to compare several concrete examples before drawing general conclusions.",
@@ -62,8 +62,8 @@ _SENTENCES: tuple[str, ...] = (
 
 _DEPTH_SENTENCES: dict[str, str] = {
     "overview": "At an overview level, the essential point is simple: {topic} is worth understanding before it is worth optimising.",
-    "standard": "In more detail, \"{section}\" combines established practice with a few newer ideas about {topic}.",
-    "deep": "A deeper analysis of \"{section}\" has to account for edge cases, failure modes and the assumptions behind each claim about {topic}.",
+    "standard": 'In more detail, "{section}" combines established practice with a few newer ideas about {topic}.',
+    "deep": 'A deeper analysis of "{section}" has to account for edge cases, failure modes and the assumptions behind each claim about {topic}.',
 }
 
 

@@ -14,11 +14,11 @@ only when both approve).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Required
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
-from typing_extensions import Required, TypedDict
+from typing_extensions import TypedDict
 
 Decision = Literal["approve", "reject"]
 OPTIONS: list[str] = ["approve", "reject"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,17 +17,17 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import metrics
-from gateway.api import events as events_api
-from gateway.api import health as health_api
-from gateway.api import tasks as tasks_api
-from gateway.api import web as web_api
-from gateway.api.deps import Gateway
-from gateway.auth import Authenticator
-from gateway.errors import GraphgateError
-from gateway.fanout import StreamHub
-from gateway.settings import Settings, get_settings
-from gateway.tasks import TaskService
+from graphgate.core.errors import GraphgateError
+from graphgate.core.services import Services, open_services
+from graphgate.core.settings import Settings, get_settings
+from graphgate.gateway import metrics
+from graphgate.gateway.api import events as events_api
+from graphgate.gateway.api import health as health_api
+from graphgate.gateway.api import tasks as tasks_api
+from graphgate.gateway.api import web as web_api
+from graphgate.gateway.api.deps import Gateway
+from graphgate.gateway.auth import Authenticator
+from graphgate.gateway.fanout import StreamHub
 
 log = logging.getLogger("graphgate.api")
 
@@ -38,17 +38,17 @@ log = logging.getLogger("graphgate.api")
 GC_GEN0_THRESHOLD = 50_000
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The gateway's ASGI app (``uvicorn --factory gateway.app:create_app``)."""
+Mount = Callable[[FastAPI, Settings, Callable[[], Services]], None]  # adds a connector's routes to the app
+
+
+def create_app(settings: Settings | None = None, mounts: Sequence[Mount] = ()) -> FastAPI:
+    """The HTTP app, with the routes each of ``mounts`` adds. The product's ASGI app, with the configured chat
+    connectors mounted, is ``graphgate.cli.compose:create_app``."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from workers.celery_app import enqueue_run
-        from workers.registry import load_registry
-
         gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
-        graphs = load_registry(settings.config, settings.default_graph)
         # a burst of SSE clients replaying at once waits for a free connection instead of failing
         pool = aioredis.BlockingConnectionPool.from_url(
             settings.redis_url,
@@ -57,22 +57,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             decode_responses=True,
             health_check_interval=30,
         )
-        client = aioredis.Redis(connection_pool=pool)
-        hub = StreamHub(settings.redis_url, client)
+        services = open_services(settings, pool=pool)
+        hub = StreamHub(settings.redis_url, services.redis)
         await hub.start()
-        app.state.gateway = Gateway(
-            settings=settings,
-            service=TaskService(client, settings, enqueue_run, graphs),
-            auth=Authenticator(settings),
-            hub=hub,
-            graphs=graphs,
-            redis=client,
-        )
+        app.state.gateway = Gateway(services=services, auth=Authenticator(settings), hub=hub)
         try:
             yield
         finally:
             await hub.stop()
-            await client.aclose()
+            await services.close()
 
     app = FastAPI(
         title="graphgate",
@@ -83,14 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tasks_api.router)
     app.include_router(events_api.router)
     app.include_router(health_api.router)
-    if settings.slack_signing_secret:  # Slack's /slack/events (+ OAuth install routes): docs/slack.md
-        from connectors.slack.http import mount_slack
-
-        mount_slack(app, settings)
-    if settings.telegram_bot_token:  # Telegram's POST /telegram/webhook: docs/telegram.md
-        from connectors.telegram.webhook import mount_telegram
-
-        mount_telegram(app, settings)
+    for mount in mounts:  # the chat connectors' webhooks, handed in by the composition root (graphgate/cli)
+        mount(app, settings, lambda: app.state.gateway.services)
     app.include_router(metrics.router)
     app.include_router(web_api.router(settings))
     _install_error_handlers(app)
@@ -125,7 +112,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # the framework's own errors (unknown route, wrong method, unparsable body) in the same envelope
         if exc.status_code == 400 and isinstance(exc.__cause__, (UnicodeDecodeError, RecursionError, ValueError)):
-            return _error(422, "invalid_request", "body: not valid JSON (bad UTF-8, nested too deep or a number too long)")
+            return _error(
+                422, "invalid_request", "body: not valid JSON (bad UTF-8, nested too deep or a number too long)"
+            )
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # every method of the path, not just those of the first route that matched it
@@ -150,7 +139,9 @@ def _allowed_methods(request: Request) -> list[str]:
             inner = getattr(route, "original_router", None)
             if inner is not None:
                 walk(inner.routes)
-            elif getattr(route, "methods", None) and getattr(route, "path_regex", None) and route.path_regex.match(path):
+            elif (
+                getattr(route, "methods", None) and getattr(route, "path_regex", None) and route.path_regex.match(path)
+            ):
                 methods.update(route.methods)
 
     walk(request.app.router.routes)

@@ -12,9 +12,9 @@ from typing import Any
 
 import jwt
 
-from gateway.errors import Forbidden, Unauthorized
-from gateway.settings import Settings
-from gateway.tasks import Principal
+from graphgate.core.errors import Forbidden, Unauthorized
+from graphgate.core.settings import Settings
+from graphgate.core.tasks import Principal
 
 STREAM_TOKEN_TYPE = "graphgate.stream"
 ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "EdDSA"]
@@ -71,7 +71,9 @@ class Authenticator:
 
     def principal_from_stream_token(self, token: str, session_id: str) -> Principal:
         try:
-            claims = jwt.decode(token, self._stream_key, algorithms=["HS256"], options={"require": ["exp", "sid", "sub"]})
+            claims = jwt.decode(
+                token, self._stream_key, algorithms=["HS256"], options={"require": ["exp", "sid", "sub"]}
+            )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid stream token: {exc}") from exc
         if claims.get("typ") != STREAM_TOKEN_TYPE:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway.events import STREAM_FIELD
+from graphgate.core.events import STREAM_FIELD, parse_id
 
 log = logging.getLogger("graphgate.fanout")
 
@@ -27,18 +27,6 @@ Entry = tuple[str, str]  # (stream entry id, JSON envelope)
 REPLAY_BATCH = 500
 READ_BATCH = 1000
 MAX_QUEUED = 10_000  # a subscriber this far behind is dropped; its client reconnects with Last-Event-ID
-
-
-def parse_id(entry_id: str) -> tuple[int, int]:
-    """A stream id (``<ms>-<seq>`` or ``<ms>``) as a comparable pair; raises ``ValueError`` for anything else.
-
-    The one stream id parser: the SSE replay, /metrics and the dispatcher's dedupe (workers/deliverystore.py)
-    all compare ids with it.
-    """
-    ms, _, seq = entry_id.partition("-")
-    if not ms.isdigit() or (seq and not seq.isdigit()):
-        raise ValueError(f"not a stream id: {entry_id!r}")
-    return int(ms), int(seq or 0)
 
 
 class SubscriberTooSlow(Exception):
@@ -96,7 +84,7 @@ class StreamHub:
                 sub.queue.put_nowait(None)
         try:
             await asyncio.wait_for(self._reader.aclose(), 2)
-        except (asyncio.TimeoutError, RedisError, OSError):
+        except (TimeoutError, RedisError, OSError):
             pass
 
     # --- subscriptions ------------------------------------------------------------------------------

@@ -28,13 +28,21 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, PlatformCollector, ProcessCollector, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gateway.fanout import parse_id
-from gateway.keys import Keys
-from gateway.store import TaskStatus
+from graphgate.core.events import parse_id
+from graphgate.core.keys import DELIVERY_GROUP, Keys
+from graphgate.core.queue import all_run_queues
+from graphgate.core.runmetrics import read_run_histograms
+from graphgate.core.store import TaskStatus
 
 router = APIRouter(tags=["health"])
 
@@ -86,8 +94,6 @@ async def metrics(request: Request) -> Response:
 
 async def gather(gw: Any, cache: MetricsCache) -> Snapshot:
     """Read every series' current value (see the module docstring for what each one means)."""
-    from workers.celery_app import all_run_queues
-    from workers.metrics import read_run_histograms
 
     settings, client = gw.settings, gw.redis
     keys = Keys(settings.key_prefix)
@@ -132,8 +138,12 @@ async def gather(gw: Any, cache: MetricsCache) -> Snapshot:
     snap.families.extend(await delivery_families(client, keys, settings.delivery_shards))
 
     hub = gw.hub
-    snap.families.append(GaugeMetricFamily("graphgate_sse_subscribers", "SSE clients connected to this process", value=hub.subscribers))
-    snap.families.append(GaugeMetricFamily("graphgate_sse_streams", "Session streams this process's hub follows", value=hub.streams))
+    snap.families.append(
+        GaugeMetricFamily("graphgate_sse_subscribers", "SSE clients connected to this process", value=hub.subscribers)
+    )
+    snap.families.append(
+        GaugeMetricFamily("graphgate_sse_streams", "Session streams this process's hub follows", value=hub.streams)
+    )
     snap.families.append(
         GaugeMetricFamily(
             "graphgate_event_stream_lag_seconds",
@@ -209,10 +219,6 @@ async def delivery_families(client: Any, keys: Keys, shards: int) -> list[Metric
     An entry is undelivered while it is unread by the group or read and not yet acked (pending). The oldest
     undelivered entry is the first pending one, else the first one after the group's last-delivered id.
     """
-    try:
-        from workers.dispatcher import GROUP
-    except ImportError:  # no dispatcher in this installation
-        return []
     async with client.pipeline(transaction=False) as pipe:
         pipe.time()
         pipe.zcount(keys.dispatchers(), time.time(), "+inf")
@@ -223,20 +229,24 @@ async def delivery_families(client: Any, keys: Keys, shards: int) -> list[Metric
     now_ms = seconds * 1000 + micros // 1000
     groups: list[dict[str, Any] | None] = []
     for info in results[2:]:
-        found = None if isinstance(info, Exception) else next((g for g in info if g.get("name") == GROUP), None)
+        found = (
+            None if isinstance(info, Exception) else next((g for g in info if g.get("name") == DELIVERY_GROUP), None)
+        )
         groups.append(found)
 
     async with client.pipeline(transaction=False) as pipe:
         for shard, group in enumerate(groups):
             if group is not None:
-                pipe.xpending(keys.delivery(shard), GROUP)
+                pipe.xpending(keys.delivery(shard), DELIVERY_GROUP)
                 pipe.xrange(keys.delivery(shard), min=f"({group['last-delivered-id']}", count=1)
             else:  # no dispatcher has read this shard yet: everything in it waits
                 pipe.xlen(keys.delivery(shard))
                 pipe.xrange(keys.delivery(shard), count=1)
         details = await pipe.execute(raise_on_error=False)
 
-    backlog = GaugeMetricFamily("graphgate_delivery_backlog", "Chat events not yet delivered (unread or unacked)", labels=["shard"])
+    backlog = GaugeMetricFamily(
+        "graphgate_delivery_backlog", "Chat events not yet delivered (unread or unacked)", labels=["shard"]
+    )
     oldest_ms: int | None = None
     it = iter(details)
     for shard, group in enumerate(groups):

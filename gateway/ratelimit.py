@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from gateway.api.deps import GatewayDep, PrincipalDep
-from gateway.errors import RateLimited
-from gateway.keys import Keys
-from gateway.tasks import Principal
+from graphgate.core.errors import RateLimited
+from graphgate.core.keys import Keys
+from graphgate.core.tasks import Principal
+from graphgate.gateway.api.deps import GatewayDep, PrincipalDep
 
 WINDOW_SECONDS = 60
 

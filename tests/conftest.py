@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.client import Api
-from tests.support.stack import RedisServer, Stack
+from graphgate.testing.client import Api
+from graphgate.testing.stack import RedisServer, Stack
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +47,16 @@ def make_api(stack: Stack):  # type: ignore[no-untyped-def]
         return Api(stack.url, sub)
 
     return make
+
+
+# Tests in these folders start whole processes (API, workers, dispatcher, nginx, chromium); a test elsewhere
+# that does so says it with ``pytestmark = pytest.mark.integration``. ``make test-fast`` runs the others.
+INTEGRATION_DIRS = frozenset({"e2e", "reliability", "deploy", "web", "security", "bench"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        parts = Path(str(item.fspath)).resolve().relative_to(tests).parts
+        if parts and parts[0] in INTEGRATION_DIRS:
+            item.add_marker(pytest.mark.integration)

@@ -3,7 +3,7 @@
 //
 // An interrupt of kind "tool_approval" lists its calls in ``actions`` (name, args, description,
 // allowed_decisions). The form shows each call with its arguments as editable JSON and a reason box, and
-// sends ``{"decisions": [...]}``, one decision per call in order (gateway/interrupts.py): {"type":
+// sends ``{"decisions": [...]}``, one decision per call in order (graphgate/core/interrupts.py): {"type":
 // "approve"}, {"type": "edit", "edited_action": {name, args}}, {"type": "reject", "message"?} or {"type":
 // "respond", "message"}. One call gets a button per decision; several get a choice each and one Submit.
 

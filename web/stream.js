@@ -8,7 +8,7 @@
 
 import { ApiError } from './client.js';
 
-// every event type of the gateway (gateway/events.py): EventSource delivers only the types it listens to
+// every event type of the gateway (graphgate/core/events.py): EventSource delivers only the types it listens to
 export const EVENT_TYPES = [
   'task.queued',
   'task.started',

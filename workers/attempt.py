@@ -15,14 +15,19 @@ from typing import Any
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
 
-from gateway.events import EventType, answer_text, to_jsonable
-from gateway.interrupts import interrupt_data
-from gateway.store import TaskRecord, TaskStatus, pause
-from workers.cancel import CancelRequested, CancelWatcher, NodeThreads, watch_soft_limit
-from workers.celery_app import enqueue_run
-from workers.runevents import RunEvents
-from workers.runstore import LeaseKeeper, LeaseLost
-from workers.runtime import Runtime
+from graphgate.core.events import EventType, answer_text, to_jsonable
+from graphgate.core.interrupts import interrupt_data
+from graphgate.core.queue import enqueue_run
+from graphgate.core.store import TaskRecord, TaskStatus, pause
+from graphgate.workers.cancel import (
+    CancelRequested,
+    CancelWatcher,
+    NodeThreads,
+    watch_soft_limit,
+)
+from graphgate.workers.runevents import RunEvents
+from graphgate.workers.runstore import LeaseKeeper, LeaseLost
+from graphgate.workers.runtime import Runtime
 
 log = logging.getLogger("graphgate.worker")
 
@@ -51,8 +56,12 @@ class Attempt:
             return  # still waiting behind the session's active task; it is enqueued when its turn comes
         token = self.store.acquire_lease(self.session_id, self.task_id)
         if token is None:  # another delivery is running it; look again once that lease could have lapsed
-            enqueue_run(self.task_id, self.session_id, countdown=self.store.lease_ttl(self.session_id, self.task_id) + 0.5,
-                        graph=record.graph)
+            enqueue_run(
+                self.task_id,
+                self.session_id,
+                countdown=self.store.lease_ttl(self.session_id, self.task_id) + 0.5,
+                graph=record.graph,
+            )
             return
         self.token = token
         self.events = RunEvents(self.store, self.task_id, self.session_id, token, bound=record.binding is not None)
@@ -107,8 +116,14 @@ class Attempt:
         )
         if not started.ok:
             return  # cancelled or answered meanwhile
-        log.info("task %s: run %d, attempt %d of graph %s", self.task_id, record.run, record.attempts + 1, record.graph,
-                 extra=self.log_ids)
+        log.info(
+            "task %s: run %d, attempt %d of graph %s",
+            self.task_id,
+            record.run,
+            record.attempts + 1,
+            record.graph,
+            extra=self.log_ids,
+        )
         try:
             config = self._config(record)
             graph = self.rt.registry.compiled(record.graph, self.rt.checkpointer, config)
@@ -141,8 +156,10 @@ class Attempt:
 
         state = graph.get_state(config)
         meta = state.metadata or {}
-        if meta.get("graphgate_task_id") == record.id and meta.get("graphgate_run") == record.run and (
-            state.next or state.tasks
+        if (
+            meta.get("graphgate_task_id") == record.id
+            and meta.get("graphgate_run") == record.run
+            and (state.next or state.tasks)
         ):
             # a previous attempt of this very run got this far: go on from its last checkpoint. Its last step
             # may have finished without being committed (the attempt died between the two): then ``next`` is
@@ -168,7 +185,9 @@ class Attempt:
         if interrupts:
             pending = [interrupt_data(i.id, i.value, getattr(i, "response_schema", None)) for i in interrupts]
             events, fields = pause(pending)
-            self.store.transition(record, {TaskStatus.RUNNING}, TaskStatus.WAITING_INPUT, events, self.token, fields=fields)
+            self.store.transition(
+                record, {TaskStatus.RUNNING}, TaskStatus.WAITING_INPUT, events, self.token, fields=fields
+            )
             return
         output = to_jsonable(state.values)
         self._finish(
@@ -193,8 +212,15 @@ class Attempt:
                 incr_field="retries",
             )
             if result.ok:
-                log.warning("task %s: %s: %s; retry %d in %.1fs", self.task_id, error["kind"], exc, retries + 1, delay,
-                            extra=self.log_ids)
+                log.warning(
+                    "task %s: %s: %s; retry %d in %.1fs",
+                    self.task_id,
+                    error["kind"],
+                    exc,
+                    retries + 1,
+                    delay,
+                    extra=self.log_ids,
+                )
                 enqueue_run(self.task_id, self.session_id, countdown=delay, graph=record.graph)
             return
         log.error("task %s failed: %s: %s", self.task_id, error["kind"], exc, exc_info=exc, extra=self.log_ids)

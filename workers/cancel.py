@@ -17,7 +17,7 @@ import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from langchain_core.callbacks import BaseCallbackHandler
 
-from workers.runstore import RunStore
+from graphgate.workers.runstore import RunStore
 
 CANCEL_CHECK_SECONDS = 0.1  # how often a running task looks for a cancel request
 
@@ -70,7 +70,7 @@ class CancelWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"cancel-{task_id[:8]}", daemon=True)
 
-    def __enter__(self) -> "CancelWatcher":
+    def __enter__(self) -> CancelWatcher:
         with self._lock:
             self._armed = True
         self._thread.start()
@@ -100,7 +100,9 @@ class CancelWatcher:
                 if self._armed:
                     self._armed = False
                     for ident in self.nodes.idents() | {self._main}:
-                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(CancelRequested))
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                            ctypes.c_ulong(ident), ctypes.py_object(CancelRequested)
+                        )
             return
 
 

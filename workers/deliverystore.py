@@ -9,7 +9,7 @@ Per session, one hash (``Keys.delivered``, same hash slot as the session) holds:
 * ``failed:<task>``: the platform error that ended the task's delivery.
 
 Shard ownership is a lease per shard (``Keys.delivery_owner``): a dispatcher id with a TTL, renewed by its
-owner with the same scripts as a task's run lease (gateway/scripts.py); live dispatchers announce
+owner with the same scripts as a task's run lease (graphgate/core/scripts.py); live dispatchers announce
 themselves in ``Keys.dispatchers`` so each can take a fair share.
 """
 
@@ -22,13 +22,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from gateway import scripts
-from gateway.events import Event, EventType, serialize_event
-from gateway.fanout import parse_id
-from gateway.keys import Keys
-from gateway.settings import Settings
-from workers.delivery import Posted
-from workers.taskview import TaskView
+from graphgate.core import scripts
+from graphgate.core.events import Event, EventType, parse_id, serialize_event
+from graphgate.core.keys import Keys
+from graphgate.core.platform import Posted
+from graphgate.core.settings import Settings
+from graphgate.core.taskview import TaskView
 
 
 @dataclass

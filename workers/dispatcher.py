@@ -24,25 +24,26 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import Mapping
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway.keys import Keys
-from gateway.settings import Settings
-from workers.delivery import PlatformRegistry
-from workers.deliverystore import DeliveryStore
-from workers.dispatch.calls import ChatCalls
-from workers.dispatch.faults import Faults, faults_from_settings
-from workers.dispatch.lanes import Lanes
-from workers.dispatch.reader import GROUP, DeliveryEntry, ShardReader
-from workers.dispatch.reconcile import Reconciler
-from workers.dispatch.shards import ShardLeases, ShardLost
-from workers.dispatch.stats import Stats
-from workers.dispatch.targets import Targets
-from workers.pacer import Clock, Pacer, Sleep
+from graphgate.core.keys import Keys
+from graphgate.core.platform import PlatformFactory, PlatformRegistry
+from graphgate.core.settings import Settings
+from graphgate.workers.deliverystore import DeliveryStore
+from graphgate.workers.dispatch.calls import ChatCalls
+from graphgate.workers.dispatch.faults import Faults, faults_from_settings
+from graphgate.workers.dispatch.lanes import Lanes
+from graphgate.workers.dispatch.reader import DeliveryEntry, ShardReader
+from graphgate.workers.dispatch.reconcile import Reconciler
+from graphgate.workers.dispatch.shards import ShardLeases, ShardLost
+from graphgate.workers.dispatch.stats import Stats
+from graphgate.workers.dispatch.targets import Targets
+from graphgate.workers.pacer import Clock, Pacer, Sleep
 
-__all__ = ["GROUP", "DeliveryEntry", "Dispatcher", "ShardLost", "main", "serve"]
+__all__ = ["DeliveryEntry", "Dispatcher", "ShardLost", "main", "serve"]
 
 log = logging.getLogger("graphgate.dispatcher")
 
@@ -83,7 +84,9 @@ class Dispatcher:
         )
         calls = ChatCalls(self.store, self.pacer, self.stats, self.faults)
         reconciler = Reconciler(self.store, self.targets, calls, self.faults, self.stats)
-        self.lanes = Lanes(redis, keys, self.store, self.leases, self.targets, reconciler, self.pacer, self.stats, sleep)
+        self.lanes = Lanes(
+            redis, keys, self.store, self.leases, self.targets, reconciler, self.pacer, self.stats, sleep
+        )
         self.reader = ShardReader(redis, self.leases, self.lanes.route, lambda: self.lanes.buffered)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -131,10 +134,10 @@ class Dispatcher:
             await asyncio.sleep(self.leases.ttl / 3)
 
 
-async def serve(settings: Settings) -> None:
-    """Run one dispatcher until SIGTERM or SIGINT."""
+async def serve(settings: Settings, platforms: Mapping[str, PlatformFactory]) -> None:
+    """Run one dispatcher, delivering to ``platforms`` (name -> factory), until SIGTERM or SIGINT."""
     redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
-    dispatcher = Dispatcher(settings, redis, PlatformRegistry(settings))
+    dispatcher = Dispatcher(settings, redis, PlatformRegistry(settings, platforms))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -145,7 +148,7 @@ async def serve(settings: Settings) -> None:
         await redis.aclose()
 
 
-def main(settings: Settings) -> int:
+def main(settings: Settings, platforms: Mapping[str, PlatformFactory]) -> int:
     """``graphgate dispatcher``."""
-    asyncio.run(serve(settings))
+    asyncio.run(serve(settings, platforms))
     return 0

@@ -15,12 +15,12 @@ import redis
 from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_failure, worker_process_init
 
-from gateway.events import EventType
-from gateway.settings import get_settings
-from gateway.store import TaskStatus
-from workers.attempt import Attempt
-from workers.celery_app import RUN_GRAPH, app, enqueue_run
-from workers.runtime import main_store, runtime
+from graphgate.core.events import EventType
+from graphgate.core.queue import RUN_GRAPH, app, enqueue_run
+from graphgate.core.settings import get_settings
+from graphgate.core.store import TaskStatus
+from graphgate.workers.attempt import Attempt
+from graphgate.workers.runtime import main_store, runtime
 
 log = logging.getLogger("graphgate.worker")
 
@@ -40,12 +40,16 @@ def run_graph(self: Any, task_id: str, session_id: str) -> None:
     try:
         Attempt(rt, task_id, session_id).run()
     except redis.RedisError as exc:  # Redis is away: nothing could be recorded; try the whole attempt later
-        log.warning("redis unavailable for task %s: %s; retrying", task_id, exc,
-                    extra={"task_id": task_id, "session_id": session_id})
+        log.warning(
+            "redis unavailable for task %s: %s; retrying",
+            task_id,
+            exc,
+            extra={"task_id": task_id, "session_id": session_id},
+        )
         # queueing the retry needs the broker (the same Redis, usually): Celery acks the message of a retry
         # it could not send, and the task would be left without one
         _wait_for_redis(rt.store.redis, REDIS_WAIT_SECONDS)
-        raise self.retry(exc=exc, countdown=1.0, max_retries=None)
+        raise self.retry(exc=exc, countdown=1.0, max_retries=None) from exc
 
 
 def _wait_for_redis(client: redis.Redis, limit: float) -> bool:
@@ -63,8 +67,7 @@ def _wait_for_redis(client: redis.Redis, limit: float) -> bool:
 
 
 @task_failure.connect
-def _on_hard_time_limit(sender: Any = None, exception: BaseException | None = None, args: Any = None,
-                        **_: Any) -> None:
+def _on_hard_time_limit(sender: Any = None, exception: BaseException | None = None, args: Any = None, **_: Any) -> None:
     """A run past the hard time limit: its process was killed and the message acked, so nothing else would
     end the task. Celery calls this in the worker's main process; it records ``task.failed`` (kind
     ``timeout``) and hands the session to its next task."""
@@ -77,9 +80,18 @@ def _on_hard_time_limit(sender: Any = None, exception: BaseException | None = No
         record = store.load(session_id, task_id)
         if record is None or record.status.terminal:
             return
-        error = {"kind": "timeout", "message": f"the run exceeded the hard time limit of {settings.task_time_limit:g} s"}
-        result = store.transition(record, {TaskStatus.QUEUED, TaskStatus.RUNNING}, TaskStatus.FAILED,
-                                  (EventType.TASK_FAILED, {"error": error}), "", fields={"error": error})
+        error = {
+            "kind": "timeout",
+            "message": f"the run exceeded the hard time limit of {settings.task_time_limit:g} s",
+        }
+        result = store.transition(
+            record,
+            {TaskStatus.QUEUED, TaskStatus.RUNNING},
+            TaskStatus.FAILED,
+            (EventType.TASK_FAILED, {"error": error}),
+            "",
+            fields={"error": error},
+        )
         if result.ok and result.next_task:
             enqueue_run(result.next_task, session_id, graph=record.graph)
         log.error("task %s failed: hard time limit", task_id, extra={"task_id": task_id, "session_id": session_id})

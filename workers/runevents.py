@@ -14,8 +14,14 @@ from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from gateway.events import AI_MESSAGE_TYPES, Event, EventType, content_text, to_jsonable
-from workers.runstore import RunStore
+from graphgate.core.events import (
+    AI_MESSAGE_TYPES,
+    Event,
+    EventType,
+    content_text,
+    to_jsonable,
+)
+from graphgate.workers.runstore import RunStore
 
 MAX_UPDATE_CHARS = 16_000  # node updates larger than this are announced without their content
 MAX_TOOL_CHARS = 2_000  # a tool event's arguments and result are cut to this many characters
@@ -88,14 +94,25 @@ class ToolEvents(BaseCallbackHandler):
         self.publish = publish  # publish(event type, data, dedupe key)
         self._calls: dict[Any, tuple[str, str]] = {}
 
-    def on_tool_start(self, serialized: dict[str, Any], input_str: str, *, run_id: Any,
-                      inputs: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
-                      **kwargs: Any) -> None:
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any],
+        input_str: str,
+        *,
+        run_id: Any,
+        inputs: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         name = str((serialized or {}).get("name") or kwargs.get("name") or "tool")
         call_id = str(kwargs.get("tool_call_id") or run_id)
         self._calls[run_id] = (name, call_id)
-        data = {"tool": name, "call_id": call_id, "args": cut(to_jsonable(inputs if inputs is not None else input_str)),
-                "node": (metadata or {}).get("langgraph_node", "")}
+        data = {
+            "tool": name,
+            "call_id": call_id,
+            "args": cut(to_jsonable(inputs if inputs is not None else input_str)),
+            "node": (metadata or {}).get("langgraph_node", ""),
+        }
         self.publish(EventType.TOOL_STARTED, data, f"tool:start:{call_id}")
 
     def on_tool_end(self, output: Any, *, run_id: Any, **kwargs: Any) -> None:
@@ -109,7 +126,12 @@ class ToolEvents(BaseCallbackHandler):
             return
         name, call_id = self._calls.pop(run_id)
         text = content_text(to_jsonable(result))
-        data = {"tool": name, "call_id": call_id, "status": status, "result": cut(text if text is not None else to_jsonable(result))}
+        data = {
+            "tool": name,
+            "call_id": call_id,
+            "status": status,
+            "result": cut(text if text is not None else to_jsonable(result)),
+        }
         self.publish(EventType.TOOL_COMPLETED, data, f"tool:end:{call_id}")
 
 

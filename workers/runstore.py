@@ -13,11 +13,11 @@ from typing import Any
 
 import redis
 
-from gateway import scripts
-from gateway.events import Event
-from gateway.keys import Keys
-from gateway.settings import Settings
-from gateway.store import (
+from graphgate.core import scripts
+from graphgate.core.events import Event
+from graphgate.core.keys import Keys
+from graphgate.core.settings import Settings
+from graphgate.core.store import (
     EventSpec,
     ScriptCall,
     TaskRecord,
@@ -128,7 +128,7 @@ class LeaseKeeper:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"lease-{task_id[:8]}", daemon=True)
 
-    def __enter__(self) -> "LeaseKeeper":
+    def __enter__(self) -> LeaseKeeper:
         self._thread.start()
         return self
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import redis
 
-from gateway.settings import Settings, get_settings
-from workers.checkpointer import open_checkpointer
-from workers.registry import GraphRegistry, load_registry
-from workers.runstore import RunStore
+from graphgate.core.checkpointer import open_checkpointer
+from graphgate.core.registry import GraphRegistry, load_registry
+from graphgate.core.settings import Settings, get_settings
+from graphgate.workers.runstore import RunStore
 
 
 @dataclass

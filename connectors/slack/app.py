@@ -11,7 +11,7 @@ task service calls. Rendering what the task does is the dispatcher's job (connec
 * A tool approval's Approve button answers ``approve``; Edit and Reject open a modal (connectors/slack/
   modals.py) whose submission answers with the edited arguments or the reason. A submission that is no
   valid answer is refused in the modal itself (``response_action: errors``) and changes nothing.
-* A reply in the thread answers the first pending question the way gateway/interrupts.py reads text
+* A reply in the thread answers the first pending question the way graphgate/core/interrupts.py reads text
   (an option's label, ``approve``, ``reject: <reason>``, ``edit {json}``); an answer the graph would refuse
   gets an ephemeral note saying why.
 
@@ -34,17 +34,27 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from connectors.inputs import text_input
-from connectors.slack import modals, mrkdwn
-from connectors.slack.installs import SlackNotConfigured, api_url, oauth_enabled, stores
-from connectors.slack.render import ANSWER_ACTION, CANCEL_ACTION, EDIT_ACTION, REJECT_ACTION
-from connectors.slack.threads import PLATFORM, SlackThread, principal
-from gateway import interrupts
-from gateway.errors import Conflict, GraphgateError, InvalidInput, NotFound
-from gateway.inbound import InboundLog
-from gateway.settings import Settings
-from gateway.store import TaskRecord, TaskStatus
-from gateway.tasks import Principal, TaskService
+from graphgate.connectors.inputs import text_input
+from graphgate.connectors.slack import modals, mrkdwn
+from graphgate.connectors.slack.installs import (
+    SlackNotConfigured,
+    api_url,
+    oauth_enabled,
+    stores,
+)
+from graphgate.connectors.slack.render import (
+    ANSWER_ACTION,
+    CANCEL_ACTION,
+    EDIT_ACTION,
+    REJECT_ACTION,
+)
+from graphgate.connectors.slack.threads import PLATFORM, SlackThread, principal
+from graphgate.core import interrupts
+from graphgate.core.errors import Conflict, GraphgateError, InvalidInput, NotFound
+from graphgate.core.services import Services
+from graphgate.core.settings import Settings
+from graphgate.core.store import TaskRecord, TaskStatus
+from graphgate.core.tasks import Principal
 
 log = logging.getLogger("graphgate.slack")
 
@@ -55,14 +65,6 @@ _MENTION_RE = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
 ROOT_TEXT_CHARS = 1000  # of the request, quoted in the thread's root message
 NOT_YOURS = "Only the person who started this task can answer its questions."
 ANSWERED = "This question was already answered."
-
-
-@dataclass
-class SlackServices:
-    """What the handlers need from the process they run in."""
-
-    tasks: TaskService
-    inbound: InboundLog
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def from_slack_text(text: str, bot_user: str | None = None) -> str:
 
 
 class SlackConnector:
-    def __init__(self, settings: Settings, services: Callable[[], SlackServices]) -> None:
+    def __init__(self, settings: Settings, services: Callable[[], Services]) -> None:
         self.settings = settings
         self.services = services
         self.commands = command_targets(settings)
@@ -171,7 +173,9 @@ class SlackConnector:
         graphs = self.services().tasks.graphs
         graph = target.graph or graphs.default
         if graph not in graphs.names():
-            await ack(f":warning: `{mrkdwn.escape(command)}` runs graph `{mrkdwn.escape(graph)}`, which is not registered.")
+            await ack(
+                f":warning: `{mrkdwn.escape(command)}` runs graph `{mrkdwn.escape(graph)}`, which is not registered."
+            )
             return
         await ack(f":hourglass_flowing_sand: Starting *{mrkdwn.escape(graph)}*; I'll answer in a thread.")
         team, channel, user = str(body.get("team_id")), str(body.get("channel_id")), str(body.get("user_id"))
@@ -192,13 +196,17 @@ class SlackConnector:
 
     # --- messages: mentions, DMs, thread replies ----------------------------------------------------
 
-    async def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: Any) -> None:
+    async def on_mention(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: Any
+    ) -> None:
         if not await self._first_delivery(body):
             return
         thread_ts = str(event.get("thread_ts") or event.get("ts"))
         await self._on_text(client, body, event, thread_ts, context.bot_user_id, only_existing=False)
 
-    async def on_message(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: Any) -> None:
+    async def on_message(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: Any
+    ) -> None:
         if event.get("subtype") not in (None, "file_share", "thread_broadcast") or event.get("bot_id"):
             return
         text = str(event.get("text") or "")
@@ -246,7 +254,9 @@ class SlackConnector:
             tasks = []
         latest = tasks[0] if tasks else None
         if not text:
-            await self._note(client, channel, user, thread_ts, "Tell me what to do, e.g. `@graphgate write a brief on tides`.")
+            await self._note(
+                client, channel, user, thread_ts, "Tell me what to do, e.g. `@graphgate write a brief on tides`."
+            )
             return
         if latest is not None and latest.status == TaskStatus.WAITING_INPUT and latest.interrupt:
             pending = latest.interrupt  # the first question still waiting
@@ -258,9 +268,11 @@ class SlackConnector:
             await self._resume(client, who, latest.id, answer, str(pending.get("interrupt_id")), channel, thread_ts)
             return
         graph = latest.graph if latest is not None else self._mention_graph(svc)
-        await self._start(client, thread, user, text, graph, self.settings.slack_task_mode, {}, event_id=body.get("event_id"))
+        await self._start(
+            client, thread, user, text, graph, self.settings.slack_task_mode, {}, event_id=body.get("event_id")
+        )
 
-    def _mention_graph(self, svc: SlackServices) -> str:
+    def _mention_graph(self, svc: Services) -> str:
         if self.settings.slack_mention_graph:
             return self.settings.slack_mention_graph
         first = next(iter(self.commands.values()))
@@ -282,7 +294,9 @@ class SlackConnector:
         if not isinstance(index, int) or not 0 <= index < len(options):
             await self._note(client, channel, user, thread_ts, "That button is not one of mine.")
             return
-        await self._resume(client, who, task_id, options[index].get("value"), pending["interrupt_id"], channel, thread_ts)
+        await self._resume(
+            client, who, task_id, options[index].get("value"), pending["interrupt_id"], channel, thread_ts
+        )
 
     async def on_edit(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         """A tool approval's Edit button: a modal with the call's arguments."""
@@ -295,7 +309,9 @@ class SlackConnector:
         task_id, pending, _ = found
         actions = pending.get("actions") or []
         if len(actions) != 1 or "edit" not in (actions[0].get("allowed_decisions") or []):
-            await self._note(client, channel, user, thread_ts, "This request cannot be edited here; approve or reject it.")
+            await self._note(
+                client, channel, user, thread_ts, "This request cannot be edited here; approve or reject it."
+            )
             return
         origin = modals.Origin(task_id, str(pending["interrupt_id"]), channel, thread_ts)
         await self._open(client, body, modals.edit_view(origin, actions[0]), user)
@@ -348,8 +364,13 @@ class SlackConnector:
             error = exc.response.get("error") if exc.response is not None else str(exc)
             log.warning("could not open a modal for %s: %s", user, error)
             channel, _, thread_ts = _where(body)
-            await self._note(client, channel, user, thread_ts,
-                             f"I could not open the form ({error}). Reply in this thread instead, e.g. `reject: <reason>`.")
+            await self._note(
+                client,
+                channel,
+                user,
+                thread_ts,
+                f"I could not open the form ({error}). Reply in this thread instead, e.g. `reject: <reason>`.",
+            )
 
     # --- modal submissions ------------------------------------------------------------------------------
 
@@ -478,7 +499,9 @@ class SlackConnector:
         try:
             await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=text)
         except SlackApiError as exc:
-            log.warning("could not tell %s in %s: %s", user, channel, exc.response.get("error") if exc.response else exc)
+            log.warning(
+                "could not tell %s in %s: %s", user, channel, exc.response.get("error") if exc.response else exc
+            )
 
 
 def _pending(task: TaskRecord, interrupt_id: str) -> dict[str, Any] | None:

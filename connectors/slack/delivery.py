@@ -13,7 +13,6 @@ gone, permanent).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,11 +21,10 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from connectors.slack.installs import TokenSource, api_url, slack_enabled
-from connectors.slack.render import render_task
-from connectors.slack.threads import PLATFORM
-from gateway.settings import Settings
-from workers.delivery import (
+from graphgate.connectors.slack.installs import TokenSource, api_url, slack_enabled
+from graphgate.connectors.slack.render import render_task
+from graphgate.connectors.slack.threads import PLATFORM
+from graphgate.core.platform import (
     Binding,
     DeliveryError,
     Message,
@@ -38,7 +36,8 @@ from workers.delivery import (
     Tag,
     TransientError,
 )
-from workers.taskview import TaskView
+from graphgate.core.settings import Settings
+from graphgate.core.taskview import TaskView
 
 log = logging.getLogger("graphgate.slack")
 
@@ -47,12 +46,33 @@ STREAM_CHUNK = 12_000  # markdown_text limit of the chat.*Stream methods
 FIND_PAGES = 20  # conversations.replies pages (200 messages each) searched for a lost post
 
 # The binding can never be delivered to: surfaced as delivery.failed.
-PERMANENT_ERRORS = frozenset({
-    "channel_not_found", "not_in_channel", "is_archived", "account_inactive", "token_revoked", "token_expired",
-    "invalid_auth", "not_authed", "no_permission", "missing_scope", "restricted_action", "team_access_not_granted",
-    "ekm_access_denied", "org_login_required", "team_not_found", "no_installation", "channel_is_archived",
-    "msg_too_long", "invalid_blocks", "invalid_metadata_format", "invalid_arguments", "no_text", "too_many_attachments",
-})
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "invalid_auth",
+        "not_authed",
+        "no_permission",
+        "missing_scope",
+        "restricted_action",
+        "team_access_not_granted",
+        "ekm_access_denied",
+        "org_login_required",
+        "team_not_found",
+        "no_installation",
+        "channel_is_archived",
+        "msg_too_long",
+        "invalid_blocks",
+        "invalid_metadata_format",
+        "invalid_arguments",
+        "no_text",
+        "too_many_attachments",
+    }
+)
 GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout", "timeout"})
 
@@ -102,32 +122,46 @@ class SlackPlatform(Platform):
         if message.stream and markdown and self.streaming and team not in self._no_stream and thread_ts:
             first = markdown[:STREAM_CHUNK]
             try:
-                data = await self._api(lambda: client.chat_startStream(
-                    channel=channel,
-                    thread_ts=thread_ts,
-                    markdown_text=first,
-                    recipient_team_id=team,
-                    recipient_user_id=binding.get("user"),
-                ))
+                data = await self._api(
+                    lambda: client.chat_startStream(
+                        channel=channel,
+                        thread_ts=thread_ts,
+                        markdown_text=first,
+                        recipient_team_id=team,
+                        recipient_user_id=binding.get("user"),
+                    )
+                )
             except PermanentError as exc:
-                if exc.code in ("channel_not_found", "not_in_channel", "is_archived", "invalid_auth",
-                                "token_revoked", "account_inactive", "no_installation"):
+                if exc.code in (
+                    "channel_not_found",
+                    "not_in_channel",
+                    "is_archived",
+                    "invalid_auth",
+                    "token_revoked",
+                    "account_inactive",
+                    "no_installation",
+                ):
                     raise
                 log.info("team %s does not stream (%s); answers are edited in place instead", team, exc.code)
                 self._no_stream.add(team)
             else:
                 complete = len(first) == len(markdown)
-                return Posted(str(data["ts"]), digest="" if complete else "streaming",
-                              extra={"streaming": True, "sent": len(first)})
-        data = await self._api(lambda: client.chat_postMessage(
-            channel=channel,
-            thread_ts=thread_ts,
-            text=message.body.get("text") or " ",
-            blocks=message.body.get("blocks"),
-            metadata=_metadata(tag),
-            unfurl_links=False,
-            unfurl_media=False,
-        ))
+                return Posted(
+                    str(data["ts"]),
+                    digest="" if complete else "streaming",
+                    extra={"streaming": True, "sent": len(first)},
+                )
+        data = await self._api(
+            lambda: client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                text=message.body.get("text") or " ",
+                blocks=message.body.get("blocks"),
+                metadata=_metadata(tag),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        )
         return Posted(str(data["ts"]))
 
     async def edit(self, binding: Binding, posted: Posted, message: Message, tag: Tag) -> Posted:
@@ -149,13 +183,15 @@ class SlackPlatform(Platform):
                 return Posted(posted.id, extra={"sent": sent})  # the streamed text is the whole message: done
             # the final answer replaces what was streamed (a stopped stream is an ordinary message)
             return Posted(posted.id, digest="stopped", extra={"stopped": True})
-        await self._api(lambda: client.chat_update(
-            channel=channel,
-            ts=posted.id,
-            text=message.body.get("text") or " ",
-            blocks=message.body.get("blocks"),
-            metadata=_metadata(tag),
-        ))
+        await self._api(
+            lambda: client.chat_update(
+                channel=channel,
+                ts=posted.id,
+                text=message.body.get("text") or " ",
+                blocks=message.body.get("blocks"),
+                metadata=_metadata(tag),
+            )
+        )
         return Posted(posted.id)
 
     async def find(self, binding: Binding, tag: Tag) -> Posted | None:
@@ -163,13 +199,15 @@ class SlackPlatform(Platform):
         cursor: str | None = None
         for _ in range(FIND_PAGES):
             try:
-                data = await self._api(lambda: client.conversations_replies(
-                    channel=binding["channel"],
-                    ts=binding["thread_ts"],
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                ))
+                data = await self._api(
+                    lambda: client.conversations_replies(
+                        channel=binding["channel"],
+                        ts=binding["thread_ts"],
+                        include_all_metadata=True,
+                        limit=200,
+                        cursor=cursor,
+                    )
+                )
             except PermanentError as exc:
                 if exc.code == "thread_not_found":
                     return None
@@ -202,7 +240,9 @@ class SlackPlatform(Platform):
         if token not in self._clients:
             if self._session is None:
                 self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
-            self._clients[token] = AsyncWebClient(token=token, base_url=self.base_url, session=self._session, timeout=20)
+            self._clients[token] = AsyncWebClient(
+                token=token, base_url=self.base_url, session=self._session, timeout=20
+            )
         return self._clients[token]
 
     async def _api(self, call: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
@@ -213,9 +253,12 @@ class SlackPlatform(Platform):
             resp = exc.response
             data = resp.data if isinstance(getattr(resp, "data", None), dict) else {}
             headers = getattr(resp, "headers", None) or {}
-            raise classify(int(getattr(resp, "status_code", 0) or 0), str(data.get("error") or ""),
-                           headers.get("Retry-After") or headers.get("retry-after")) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise classify(
+                int(getattr(resp, "status_code", 0) or 0),
+                str(data.get("error") or ""),
+                headers.get("Retry-After") or headers.get("retry-after"),
+            ) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise TransientError(f"slack unreachable: {exc!r}") from exc
         data = response.data if isinstance(response.data, dict) else {}
         if not data.get("ok"):
@@ -243,5 +286,7 @@ def platform(settings: Settings) -> Platform | None:
     if not settings.slack_bot_token and not (settings.slack_client_id and settings.slack_client_secret):
         return None
     if not slack_enabled(settings):
-        log.warning("Slack delivery without GRAPHGATE_SLACK_SIGNING_SECRET: posting works, the gateway will not mount /slack")
+        log.warning(
+            "Slack delivery without GRAPHGATE_SLACK_SIGNING_SECRET: posting works, the gateway will not mount /slack"
+        )
     return SlackPlatform(settings)

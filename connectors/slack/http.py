@@ -7,26 +7,25 @@ through Bolt's Starlette/FastAPI adapter, so Bolt verifies the signature and tim
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 
-from connectors.slack.app import EVENTS_PATH, INSTALL_PATH, REDIRECT_PATH, SlackConnector, SlackServices
-from gateway.inbound import InboundLog
-from gateway.settings import Settings
+from graphgate.connectors.slack.app import (
+    EVENTS_PATH,
+    INSTALL_PATH,
+    REDIRECT_PATH,
+    SlackConnector,
+)
+from graphgate.core.services import Services
+from graphgate.core.settings import Settings
 
 
-def mount_slack(app: FastAPI, settings: Settings) -> None:
-    """Add the Slack routes to ``app``; the handlers use the task service of ``app.state.gateway``."""
-    services: list[SlackServices] = []
-
-    def current() -> SlackServices:
-        gw = app.state.gateway
-        if not services or services[0].tasks is not gw.service:
-            services[:] = [SlackServices(tasks=gw.service, inbound=InboundLog(gw.redis, settings))]
-        return services[0]
-
-    bolt = SlackConnector(settings, current).build()
+def mount_slack(app: FastAPI, settings: Settings, services: Callable[[], Services]) -> None:
+    """Add the Slack routes to ``app``; the handlers use the ``services`` of the running app."""
+    bolt = SlackConnector(settings, services).build()
     handler = AsyncSlackRequestHandler(bolt)
     router = APIRouter(tags=["slack"], include_in_schema=False)
 

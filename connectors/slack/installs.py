@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.installation_store.async_installation_store import (
+    AsyncInstallationStore,
+)
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from gateway.settings import Settings
+from graphgate.core.settings import Settings
 
 log = logging.getLogger("graphgate.slack")
 
@@ -76,8 +78,12 @@ def _open(settings: Settings) -> Stores:
     db = database(settings)
     client_id = settings.slack_client_id or ""
     if "://" in db:
-        from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
-        from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+        from slack_sdk.oauth.installation_store.sqlalchemy import (
+            AsyncSQLAlchemyInstallationStore,
+        )
+        from slack_sdk.oauth.state_store.sqlalchemy import (
+            AsyncSQLAlchemyOAuthStateStore,
+        )
         from sqlalchemy.ext.asyncio import create_async_engine
 
         engine = create_async_engine(db, pool_pre_ping=True)

@@ -12,8 +12,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from connectors.slack import mrkdwn
-from gateway.errors import InvalidInput
+from graphgate.connectors.slack import mrkdwn
+from graphgate.core.errors import InvalidInput
 
 EDIT_CALLBACK = "gg_edit"  # callback_id of the Edit modal
 REJECT_CALLBACK = "gg_reject"  # callback_id of the Reject modal
@@ -37,12 +37,16 @@ class Origin:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def of_view(cls, view: dict[str, Any]) -> "Origin":
+    def of_view(cls, view: dict[str, Any]) -> Origin:
         """The origin stored in a submitted view's ``private_metadata``; ``InvalidInput`` if it has none."""
         try:
             meta = json.loads(view.get("private_metadata") or "")
-            return cls(str(meta["task_id"]), str(meta["interrupt_id"]), str(meta.get("channel") or ""),
-                       meta.get("thread_ts") or None)
+            return cls(
+                str(meta["task_id"]),
+                str(meta["interrupt_id"]),
+                str(meta.get("channel") or ""),
+                meta.get("thread_ts") or None,
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidInput("this form does not belong to a question of mine") from exc
 
@@ -98,24 +102,55 @@ def edit_view(origin: Origin, action: dict[str, Any]) -> dict[str, Any]:
     hint = "A JSON object. Arguments you leave out keep their current values."
     if not initial:
         hint = "The arguments are too long to show here: type only the ones to change, as a JSON object."
-    return _modal(EDIT_CALLBACK, origin, "Edit the tool call", "Approve edited", [
-        _about(action),
-        {"type": "input", "block_id": ARGS_BLOCK, "label": _plain("Arguments", 2000), "element": element,
-         "hint": _plain(hint, 2000)},
-    ])
+    return _modal(
+        EDIT_CALLBACK,
+        origin,
+        "Edit the tool call",
+        "Approve edited",
+        [
+            _about(action),
+            {
+                "type": "input",
+                "block_id": ARGS_BLOCK,
+                "label": _plain("Arguments", 2000),
+                "element": element,
+                "hint": _plain(hint, 2000),
+            },
+        ],
+    )
 
 
 def reject_view(origin: Origin, actions: list[dict[str, Any]]) -> dict[str, Any]:
     """The Reject modal: which calls are rejected, and an optional reason the model reads."""
-    names = ", ".join(dict.fromkeys(f"`{mrkdwn.escape(str(a.get('name') or 'tool'))}`" for a in actions)) or "the tool call"
+    names = (
+        ", ".join(dict.fromkeys(f"`{mrkdwn.escape(str(a.get('name') or 'tool'))}`" for a in actions)) or "the tool call"
+    )
     calls = "this tool call" if len(actions) <= 1 else f"these {len(actions)} tool calls"
-    return _modal(REJECT_CALLBACK, origin, "Reject the tool call", "Reject", [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"Reject {calls}: {names}"[: mrkdwn.SECTION_TEXT_LIMIT]}},
-        {"type": "input", "block_id": REASON_BLOCK, "optional": True, "label": _plain("Reason", 2000),
-         "element": {"type": "plain_text_input", "action_id": REASON_INPUT, "multiline": True,
-                     "max_length": INPUT_CHARS,
-                     "placeholder": _plain("Why not? The model reads this and may try again.", 150)}},
-    ])
+    return _modal(
+        REJECT_CALLBACK,
+        origin,
+        "Reject the tool call",
+        "Reject",
+        [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"Reject {calls}: {names}"[: mrkdwn.SECTION_TEXT_LIMIT]},
+            },
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "optional": True,
+                "label": _plain("Reason", 2000),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON_INPUT,
+                    "multiline": True,
+                    "max_length": INPUT_CHARS,
+                    "placeholder": _plain("Why not? The model reads this and may try again.", 150),
+                },
+            },
+        ],
+    )
 
 
 def _value(view: dict[str, Any], block: str, action: str) -> str:
@@ -127,13 +162,13 @@ def submitted_args(view: dict[str, Any]) -> dict[str, Any]:
     """The arguments typed into a submitted Edit modal, or ``InvalidInput`` saying what is wrong."""
     text = _value(view, ARGS_BLOCK, ARGS_INPUT).strip()
     if not text:
-        raise InvalidInput("Type the arguments as a JSON object, such as {\"to\": \"bob@example.com\"}.")
+        raise InvalidInput('Type the arguments as a JSON object, such as {"to": "bob@example.com"}.')
     try:
         args = json.loads(text)
     except ValueError as exc:
         raise InvalidInput(f"This is not valid JSON ({exc}). Type the arguments as a JSON object.") from exc
     if not isinstance(args, dict):
-        raise InvalidInput("The arguments must be a JSON object, such as {\"to\": \"bob@example.com\"}.")
+        raise InvalidInput('The arguments must be a JSON object, such as {"to": "bob@example.com"}.')
     return args
 
 

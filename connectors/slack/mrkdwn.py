@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from connectors import markdown as md
+from graphgate.connectors import markdown as md
 
 SECTION_TEXT_LIMIT = 3000  # characters of text in one section block
 MESSAGE_BLOCKS_LIMIT = 50  # blocks in one message

@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from connectors import rendering
-from connectors.slack import mrkdwn
-from connectors.slack.threads import mention, mentions_in
-from gateway.interrupts import TOOL_APPROVAL
-from workers.delivery import Binding, Message
-from workers.taskview import Question, Status, TaskView
+from graphgate.connectors import rendering
+from graphgate.connectors.slack import mrkdwn
+from graphgate.connectors.slack.threads import mention, mentions_in
+from graphgate.core.interrupts import TOOL_APPROVAL
+from graphgate.core.platform import Binding, Message
+from graphgate.core.taskview import Question, Status, TaskView
 
 ANSWER_ACTION = "gg_answer"  # button action ids start with this; the value says task, interrupt and option
 EDIT_ACTION = "gg_edit"  # a tool approval's Edit: opens a modal; value: task and interrupt
@@ -176,6 +176,7 @@ def final_messages(view: TaskView, run: int) -> list[Message]:
 
 # --- questions ---------------------------------------------------------------------------------------------
 
+
 def _details(value: Any) -> list[str]:
     """The interrupt payload beyond its question (the writer's outline, say), as mrkdwn sections."""
     lines = rendering.payload_details(value, mrkdwn.escape, mrkdwn.inline, bold=_bold, pre=_pre)
@@ -223,8 +224,11 @@ def _option_buttons(view: TaskView, q: Question, who: str) -> list[dict[str, Any
     """One button per option (at most 25), the first one primary, and how else to answer."""
     elements = []
     for index, option in enumerate(q.options[:ACTION_ELEMENTS_LIMIT]):
-        button = _button(f"{ANSWER_ACTION}:{index}", str(option.get("label") or option.get("value") or "?"),
-                         option_value(view.task_id, q.interrupt_id, index))
+        button = _button(
+            f"{ANSWER_ACTION}:{index}",
+            str(option.get("label") or option.get("value") or "?"),
+            option_value(view.task_id, q.interrupt_id, index),
+        )
         if index == 0:
             button["style"] = "primary"
         elements.append(button)
@@ -292,7 +296,7 @@ def _approval_buttons(view: TaskView, q: Question, who: str) -> list[dict[str, A
 
 
 def _reply_words(q: Question) -> str:
-    """The replies a tool approval takes as text (gateway/interrupts.py ``answer_from_text``), as mrkdwn."""
+    """The replies a tool approval takes as text (graphgate/core/interrupts.py ``answer_from_text``), as mrkdwn."""
     allowed = {d for a in q.actions for d in a.get("allowed_decisions") or []}
     words = []
     if "approve" in allowed:

@@ -11,14 +11,12 @@ import asyncio
 import logging
 import signal
 
-import redis.asyncio as aioredis
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from connectors.slack.app import SlackConnector, SlackServices
-from connectors.slack.installs import SlackNotConfigured
-from gateway.inbound import InboundLog
-from gateway.settings import Settings
-from gateway.tasks import TaskService
+from graphgate.connectors.slack.app import SlackConnector
+from graphgate.connectors.slack.installs import SlackNotConfigured
+from graphgate.core.services import open_services
+from graphgate.core.settings import Settings
 
 log = logging.getLogger("graphgate.slack")
 
@@ -27,12 +25,7 @@ async def serve_socket_mode(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT."""
     if not settings.slack_app_token:
         raise SlackNotConfigured("Socket Mode needs GRAPHGATE_SLACK_APP_TOKEN (an xapp- token)")
-    from workers.celery_app import enqueue_run
-    from workers.registry import load_registry
-
-    graphs = load_registry(settings.config, settings.default_graph)
-    client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
-    services = SlackServices(tasks=TaskService(client, settings, enqueue_run, graphs), inbound=InboundLog(client, settings))
+    services = open_services(settings)
     app = SlackConnector(settings, lambda: services).build()
     handler = AsyncSocketModeHandler(app, settings.slack_app_token)
     stop = asyncio.Event()
@@ -45,7 +38,7 @@ async def serve_socket_mode(settings: Settings) -> None:
         await stop.wait()
     finally:
         await handler.close_async()
-        await client.aclose()
+        await services.close()
 
 
 def main(settings: Settings) -> int:

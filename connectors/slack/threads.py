@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.tasks import Principal
+from graphgate.core.tasks import Principal
 
 PLATFORM = "slack"
 _PRINCIPAL_RE = re.compile(r"^slack:([A-Z0-9]+):([A-Z0-9]+)$")
@@ -42,7 +42,7 @@ class SlackThread:
         }
 
     @classmethod
-    def of_binding(cls, binding: dict[str, Any]) -> "SlackThread":
+    def of_binding(cls, binding: dict[str, Any]) -> SlackThread:
         return cls(
             team=str(binding["team"]),
             channel=str(binding["channel"]),

@@ -18,7 +18,7 @@ from telegram.error import RetryAfter
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
-from gateway.settings import Settings
+from graphgate.core.settings import Settings
 
 RESERVED_COMMANDS = ("start", "help", "new", "cancel")  # handled by the connector itself
 ALLOWED_UPDATES = ["message", "callback_query"]

@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.interrupts import TOOL_APPROVAL
-from gateway.tasks import Principal
+from graphgate.core.interrupts import TOOL_APPROVAL
+from graphgate.core.tasks import Principal
 
 PLATFORM = "telegram"
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit for an inline button's callback_data
@@ -60,7 +60,8 @@ def edit_offered(interrupt: dict[str, Any]) -> bool:
     be edited (several calls are edited one by one in the widget or the API)."""
     actions = interrupt.get("actions") or []
     return (
-        interrupt.get("kind") == TOOL_APPROVAL and len(actions) == 1
+        interrupt.get("kind") == TOOL_APPROVAL
+        and len(actions) == 1
         and "edit" in (actions[0].get("allowed_decisions") or [])
     )
 

@@ -19,7 +19,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    ReplyParameters,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -33,13 +39,12 @@ from telegram.error import (
     TimedOut,
 )
 
-from connectors.telegram import html
-from connectors.telegram.bot import build_bot, retry_after
-from connectors.telegram.chats import PLATFORM
-from connectors.telegram.flood import FloodControl
-from connectors.telegram.render import render_task
-from gateway.settings import Settings
-from workers.delivery import (
+from graphgate.connectors.telegram import html
+from graphgate.connectors.telegram.bot import build_bot, retry_after
+from graphgate.connectors.telegram.chats import PLATFORM
+from graphgate.connectors.telegram.flood import FloodControl
+from graphgate.connectors.telegram.render import render_task
+from graphgate.core.platform import (
     Binding,
     DeliveryError,
     Message,
@@ -51,7 +56,8 @@ from workers.delivery import (
     Tag,
     TransientError,
 )
-from workers.taskview import TaskView
+from graphgate.core.settings import Settings
+from graphgate.core.taskview import TaskView
 
 log = logging.getLogger("graphgate.telegram")
 
@@ -61,9 +67,19 @@ NOTHING = "none"  # the id of a slot that shows nothing (a draft the Bot API ref
 
 _GONE = ("message to edit not found", "message can't be edited", "message_id_invalid", "message not found")
 _PERMANENT = (
-    "chat not found", "bot was kicked", "bot is not a member", "have no rights", "not enough rights",
-    "need administrator rights", "group chat was deactivated", "peer_id_invalid", "user is deactivated",
-    "chat_write_forbidden", "message thread not found", "topic_closed", "topic_deleted",
+    "chat not found",
+    "bot was kicked",
+    "bot is not a member",
+    "have no rights",
+    "not enough rights",
+    "need administrator rights",
+    "group chat was deactivated",
+    "peer_id_invalid",
+    "user is deactivated",
+    "chat_write_forbidden",
+    "message thread not found",
+    "topic_closed",
+    "topic_deleted",
 )
 
 

@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections import deque
 
-from workers.delivery import RateLimited
+from graphgate.core.platform import RateLimited
 
 GROUP_PER_MINUTE = 18  # of Telegram's 20: room for the gateway's own replies in the chat
 GLOBAL_PER_SECOND = 28  # of Telegram's 30

@@ -7,7 +7,7 @@ nothing to say (``/help``, a refused request, a button press).
 * In a private chat every text message is for the bot. In a group the bot acts only when addressed:
   a command (``/ask`` or ``/ask@bot``), a mention of the bot, or a reply to one of its messages.
 * A message in a chat whose current session waits for an answer answers it (``answer_from_text`` in
-  gateway/interrupts.py: text naming an option picks it; to a tool approval ``approve``, ``reject: why``,
+  graphgate/core/interrupts.py: text naming an option picks it; to a tool approval ``approve``, ``reject: why``,
   ``edit {json}``, any other text rejects with that text as the reason); a reply to one of several
   questions waiting at once answers that one. Otherwise the message starts a task in the chat's session
   (continuing its graph's conversation). ``/ask <text>`` (``GRAPHGATE_TELEGRAM_COMMANDS``) does the same
@@ -32,14 +32,28 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import Bot, CallbackQuery, Chat, ForceReply, Message, MessageEntity, ReplyParameters, Update
+from telegram import (
+    Bot,
+    CallbackQuery,
+    Chat,
+    ForceReply,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import RetryAfter, TelegramError
 
-from connectors.inputs import text_input
-from connectors.telegram import html
-from connectors.telegram.bot import CommandTarget, bot_id, command_targets, retry_after
-from connectors.telegram.chats import (
+from graphgate.connectors.inputs import text_input
+from graphgate.connectors.telegram import html
+from graphgate.connectors.telegram.bot import (
+    CommandTarget,
+    bot_id,
+    command_targets,
+    retry_after,
+)
+from graphgate.connectors.telegram.chats import (
     PLATFORM,
     TelegramChat,
     chat_principal,
@@ -50,13 +64,20 @@ from connectors.telegram.chats import (
     task_token,
     user_ref,
 )
-from connectors.telegram.store import TelegramStore
-from gateway.errors import Conflict, InvalidInput, NotFound
-from gateway.inbound import InboundLog
-from gateway.interrupts import TOOL_APPROVAL, answer_from_text, describe_answer, edit_decision, resume_value
-from gateway.settings import Settings
-from gateway.store import TaskRecord, TaskStatus
-from gateway.tasks import TaskService
+from graphgate.connectors.telegram.store import TelegramStore
+from graphgate.core.errors import Conflict, InvalidInput, NotFound
+from graphgate.core.inbound import InboundLog
+from graphgate.core.interrupts import (
+    TOOL_APPROVAL,
+    answer_from_text,
+    describe_answer,
+    edit_decision,
+    resume_value,
+)
+from graphgate.core.services import Services
+from graphgate.core.settings import Settings
+from graphgate.core.store import TaskRecord, TaskStatus
+from graphgate.core.tasks import TaskService
 
 log = logging.getLogger("graphgate.telegram")
 
@@ -73,6 +94,12 @@ class TelegramServices:
     tasks: TaskService
     inbound: InboundLog
     store: TelegramStore
+
+    @classmethod
+    def of(cls, services: Services) -> TelegramServices:
+        return cls(
+            tasks=services.tasks, inbound=services.inbound, store=TelegramStore(services.redis, services.settings)
+        )
 
 
 @dataclass(frozen=True)
@@ -209,8 +236,7 @@ class TelegramConnector:
             "",
             "In a private chat just write to me. In a group, use a command, mention me or reply to me.",
             "When I ask a question, tap an answer or reply with your own.",
-            "To a tool call waiting for approval, tap Approve, Edit or Reject, or reply "
-            "<code>reject: why</code>.",
+            "To a tool call waiting for approval, tap Approve, Edit or Reject, or reply <code>reject: why</code>.",
         ]
         return "\n".join(lines)
 
@@ -243,8 +269,11 @@ class TelegramConnector:
         latest = None if fresh else await self._latest(chat, session.session_id)
         if latest is not None and latest.status == TaskStatus.WAITING_INPUT and latest.interrupt:
             if target is not None:
-                await self._note(chat, "A question is waiting for an answer: reply to it, /cancel the task, or /new to "
-                                       "start over.", message.message_id)
+                await self._note(
+                    chat,
+                    "A question is waiting for an answer: reply to it, /cancel the task, or /new to start over.",
+                    message.message_id,
+                )
                 return
             if not await self._may_act(chat, latest, user.id if user else None, message.message_id):
                 return
@@ -323,7 +352,10 @@ class TelegramConnector:
         """Answer ``interrupt`` of ``task``; a refused or late answer gets a note. True when it was taken."""
         try:
             await self.services().tasks.resume(
-                chat.principal, task.id, answer, interrupt_id=str(interrupt.get("interrupt_id") or ""),
+                chat.principal,
+                task.id,
+                answer,
+                interrupt_id=str(interrupt.get("interrupt_id") or ""),
                 by=user_ref(user.id if user else None),
             )
         except Conflict:
@@ -387,8 +419,12 @@ class TelegramConnector:
         try:
             answer = edit_decision(interrupt.get("actions") or [], json_object(text))
         except InvalidInput as exc:
-            await self._note(chat, f"That is not a JSON object: {html.escape(exc.message)}; nothing was changed. "
-                                   "Reply to my message again with the new arguments.", message.message_id)
+            await self._note(
+                chat,
+                f"That is not a JSON object: {html.escape(exc.message)}; nothing was changed. "
+                "Reply to my message again with the new arguments.",
+                message.message_id,
+            )
             return
         if await self._answer(chat, task, interrupt, answer, user, message.message_id):
             await svc.store.edit_closed(chat, prompt)
@@ -531,9 +567,15 @@ def json_object(text: str) -> dict[str, Any]:
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
     if not isinstance(value, dict):
-        raise InvalidInput(f"it is {_JSON_KINDS.get(type(value), 'a value')}, not {{\"name\": value, …}}")
+        raise InvalidInput(f'it is {_JSON_KINDS.get(type(value), "a value")}, not {{"name": value, …}}')
     return value
 
 
-_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean",
-               type(None): "null"}
+_JSON_KINDS = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}

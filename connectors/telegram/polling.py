@@ -17,18 +17,21 @@ import re
 import sys
 from typing import Any
 
-import redis.asyncio as aioredis
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from connectors.telegram.bot import ALLOWED_UPDATES, TelegramNotConfigured, build_application, build_bot, redacted
-from connectors.telegram.inbound import TelegramConnector, TelegramServices
-from connectors.telegram.store import TelegramStore
-from connectors.telegram.webhook import WEBHOOK_PATH
-from gateway.inbound import InboundLog
-from gateway.settings import Settings
-from gateway.tasks import TaskService
+from graphgate.connectors.telegram.bot import (
+    ALLOWED_UPDATES,
+    TelegramNotConfigured,
+    build_application,
+    build_bot,
+    redacted,
+)
+from graphgate.connectors.telegram.inbound import TelegramConnector, TelegramServices
+from graphgate.connectors.telegram.webhook import WEBHOOK_PATH
+from graphgate.core.services import open_services
+from graphgate.core.settings import Settings
 
 log = logging.getLogger("graphgate.telegram")
 
@@ -40,23 +43,15 @@ def run_polling(settings: Settings) -> int:
     state: dict[str, Any] = {}
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
-        from workers.celery_app import enqueue_run
-        from workers.registry import load_registry
-
-        graphs = load_registry(settings.config, settings.default_graph)
-        client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
-        services = TelegramServices(
-            tasks=TaskService(client, settings, enqueue_run, graphs),
-            inbound=InboundLog(client, settings),
-            store=TelegramStore(client, settings),
-        )
-        state["redis"] = client
-        state["connector"] = TelegramConnector(settings, application.bot, lambda: services)
+        services = open_services(settings)
+        telegram = TelegramServices.of(services)
+        state["services"] = services
+        state["connector"] = TelegramConnector(settings, application.bot, lambda: telegram)
         log.info("telegram polling as @%s", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
-        if "redis" in state:
-            await state["redis"].aclose()
+        if "services" in state:
+            await state["services"].close()
 
     async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await state["connector"].handle(update)
@@ -84,8 +79,13 @@ async def set_webhook(settings: Settings, url: str, drop_pending: bool = False) 
         raise TelegramNotConfigured("GRAPHGATE_TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
     full = webhook_url(url)
     async with build_bot(settings) as bot:
-        await bot.set_webhook(full, secret_token=secret, allowed_updates=ALLOWED_UPDATES,
-                              drop_pending_updates=drop_pending, max_connections=40)
+        await bot.set_webhook(
+            full,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=drop_pending,
+            max_connections=40,
+        )
     return full
 
 
@@ -117,6 +117,9 @@ def main(settings: Settings, action: str | None, polling: bool, url: str | None,
     except TelegramError as exc:
         print(f"graphgate telegram: the Bot API refused: {redacted(exc, settings)}", file=sys.stderr)
         return 1
-    print("graphgate telegram: the webhook runs inside `graphgate api` at /telegram/webhook; use --polling to "
-          "poll instead, or set-webhook --url to register it", file=sys.stderr)
+    print(
+        "graphgate telegram: the webhook runs inside `graphgate api` at /telegram/webhook; use --polling to "
+        "poll instead, or set-webhook --url to register it",
+        file=sys.stderr,
+    )
     return 2

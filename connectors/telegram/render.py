@@ -23,12 +23,17 @@ import json
 import zlib
 from typing import Any
 
-from connectors import rendering
-from connectors.telegram import html
-from connectors.telegram.chats import answer_data, cancel_data, edit_data, edit_offered
-from gateway.interrupts import TOOL_APPROVAL
-from workers.delivery import Binding, Message
-from workers.taskview import Question, Status, TaskView
+from graphgate.connectors import rendering
+from graphgate.connectors.telegram import html
+from graphgate.connectors.telegram.chats import (
+    answer_data,
+    cancel_data,
+    edit_data,
+    edit_offered,
+)
+from graphgate.core.interrupts import TOOL_APPROVAL
+from graphgate.core.platform import Binding, Message
+from graphgate.core.taskview import Question, Status, TaskView
 
 PREVIEW_CHARS = 3000  # Markdown characters of a growing answer shown (its tail)
 BUTTON_TEXT_CHARS = 40
@@ -172,8 +177,10 @@ def _keyboard(view: TaskView, q: Question) -> list[list[dict[str, str]]]:
     """One key per option; a tool approval's options are its one-click decisions (Approve, Reject), with
     Edit after Approve when the call's arguments may be edited."""
     buttons = [
-        {"text": _button_text(str(opt.get("label") or opt.get("value") or "?")),
-         "callback_data": answer_data(view.task_id, q.interrupt_id, index)}
+        {
+            "text": _button_text(str(opt.get("label") or opt.get("value") or "?")),
+            "callback_data": answer_data(view.task_id, q.interrupt_id, index),
+        }
         for index, opt in enumerate(q.options[:MAX_OPTIONS])
     ]
     if edit_offered(q.data()):

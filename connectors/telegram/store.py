@@ -1,4 +1,4 @@
-"""The Telegram connector's own bookkeeping in Redis (key names in gateway/keys.py).
+"""The Telegram connector's own bookkeeping in Redis (key names in graphgate/core/keys.py).
 
 * a chat's current session and the graph it runs (``Keys.telegram_chat``): ``/new`` replaces the session;
 * the chat's open edit prompts, in the same hash (field ``edit:<message id>`` -> ``<task id> <interrupt id>``):
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from connectors.telegram.chats import TelegramChat, task_token
-from gateway.keys import Keys
-from gateway.settings import Settings
+from graphgate.connectors.telegram.chats import TelegramChat, task_token
+from graphgate.core.keys import Keys
+from graphgate.core.settings import Settings
 
 
 @dataclass(frozen=True)

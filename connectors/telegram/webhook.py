@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,12 +19,11 @@ from fastapi.responses import JSONResponse, Response
 from telegram import Update
 from telegram.error import TelegramError
 
-from connectors.telegram.bot import build_bot, redacted
-from connectors.telegram.inbound import TelegramConnector, TelegramServices
-from connectors.telegram.store import TelegramStore
-from gateway.errors import Forbidden
-from gateway.inbound import InboundLog
-from gateway.settings import Settings
+from graphgate.connectors.telegram.bot import build_bot, redacted
+from graphgate.connectors.telegram.inbound import TelegramConnector, TelegramServices
+from graphgate.core.errors import Forbidden
+from graphgate.core.services import Services
+from graphgate.core.settings import Settings
 
 log = logging.getLogger("graphgate.telegram")
 
@@ -39,20 +38,18 @@ def secret_matches(expected: str | None, given: str | None) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def mount_telegram(app: FastAPI, settings: Settings) -> None:
-    """Add ``POST /telegram/webhook`` to ``app``; the handler uses the task service of ``app.state.gateway``."""
+def mount_telegram(app: FastAPI, settings: Settings, services: Callable[[], Services]) -> None:
+    """Add ``POST /telegram/webhook`` to ``app``; the handler uses the ``services`` of the running app."""
     if not settings.telegram_webhook_secret:
         log.warning("GRAPHGATE_TELEGRAM_WEBHOOK_SECRET is not set: /telegram/webhook refuses every request")
     bot = build_bot(settings)
-    services: list[TelegramServices] = []
+    built: list[tuple[Services, TelegramServices]] = []
 
     def current() -> TelegramServices:
-        gw = app.state.gateway
-        if not services or services[0].tasks is not gw.service:
-            services[:] = [TelegramServices(
-                tasks=gw.service, inbound=InboundLog(gw.redis, settings), store=TelegramStore(gw.redis, settings)
-            )]
-        return services[0]
+        now = services()
+        if not built or built[0][0] is not now:  # a new app lifespan opened new services
+            built[:] = [(now, TelegramServices.of(now))]
+        return built[0][1]
 
     connector = TelegramConnector(settings, bot, current)
 

@@ -3,26 +3,42 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
+import redis.asyncio as aioredis
 from fastapi import Depends, Header, Request
 
-from gateway.auth import Authenticator
-from gateway.fanout import StreamHub
-from gateway.settings import Settings
-from gateway.tasks import Principal, TaskService
+from graphgate.core.registry import GraphRegistry
+from graphgate.core.services import Services
+from graphgate.core.settings import Settings
+from graphgate.core.tasks import Principal, TaskService
+from graphgate.gateway.auth import Authenticator
+from graphgate.gateway.fanout import StreamHub
 
 
 @dataclass
 class Gateway:
     """What one API process holds: built in the app's lifespan, reached through ``request.app.state``."""
 
-    settings: Settings
-    service: TaskService
+    services: Services
     auth: Authenticator
     hub: StreamHub
-    graphs: Any  # workers.registry.GraphRegistry
-    redis: Any
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def service(self) -> TaskService:
+        return self.services.tasks
+
+    @property
+    def graphs(self) -> GraphRegistry:
+        return self.services.graphs
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        return self.services.redis
 
 
 # async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per request for

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from gateway.api.deps import GatewayDep, PrincipalDep, public_base
-from gateway.api.schemas import ErrorResponse, StreamToken
-from gateway.errors import InvalidInput
-from gateway.events import deserialize_event, DeserializationError
-from gateway.fanout import SubscriberTooSlow, parse_id
-from gateway.tasks import Principal
+from graphgate.core.errors import InvalidInput
+from graphgate.core.events import DeserializationError, deserialize_event
+from graphgate.core.tasks import Principal
+from graphgate.gateway.api.deps import GatewayDep, PrincipalDep, public_base
+from graphgate.gateway.api.schemas import ErrorResponse, StreamToken
+from graphgate.gateway.fanout import SubscriberTooSlow, parse_id
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -73,7 +73,11 @@ async def stream_events(
     )
 
 
-@router.post("/events/{session_id}/token", response_model=StreamToken, responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}})
+@router.post(
+    "/events/{session_id}/token",
+    response_model=StreamToken,
+    responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+)
 async def stream_token(session_id: str, request: Request, gw: GatewayDep, who: PrincipalDep) -> StreamToken:
     """A short-lived token for this one session's stream (``?token=``), for EventSource in browsers."""
     await gw.service.authorize_session(who, session_id)

@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from gateway.api.deps import GatewayDep
+from graphgate.core.checkpointer import check_checkpointer
+from graphgate.core.queue import app as run_queue
+from graphgate.gateway.api.deps import GatewayDep
 
 router = APIRouter(tags=["health"])
 
@@ -36,10 +38,8 @@ async def readyz(gw: GatewayDep) -> JSONResponse:
 
 
 def _check_broker() -> str:
-    from workers.celery_app import app
-
     try:
-        with app.connection_for_write() as conn:
+        with run_queue.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return "ok"
     except Exception as exc:
@@ -47,8 +47,6 @@ def _check_broker() -> str:
 
 
 def _check_checkpointer(gw: Any) -> str:
-    from workers.checkpointer import check_checkpointer
-
     try:
         check_checkpointer(gw.settings)
         return "ok"

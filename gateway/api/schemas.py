@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway.store import TaskRecord
+from graphgate.core.store import TaskRecord
 
 
 def _finite(value: Any) -> Any:
@@ -54,7 +54,7 @@ class TaskCreate(BaseModel):
         return {**(self.input or {}), **(self.model_extra or {})}
 
     @model_validator(mode="after")
-    def _only_finite_numbers(self) -> "TaskCreate":
+    def _only_finite_numbers(self) -> TaskCreate:
         _finite([self.input, self.config, self.model_extra])
         return self
 
@@ -67,7 +67,7 @@ class TaskResume(BaseModel):
         description=(
             "The answer handed to the graph as Command(resume=answer); any JSON value but null. A tool "
             "approval also takes 'approve', 'reject', one decision or a list of them; an object in the "
-            "middleware's own format ({\"decisions\": [...]}) passes unchanged. With several interrupts "
+            'middleware\'s own format ({"decisions": [...]}) passes unchanged. With several interrupts '
             "pending and no interrupt_id: {interrupt id: answer}."
         ),
         json_schema_extra={"not": {"type": "null"}},
@@ -77,7 +77,7 @@ class TaskResume(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _only_finite_numbers(self) -> "TaskResume":
+    def _only_finite_numbers(self) -> TaskResume:
         _finite(self.answer)
         return self
 
@@ -122,7 +122,7 @@ class Task(BaseModel):
     finished_at: float | None = None
 
     @classmethod
-    def of(cls, record: TaskRecord) -> "Task":
+    def of(cls, record: TaskRecord) -> Task:
         return cls(
             task_id=record.id,
             session_id=record.session_id,

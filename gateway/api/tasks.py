@@ -6,10 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from gateway.api.deps import GatewayDep, PrincipalDep, public_base
-from gateway.api.schemas import ErrorResponse, GraphInfo, GraphList, Task, TaskCreate, TaskCreated, TaskList, TaskResume
-from gateway.errors import InvalidInput
-from gateway.ratelimit import rate_limit
+from graphgate.core.errors import InvalidInput
+from graphgate.gateway.api.deps import GatewayDep, PrincipalDep, public_base
+from graphgate.gateway.api.schemas import (
+    ErrorResponse,
+    GraphInfo,
+    GraphList,
+    Task,
+    TaskCreate,
+    TaskCreated,
+    TaskList,
+    TaskResume,
+)
+from graphgate.gateway.ratelimit import rate_limit
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
 
@@ -67,8 +76,9 @@ async def list_tasks(
     return TaskList(tasks=[Task.of(r) for r in records])
 
 
-@router.post("/tasks/{task_id}/resume", status_code=202, response_model=Task, responses=LIMITED,
-             dependencies=RATE_LIMITED)
+@router.post(
+    "/tasks/{task_id}/resume", status_code=202, response_model=Task, responses=LIMITED, dependencies=RATE_LIMITED
+)
 async def resume_task(task_id: str, body: TaskResume, gw: GatewayDep, who: PrincipalDep) -> Task:
     """Answer the task's pending interrupt; the graph continues from its checkpoint."""
     if body.answer is None:
@@ -76,8 +86,9 @@ async def resume_task(task_id: str, body: TaskResume, gw: GatewayDep, who: Princ
     return Task.of(await gw.service.resume(who, task_id, body.answer, body.interrupt_id))
 
 
-@router.post("/tasks/{task_id}/cancel", status_code=202, response_model=Task, responses=LIMITED,
-             dependencies=RATE_LIMITED)
+@router.post(
+    "/tasks/{task_id}/cancel", status_code=202, response_model=Task, responses=LIMITED, dependencies=RATE_LIMITED
+)
 async def cancel_task(task_id: str, gw: GatewayDep, who: PrincipalDep) -> Task:
     """Cancel a task: queued or waiting tasks end at once, a running one at its next step."""
     return Task.of(await gw.service.cancel(who, task_id))

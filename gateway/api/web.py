@@ -17,11 +17,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.api.deps import GatewayDep
-from gateway.api.schemas import ErrorResponse
-from gateway.auth import mint_dev_token
-from gateway.errors import Conflict, NotFound
-from gateway.settings import Settings
+from graphgate.core.errors import Conflict, NotFound
+from graphgate.core.settings import Settings
+from graphgate.gateway.api.deps import GatewayDep
+from graphgate.gateway.api.schemas import ErrorResponse
+from graphgate.gateway.auth import mint_dev_token
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 DEMO_PAGE = "index.html"

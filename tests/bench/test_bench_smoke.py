@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.systems import peer_missing
-from tests.support.stack import ROOT
+from graphgate.testing.stack import ROOT
 
 
 @pytest.mark.timeout(300)
@@ -23,8 +23,19 @@ def test_bench_smoke(tmp_path: Path) -> None:
     table = tmp_path / "bench.md"
     # the PostgreSQL column is left to the full bench (tests/e2e/test_postgres_checkpointer.py covers that
     # checkpointer): it would add a third stack start to a test that should stay well under a minute
-    argv = [sys.executable, "-m", "bench", "--smoke", "--strict", "--postgres-url", "",
-            "--json", str(out), "--markdown", str(table)]
+    argv = [
+        sys.executable,
+        "-m",
+        "bench",
+        "--smoke",
+        "--strict",
+        "--postgres-url",
+        "",
+        "--json",
+        str(out),
+        "--markdown",
+        str(table),
+    ]
     peer_why = peer_missing()
     if peer_why:
         argv.append("--no-peer")  # the LangGraph server is the `bench` extra; the rest still runs
@@ -33,8 +44,16 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
 
     printed = proc.stdout
-    for heading in ("graphgate (SQLite)", "LangGraph server", "echo, 2 sequential runs", "interrupt round trips",
-                    "SSE fan-out", "chat delivery", "limits: redis-benchmark XADD", "limits: Celery no-op task"):
+    for heading in (
+        "graphgate (SQLite)",
+        "LangGraph server",
+        "echo, 2 sequential runs",
+        "interrupt round trips",
+        "SSE fan-out",
+        "chat delivery",
+        "limits: redis-benchmark XADD",
+        "limits: Celery no-op task",
+    ):
         assert heading in printed, printed
     assert table.read_text().startswith("| workload | measure |")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.inputs import text_input
-from workers.registry import BUNDLED_CONFIG, GraphRegistry, load_registry
+from graphgate.connectors.inputs import text_input
+from graphgate.core.registry import BUNDLED_CONFIG, GraphRegistry, load_registry
 
 
 @pytest.fixture(scope="module")

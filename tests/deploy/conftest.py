@@ -2,7 +2,7 @@
 Celery workers, all on loopback ports, all sharing one private Redis.
 
 Replica A is ``graphgate api`` (uvicorn); replica B is the production command of deploy/docker-compose.yml,
-``gunicorn -c deploy/gunicorn.conf.py 'gateway.app:create_app()'``. nginx runs deploy/nginx/graphgate.conf
+``gunicorn -c deploy/gunicorn.conf.py 'graphgate.cli.compose:create_app()'``. nginx runs deploy/nginx/graphgate.conf
 itself, its ``${GRAPHGATE_...}`` placeholders filled as envsubst fills them, inside a small main config of the
 test's own (pid file, logs and temporary files in the test's directory).
 """
@@ -26,10 +26,10 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from gateway.processes import free_port, wait_until
-from gateway.tls import TlsFiles, ensure_certificate
-from tests.support import waiting
-from tests.support.stack import ROOT, Proc, RedisServer, Stack
+from graphgate.cli.processes import free_port, wait_until
+from graphgate.cli.tls import TlsFiles, ensure_certificate
+from graphgate.testing import waiting
+from graphgate.testing.stack import ROOT, Proc, RedisServer, Stack
 
 NGINX_CONF = ROOT / "deploy" / "nginx" / "graphgate.conf"
 GRAPH_QUEUES = {"writer": "long", "ask": "parked"}  # "parked": no worker of the stack consumes it
@@ -97,15 +97,17 @@ def start_nginx(workdir: Path, api_ports: list[int], tls: TlsFiles, https_port: 
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "tmp").mkdir(exist_ok=True)
     https_port, http_port = https_port or free_port(), free_port()
-    conf = render_nginx_conf({
-        "GRAPHGATE_API_SERVERS": " ".join(f"server 127.0.0.1:{p} max_fails=3 fail_timeout=10s;" for p in api_ports),
-        "GRAPHGATE_SERVER_NAME": "localhost",
-        "GRAPHGATE_LISTEN_HTTPS": f"127.0.0.1:{https_port}",
-        "GRAPHGATE_LISTEN_HTTP": f"127.0.0.1:{http_port}",
-        "GRAPHGATE_TLS_CERT": str(tls.certfile),
-        "GRAPHGATE_TLS_KEY": str(tls.keyfile),
-        "GRAPHGATE_ACCESS_LOG": str(workdir / "access.log"),
-    })
+    conf = render_nginx_conf(
+        {
+            "GRAPHGATE_API_SERVERS": " ".join(f"server 127.0.0.1:{p} max_fails=3 fail_timeout=10s;" for p in api_ports),
+            "GRAPHGATE_SERVER_NAME": "localhost",
+            "GRAPHGATE_LISTEN_HTTPS": f"127.0.0.1:{https_port}",
+            "GRAPHGATE_LISTEN_HTTP": f"127.0.0.1:{http_port}",
+            "GRAPHGATE_TLS_CERT": str(tls.certfile),
+            "GRAPHGATE_TLS_KEY": str(tls.keyfile),
+            "GRAPHGATE_ACCESS_LOG": str(workdir / "access.log"),
+        }
+    )
     (workdir / "graphgate.conf").write_text(conf)
     # as root, nginx's workers would drop to "nobody", who cannot enter pytest's private temporary folders
     user = "user root root;\n" if os.geteuid() == 0 else ""
@@ -116,7 +118,9 @@ def start_nginx(workdir: Path, api_ports: list[int], tls: TlsFiles, https_port: 
         f"  client_body_temp_path {workdir}/tmp/body;\n  proxy_temp_path {workdir}/tmp/proxy;\n"
         f"  include {workdir}/graphgate.conf;\n}}\n"
     )
-    check = subprocess.run([binary, "-t", "-p", str(workdir), "-c", str(workdir / "nginx.conf")], capture_output=True, text=True)
+    check = subprocess.run(
+        [binary, "-t", "-p", str(workdir), "-c", str(workdir / "nginx.conf")], capture_output=True, text=True
+    )
     assert check.returncode == 0, f"nginx -t failed:\n{check.stderr}"
     proc = subprocess.Popen(
         [binary, "-p", str(workdir), "-c", str(workdir / "nginx.conf")],
@@ -152,8 +156,11 @@ class DeployStack(Stack):
         log = self.workdir / f"gunicorn-{port}.log"
         env = {**self.env, "GRAPHGATE_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1"}
         popen = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "gateway.app:create_app()"],
-            env=env, cwd=ROOT, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "graphgate.cli.compose:create_app()"],
+            env=env,
+            cwd=ROOT,
+            stdout=open(log, "ab"),
+            stderr=subprocess.STDOUT,
         )
         proc = Proc(f"gunicorn-{port}", popen, log)
         self.gunicorns.append((proc, port))
@@ -197,7 +204,7 @@ class Deployment:
 
 @pytest.fixture(scope="package")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    """A local CA and a server certificate for localhost, made by gateway.tls as ``graphgate up --tls`` does."""
+    """A local CA and a server certificate for localhost, made by graphgate.cli.tls as ``graphgate up --tls`` does."""
     return ensure_certificate(tmp_path_factory.mktemp("tls"))
 
 
@@ -209,7 +216,9 @@ def deploy_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture(scope="package")
-def deployment(deploy_redis: RedisServer, tls_files: TlsFiles, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(
+    deploy_redis: RedisServer, tls_files: TlsFiles, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
     workdir = tmp_path_factory.mktemp("deploy")
     https_port = free_port()
     stack = DeployStack(

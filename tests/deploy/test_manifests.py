@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.support.stack import ROOT
+from graphgate.testing.stack import ROOT
 
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
@@ -49,12 +49,18 @@ def test_compose_config_with_the_docker_client() -> None:
     client = _compose_client()
     if client is None:
         pytest.skip("no docker compose client here; test_compose_structure checks the file instead")
-    out = subprocess.run([*client, "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE), "config"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [*client, "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     rendered = yaml.safe_load(out.stdout)
     assert set(rendered["services"]) == set(compose()["services"])
-    assert rendered["services"]["api"]["environment"]["GRAPHGATE_CHECKPOINTER_URL"].startswith("postgresql://graphgate:")
+    assert rendered["services"]["api"]["environment"]["GRAPHGATE_CHECKPOINTER_URL"].startswith(
+        "postgresql://graphgate:"
+    )
 
 
 def test_compose_structure() -> None:
@@ -85,7 +91,10 @@ def test_compose_structure() -> None:
 
     # the roles: gunicorn with uvicorn workers and the app factory; graphgate worker / dispatcher / flower
     api_cmd = services["api"]["command"]
-    assert api_cmd[:3] == ["gunicorn", "-c", "deploy/gunicorn.conf.py"] and api_cmd[-1] == "gateway.app:create_app()"
+    assert (
+        api_cmd[:3] == ["gunicorn", "-c", "deploy/gunicorn.conf.py"]
+        and api_cmd[-1] == "graphgate.cli.compose:create_app()"
+    )
     assert "uvicorn_worker.UvicornWorker" in (DEPLOY / "gunicorn.conf.py").read_text()
     assert services["worker"]["command"][:2] == ["graphgate", "worker"]
     assert services["dispatcher"]["command"] == ["graphgate", "dispatcher"]
@@ -110,7 +119,10 @@ def test_compose_structure() -> None:
 
 def test_dockerfile() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
-    assert text.splitlines()[next(i for i, l in enumerate(text.splitlines()) if l.startswith("FROM"))] == "FROM python:3.11-slim"
+    assert (
+        text.splitlines()[next(i for i, line in enumerate(text.splitlines()) if line.startswith("FROM"))]
+        == "FROM python:3.11-slim"
+    )
     assert "RUN pip install ." in text
     for source in re.findall(r"^COPY (\S+(?: \S+)*) \S+$", text, flags=re.M):
         for path in source.split():
@@ -150,7 +162,7 @@ def _k8s_documents() -> list[tuple[str, dict[str, Any]]]:
 
 def test_k8s_manifests_validate_against_the_kubernetes_schemas() -> None:
     kinds = set()
-    for name, doc in _k8s_documents():
+    for _name, doc in _k8s_documents():
         kinds.add(doc["kind"])
         if doc["kind"] in ("Kustomization", "ScaledObject"):  # not core Kubernetes kinds: checked below
             continue
@@ -177,14 +189,19 @@ def test_k8s_roles_probes_secrets_and_autoscaling() -> None:
     api = deployments["graphgate-api"]["spec"]["template"]["spec"]["containers"][0]
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert api["command"][-1] == "gateway.app:create_app()"
+    assert api["command"][-1] == "graphgate.cli.compose:create_app()"
     worker = deployments["graphgate-worker"]["spec"]["template"]
     assert worker["spec"]["terminationGracePeriodSeconds"] >= 600  # runs may finish on a rollout
 
     secret = by_kind["Secret"][0]
     keys = set(secret.get("stringData", {})) | set(secret.get("data", {}))
-    assert {"GRAPHGATE_JWT_SECRET", "GRAPHGATE_SECRET_KEY", "GRAPHGATE_SLACK_SIGNING_SECRET",
-            "GRAPHGATE_SLACK_BOT_TOKEN", "GRAPHGATE_TELEGRAM_BOT_TOKEN"} <= keys
+    assert {
+        "GRAPHGATE_JWT_SECRET",
+        "GRAPHGATE_SECRET_KEY",
+        "GRAPHGATE_SLACK_SIGNING_SECRET",
+        "GRAPHGATE_SLACK_BOT_TOKEN",
+        "GRAPHGATE_TELEGRAM_BOT_TOKEN",
+    } <= keys
 
     annotations = by_kind["Ingress"][0]["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
@@ -199,4 +216,6 @@ def test_k8s_roles_probes_secrets_and_autoscaling() -> None:
     assert int(trigger["metadata"]["listLength"]) >= 1
 
     kustomization = by_kind["Kustomization"][0]
-    assert sorted(kustomization["resources"]) == sorted(p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+    assert sorted(kustomization["resources"]) == sorted(
+        p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml"
+    )

@@ -12,8 +12,13 @@ import requests
 import sseclient
 from httpx_sse import connect_sse
 
-from tests.deploy.conftest import Deployment, alpn_protocol, tls_version_accepted, wait_for
-from tests.support.stack import token
+from graphgate.testing.stack import token
+from tests.deploy.conftest import (
+    Deployment,
+    alpn_protocol,
+    tls_version_accepted,
+    wait_for,
+)
 
 ORIGINAL_README_BODY = {
     "topic": "人工智能在医疗诊断中的应用",
@@ -72,7 +77,8 @@ def test_task_created_on_one_replica_streams_through_the_other_unbuffered(deploy
     seen_upstreams = []
     for _ in range(6):
         created = httpx.post(
-            f"{deployment.replica_a}/api/v1/tasks", json={"graph": "echo", "input": {"text": "via nginx", "sleep": 2}},
+            f"{deployment.replica_a}/api/v1/tasks",
+            json={"graph": "echo", "input": {"text": "via nginx", "sleep": 2}},
             headers=_headers(),
         )
         assert created.status_code == 202, created.text
@@ -80,8 +86,9 @@ def test_task_created_on_one_replica_streams_through_the_other_unbuffered(deploy
         path = f"/api/v1/events/{task['session_id']}"
         arrivals: dict[str, float] = {}
         envelopes: list[dict[str, Any]] = []
-        with httpx.Client(base_url=deployment.nginx.url, verify=ca, headers=_headers(),
-                          timeout=httpx.Timeout(10, read=30)) as client:
+        with httpx.Client(
+            base_url=deployment.nginx.url, verify=ca, headers=_headers(), timeout=httpx.Timeout(10, read=30)
+        ) as client:
             with connect_sse(client, "GET", path, headers={"Accept-Encoding": "gzip"}) as source:
                 assert source.response.status_code == 200
                 assert source.response.headers["content-type"].startswith("text/event-stream")
@@ -117,8 +124,13 @@ def test_original_readme_example_over_https(deployment: Deployment) -> None:
     task = resp.json()
     assert task["events_url"] == f"{base}/api/v1/events/{task['session_id']}"
 
-    stream = requests.get(task["events_url"], headers={**headers, "Accept": "text/event-stream"}, stream=True,
-                          verify=ca, timeout=(10, 120))
+    stream = requests.get(
+        task["events_url"],
+        headers={**headers, "Accept": "text/event-stream"},
+        stream=True,
+        verify=ca,
+        timeout=(10, 120),
+    )
     assert stream.status_code == 200
     types: list[str] = []
     final: dict[str, Any] = {}
@@ -131,7 +143,9 @@ def test_original_readme_example_over_https(deployment: Deployment) -> None:
             answer = requests.post(
                 f"{base}/api/v1/tasks/{task['task_id']}/resume",
                 json={"answer": "approve", "interrupt_id": envelope["data"]["interrupt_id"]},
-                headers=headers, verify=ca, timeout=10,
+                headers=headers,
+                verify=ca,
+                timeout=10,
             )
             assert answer.status_code == 202, answer.text
         if event.event in ("task.completed", "task.failed", "task.cancelled"):
@@ -153,12 +167,17 @@ def test_webhook_routes_reach_the_api_untouched(deployment: Deployment) -> None:
     ca = _ca(deployment)
     body = b'{"update_id": 1, "message": {"text": "caf\\u00e9 \xe2\x98\x95"}}'
     for path in ("/telegram/webhook", "/slack/events"):
-        resp = httpx.post(f"{deployment.nginx.url}{path}", content=body, verify=ca,
-                          headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "nope"})
+        resp = httpx.post(
+            f"{deployment.nginx.url}{path}",
+            content=body,
+            verify=ca,
+            headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "nope"},
+        )
         assert resp.headers.get("content-type", "").startswith("application/json"), (path, resp.status_code, resp.text)
         assert resp.status_code in (400, 401, 403, 404, 405, 422), (path, resp.status_code)
         logged = wait_for(  # nginx writes its access log line after the response
-            lambda: [line for line in deployment.nginx.access_log.read_text().splitlines() if f"POST {path} " in line], 10
+            lambda: [line for line in deployment.nginx.access_log.read_text().splitlines() if f"POST {path} " in line],
+            10,
         )
         assert "upstream=127.0.0.1:" in logged[-1]
     too_big = httpx.post(f"{deployment.nginx.url}/telegram/webhook", content=b"x" * (1024 * 1024 + 10), verify=ca)

@@ -10,10 +10,10 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.processes import free_port, wait_until
+from graphgate.cli.processes import free_port, wait_until
+from graphgate.testing.client import Api, terminal_of
+from graphgate.testing.stack import ROOT
 from tests.deploy.conftest import Deployment, DeployStack, wait_for
-from tests.support.client import Api, terminal_of
-from tests.support.stack import ROOT
 
 
 def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -42,7 +42,10 @@ def test_readyz_with_everything_up(deployment: Deployment) -> None:
         body = resp.json()
         assert body["status"] == "ok"
         assert {k: body["checks"][k] for k in ("redis", "broker", "checkpointer")} == {
-            "redis": "ok", "broker": "ok", "checkpointer": "ok"}
+            "redis": "ok",
+            "broker": "ok",
+            "checkpointer": "ok",
+        }
 
 
 def test_readyz_503_when_the_checkpointer_is_unreachable(deployment: Deployment, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -160,9 +163,15 @@ def test_flower_runs_on_the_celery_app(deployment: Deployment) -> None:
     port = free_port()
     env = {**deployment.stack.env, "FLOWER_BASIC_AUTH": "ops:secret-pass"}
     log = deployment.stack.workdir / "flower.log"
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "flower", "--port", str(port)],
-                            env=env, cwd=ROOT, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "graphgate.cli", "flower", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+    )
     try:
+
         def up() -> bool:
             if proc.poll() is not None:
                 raise AssertionError(f"flower exited:\n{log.read_text()[-3000:]}")
@@ -174,9 +183,11 @@ def test_flower_runs_on_the_celery_app(deployment: Deployment) -> None:
         assert wait_until(up, 60), log.read_text()[-3000:]
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 401  # basic auth from FLOWER_*
         workers = wait_for(
-            lambda: httpx.get(f"http://127.0.0.1:{port}/api/workers?refresh=1", auth=("ops", "secret-pass"),
-                              timeout=15).json(),
-            30, 1.0,
+            lambda: httpx.get(
+                f"http://127.0.0.1:{port}/api/workers?refresh=1", auth=("ops", "secret-pass"), timeout=15
+            ).json(),
+            30,
+            1.0,
         )
         assert any(name.startswith("graphgate-") for name in workers)  # it sees the stack's workers
     finally:
@@ -207,19 +218,23 @@ def test_delivery_metrics_follow_the_shard_streams(deployment: Deployment) -> No
     import redis as sync_redis
     import redis.asyncio as aioredis
 
-    from gateway.keys import Keys, delivery_shard
-    from gateway.settings import Settings
-    from gateway.tasks import Principal, TaskService
-    from workers.celery_app import RUN_GRAPH, create_celery, run_queue
-    from workers.dispatcher import GROUP
-    from workers.registry import load_registry
+    from graphgate.core.keys import DELIVERY_GROUP, Keys, delivery_shard
+    from graphgate.core.queue import RUN_GRAPH, create_celery, run_queue
+    from graphgate.core.registry import load_registry
+    from graphgate.core.settings import Settings
+    from graphgate.core.tasks import Principal, TaskService
 
     stack = deployment.stack
-    settings = Settings(redis_url=stack.redis_url, key_prefix=stack.prefix, config=ROOT / "langgraph.json",
-                        data_dir=stack.workdir / "data", graph_queues=json.loads(stack.extra_env["GRAPHGATE_GRAPH_QUEUES"]))
+    settings = Settings(
+        redis_url=stack.redis_url,
+        key_prefix=stack.prefix,
+        config=ROOT / "langgraph.json",
+        data_dir=stack.workdir / "data",
+        graph_queues=json.loads(stack.extra_env["GRAPHGATE_GRAPH_QUEUES"]),
+    )
     celery = create_celery(settings)
 
-    def enqueue(task_id: str, session_id: str, countdown: float | None = None, graph: str | None = None) -> None:
+    async def enqueue(task_id: str, session_id: str, countdown: float | None = None, graph: str | None = None) -> None:
         celery.send_task(RUN_GRAPH, args=[task_id, session_id], countdown=countdown, queue=run_queue(settings, "echo"))
 
     async def create_bound() -> tuple[str, str]:
@@ -227,7 +242,9 @@ def test_delivery_metrics_follow_the_shard_streams(deployment: Deployment) -> No
         try:
             service = TaskService(client, settings, enqueue, load_registry(settings.config, None))
             record = await service.create_task(
-                Principal("slack:T1:U1"), input={"text": "to slack"}, graph="echo",
+                Principal("slack:T1:U1"),
+                input={"text": "to slack"},
+                graph="echo",
                 binding={"platform": "slack", "team_id": "T1", "channel": "C1", "thread_ts": "1.0"},
             )
             return record.id, record.session_id
@@ -247,14 +264,16 @@ def test_delivery_metrics_follow_the_shard_streams(deployment: Deployment) -> No
     assert (value(samples, "graphgate_delivery_oldest_undelivered_seconds") or 0) > 0
     assert value(samples, "graphgate_dispatchers") == 0
 
-    r.xgroup_create(key, GROUP, id="0")
-    read = r.xreadgroup(GROUP, "probe", {key: ">"}, count=2)
+    r.xgroup_create(key, DELIVERY_GROUP, id="0")
+    read = r.xreadgroup(DELIVERY_GROUP, "probe", {key: ">"}, count=2)
     ids = [entry_id for entry_id, _ in read[0][1]]
-    assert value(scrape(deployment.replica_a), "graphgate_delivery_backlog", shard=str(shard)) == total  # read, not acked
-    r.xack(key, GROUP, *ids)
+    assert (
+        value(scrape(deployment.replica_a), "graphgate_delivery_backlog", shard=str(shard)) == total
+    )  # read, not acked
+    r.xack(key, DELIVERY_GROUP, *ids)
     assert value(scrape(deployment.replica_a), "graphgate_delivery_backlog", shard=str(shard)) == total - 2
-    rest = r.xreadgroup(GROUP, "probe", {key: ">"})
-    r.xack(key, GROUP, *[entry_id for entry_id, _ in rest[0][1]])
+    rest = r.xreadgroup(DELIVERY_GROUP, "probe", {key: ">"})
+    r.xack(key, DELIVERY_GROUP, *[entry_id for entry_id, _ in rest[0][1]])
     samples = scrape(deployment.replica_a)
     assert value(samples, "graphgate_delivery_backlog", shard=str(shard)) == 0
     assert value(samples, "graphgate_delivery_oldest_undelivered_seconds") == 0

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from cryptography import x509
 
-from gateway.processes import free_port
-from gateway.tls import TlsConfigError, ensure_certificate, resolve_tls
-from tests.support.stack import ROOT, RedisServer, Stack
+from graphgate.cli.processes import free_port
+from graphgate.cli.tls import TlsConfigError, ensure_certificate, resolve_tls
+from graphgate.testing.stack import ROOT, RedisServer, Stack
 
 
 def test_local_certificate_is_made_once_and_reused(tmp_path: Path) -> None:
@@ -43,9 +43,14 @@ def test_tls_options_are_checked(tmp_path: Path) -> None:
         resolve_tls(True, tmp_path / "cert.pem", None, tmp_path)
     with pytest.raises(TlsConfigError):
         resolve_tls(False, tmp_path / "missing.pem", tmp_path / "missing-key.pem", tmp_path)
-    out = subprocess.run([sys.executable, "-m", "gateway.cli", "api", "--certfile", str(tmp_path / "x.pem")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60,
-                         env={k: v for k, v in os.environ.items() if not k.startswith("GRAPHGATE_")})
+    out = subprocess.run(
+        [sys.executable, "-m", "graphgate.cli", "api", "--certfile", str(tmp_path / "x.pem")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GRAPHGATE_")},
+    )
     assert out.returncode == 2 and "key file" in out.stderr
 
 
@@ -53,8 +58,13 @@ def test_up_with_tls_serves_https_with_a_local_certificate(redis_server: RedisSe
     stack = Stack(redis_url=redis_server.url, workdir=tmp_path, extra_env={"GRAPHGATE_WORKER_CONCURRENCY": "1"})
     port = free_port()
     log = tmp_path / "up.log"
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "up", "--tls", "--port", str(port)],
-                            env=stack.env, cwd=ROOT, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "graphgate.cli", "up", "--tls", "--port", str(port)],
+        env=stack.env,
+        cwd=ROOT,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 90
         while "ready at https://" not in log.read_text():

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from graphgate.testing.client import Api, terminal_of
+from graphgate.testing.stack import RedisServer
 from tests.deploy.conftest import DeployStack, wait_for
-from tests.support.client import Api, terminal_of
-from tests.support.stack import RedisServer
 
 
 @pytest.fixture
@@ -55,8 +55,11 @@ def test_sigterm_finishes_the_running_run_and_requeues_nothing_twice(small_stack
 
 def test_worker_serves_its_queues_in_priority_order(deploy_redis: RedisServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """``--queues urgent,default``: while the routed queue holds runs, the worker takes those first."""
-    stack = DeployStack(redis_url=deploy_redis.url, workdir=tmp_path,
-                        extra_env={"GRAPHGATE_GRAPH_QUEUES": json.dumps({"ask": "urgent"})})
+    stack = DeployStack(
+        redis_url=deploy_redis.url,
+        workdir=tmp_path,
+        extra_env={"GRAPHGATE_GRAPH_QUEUES": json.dumps({"ask": "urgent"})},
+    )
     stack.gunicorns = []
     try:
         stack.start_api()
@@ -65,8 +68,9 @@ def test_worker_serves_its_queues_in_priority_order(deploy_redis: RedisServer, t
         asks = [api.create(graph="ask") for _ in range(2)]  # queued after the echoes, on the urgent queue
         stack.start_queue_worker("urgent,default", pool="solo")
         started: dict[str, float] = {}
-        for task, until in [(t, terminal_of(t["task_id"])) for t in echoes] + \
-                           [(t, lambda e: e.type == "interrupt") for t in asks]:
+        for task, until in [(t, terminal_of(t["task_id"])) for t in echoes] + [
+            (t, lambda e: e.type == "interrupt") for t in asks
+        ]:
             events = api.events(task["session_id"], until, timeout=60)
             started[task["task_id"]] = next(e.envelope["ts"] for e in events if e.type == "task.started")
         assert max(started[t["task_id"]] for t in asks) < min(started[t["task_id"]] for t in echoes)

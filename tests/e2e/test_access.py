@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.client import Api, terminal_of
-from tests.support.stack import Stack, token
+from graphgate.testing.client import Api, terminal_of
+from graphgate.testing.stack import Stack, token
 
 
 def test_requests_without_valid_token_are_401(stack: Stack) -> None:
@@ -50,7 +50,9 @@ def test_session_stream_token(api: Api, stack: Stack) -> None:
     assert anon.http.get(f"/api/v1/events/{other['session_id']}", params={"token": body["token"]}).status_code == 403
     assert anon.http.get(f"/api/v1/events/{created['session_id']}", params={"token": "garbage"}).status_code == 401
     # a stream token is not a bearer token
-    assert httpx.get(f"{stack.url}/api/v1/tasks", headers={"Authorization": f"Bearer {body['token']}"}).status_code == 401
+    assert (
+        httpx.get(f"{stack.url}/api/v1/tasks", headers={"Authorization": f"Bearer {body['token']}"}).status_code == 401
+    )
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jsonschema
 
-from tests.support.client import Api, Received, terminal_of
+from graphgate.testing.client import Api, Received, terminal_of
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "event.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -135,12 +135,20 @@ def test_two_parallel_interrupts_answered_one_by_one(api: Api) -> None:
 def test_the_conversation_continues_in_its_session(api: Api) -> None:
     first = api.create(graph="agent", input={"messages": "my name is Ann"})  # a plain string: coerced
     api.events(first["session_id"], terminal_of(first["task_id"]))
-    second = api.create(graph="agent", session_id=first["session_id"],
-                        input={"messages": [{"type": "human", "content": "what did I say?"}]})
+    second = api.create(
+        graph="agent",
+        session_id=first["session_id"],
+        input={"messages": [{"type": "human", "content": "what did I say?"}]},
+    )
     events = api.events(first["session_id"], terminal_of(second["task_id"]))
-    assert events[-1].data["text"] == OFFLINE + 'This is message 2 of our conversation. Earlier you said: "my name is Ann".'
+    assert (
+        events[-1].data["text"]
+        == OFFLINE + 'This is message 2 of our conversation. Earlier you said: "my name is Ann".'
+    )
 
 
 def test_input_the_agent_cannot_take_is_422(api: Api) -> None:
-    resp = api.http.post("/api/v1/tasks", json={"graph": "agent", "input": {"messages": [{"role": "robot", "content": "x"}]}})
+    resp = api.http.post(
+        "/api/v1/tasks", json={"graph": "agent", "input": {"messages": [{"role": "robot", "content": "x"}]}}
+    )
     assert resp.status_code == 422 and "Unexpected message type: 'robot'" in resp.json()["error"]["message"]

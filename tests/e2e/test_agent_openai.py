@@ -1,6 +1,6 @@
 """The example agent on a real model client: ``GRAPHGATE_CHAT_MODEL=openai:…`` makes the worker build
 ``langchain-openai``'s ``ChatOpenAI``, pointed with ``GRAPHGATE_CHAT_MODEL_BASE_URL`` at an OpenAI-compatible
-server on loopback (tests/support/fake_openai.py). Token streaming, streamed tool calls, the approval and the
+server on loopback (graphgate/testing/fake_openai.py). Token streaming, streamed tool calls, the approval and the
 final answer all go through the real client, the real worker and the real API."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.client import Api, terminal_of
-from tests.support.fake_openai import FakeOpenAI
-from tests.support.stack import Stack
+from graphgate.testing.client import Api, terminal_of
+from graphgate.testing.fake_openai import FakeOpenAI
+from graphgate.testing.stack import Stack
 
 API_KEY = "sk-test-graphgate"
 
@@ -23,7 +23,9 @@ def openai_server() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="module")
-def openai_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, openai_server: FakeOpenAI) -> Iterator[Stack]:
+def openai_stack(
+    redis_url: str, tmp_path_factory: pytest.TempPathFactory, openai_server: FakeOpenAI
+) -> Iterator[Stack]:
     env = {
         "GRAPHGATE_CHAT_MODEL": "openai:gpt-4o-mini",
         "GRAPHGATE_CHAT_MODEL_BASE_URL": openai_server.base_url,
@@ -38,10 +40,14 @@ def openai_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, opena
         stack.stop()
 
 
-def test_streamed_tool_calls_approval_and_answer_through_chat_openai(openai_stack: Stack, openai_server: FakeOpenAI) -> None:
+def test_streamed_tool_calls_approval_and_answer_through_chat_openai(
+    openai_stack: Stack, openai_server: FakeOpenAI
+) -> None:
     api = Api(openai_stack.url, "alice")
     before = len(openai_server.requests)
-    created = api.create(graph="agent", input={"messages": [{"role": "user", "content": "email ann@example.com the Q3 report"}]})
+    created = api.create(
+        graph="agent", input={"messages": [{"role": "user", "content": "email ann@example.com the Q3 report"}]}
+    )
     events = api.events(created["session_id"], lambda e: e.type in ("interrupt", "task.failed"))
     assert events[-1].type == "interrupt", events[-1].data
     [action] = events[-1].data["actions"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.support.client import TERMINAL, Api, Received, terminal_of
+from graphgate.testing.client import TERMINAL, Api, Received, terminal_of
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "event.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -94,8 +94,11 @@ def test_last_event_id_resumes_without_gap_or_duplicate(api: Api) -> None:
 def test_live_events_arrive_while_the_task_runs(api: Api) -> None:
     created = api.create(graph="echo", input={"text": "slow", "sleep": 1.0})
     seen: list[tuple[str, float]] = []
-    api.events(created["session_id"], terminal_of(created["task_id"]),
-               on_event=lambda e: seen.append((e.type, time.monotonic())))
+    api.events(
+        created["session_id"],
+        terminal_of(created["task_id"]),
+        on_event=lambda e: seen.append((e.type, time.monotonic())),
+    )
     started = next(t for kind, t in seen if kind == "task.started")
     completed = next(t for kind, t in seen if kind == "task.completed")
     assert completed - started >= 0.9  # the first events were delivered before the run finished
@@ -121,7 +124,9 @@ def test_double_resume_one_wins(api: Api) -> None:
     final = api.events(created["session_id"], terminal_of(created["task_id"]))[-1]
     assert final.type == "task.completed"
     assert final.data["text"] in ("Nice to meet you, Ada!", "Nice to meet you, Grace!")
-    resumed = [e for e in api.events(created["session_id"], terminal_of(created["task_id"])) if e.type == "task.resumed"]
+    resumed = [
+        e for e in api.events(created["session_id"], terminal_of(created["task_id"])) if e.type == "task.resumed"
+    ]
     assert len(resumed) == 1
     # a stale interrupt id is refused too
     assert api.resume(created["task_id"], "again", interrupt_id).status_code == 409

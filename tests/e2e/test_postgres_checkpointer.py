@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from tests.support.client import Api, terminal_of
-from tests.support.stack import Stack
+from graphgate.testing.client import Api, terminal_of
+from graphgate.testing.stack import Stack
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -29,7 +29,9 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def pg_stack(redis_url: str, pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(redis_url=redis_url, workdir=tmp_path_factory.mktemp("pg"), extra_env={"GRAPHGATE_CHECKPOINTER_URL": pg_url})
+    stack = Stack(
+        redis_url=redis_url, workdir=tmp_path_factory.mktemp("pg"), extra_env={"GRAPHGATE_CHECKPOINTER_URL": pg_url}
+    )
     try:
         stack.start_worker()
         stack.start_api()
@@ -46,6 +48,8 @@ def test_interactive_writer_with_postgres_checkpoints(pg_stack: Stack, pg_url: s
     final = api.events(created["session_id"], terminal_of(created["task_id"]), last_event_id=question.id)[-1]
     assert final.type == "task.completed" and final.data["output"]["article"].startswith("# glaciers")
     with psycopg.connect(pg_url) as conn:
-        rows = conn.execute("SELECT count(*) FROM checkpoints WHERE thread_id = %s", (created["session_id"],)).fetchone()
+        rows = conn.execute(
+            "SELECT count(*) FROM checkpoints WHERE thread_id = %s", (created["session_id"],)
+        ).fetchone()
     assert rows and rows[0] >= 4  # the run's steps were checkpointed in PostgreSQL
     assert api.http.get("/readyz").json()["checks"]["checkpointer"] == "ok"

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.connectors.slack.fake_slack import FakeSlack, Msg
-from tests.connectors.slack.support import (
+from graphgate.testing.dispatcher import start_dispatcher
+from graphgate.testing.fake_slack import FakeSlack, Msg
+from graphgate.testing.slack import (
     SlackSender,
     accepted_posts,
     final_sections,
@@ -28,9 +29,8 @@ from tests.connectors.slack.support import (
     status_says,
     tasks_of,
 )
-from tests.support.dispatcher import start_dispatcher
-from tests.support.stack import Proc, Stack
-from tests.support.waiting import wait_for
+from graphgate.testing.stack import Proc, Stack
+from graphgate.testing.waiting import wait_for
 
 COMMANDS = {"/ask": "agent", "/review": "parallel"}
 REQUEST = "email ann@example.com the Q3 report"
@@ -95,8 +95,15 @@ def answered(fake: FakeSlack, channel: str, slot: str, words: str) -> Msg:
 
 def final_text(fake: FakeSlack, channel: str, run: int, words: str) -> str:
     """Run ``run``'s final answer, once it says ``words``."""
-    return wait_for(lambda: "\n\n".join(final_sections(fake, channel, run)) if words in "\n\n".join(
-        final_sections(fake, channel, run)) else "", 60, what=f"a final answer saying {words!r}")
+    return wait_for(
+        lambda: (
+            "\n\n".join(final_sections(fake, channel, run))
+            if words in "\n\n".join(final_sections(fake, channel, run))
+            else ""
+        ),
+        60,
+        what=f"a final answer saying {words!r}",
+    )
 
 
 def notes_to(fake: FakeSlack, channel: str, user: str) -> list[str]:
@@ -105,15 +112,27 @@ def notes_to(fake: FakeSlack, channel: str, user: str) -> list[str]:
 
 def modal(fake: FakeSlack, callback_id: str, task_id: str) -> dict[str, Any]:
     """The modal of ``task_id`` that views.open opened with ``callback_id``."""
-    return wait_for(lambda: next((v for v in fake.views if v["callback_id"] == callback_id
-                                  and json.loads(v["private_metadata"])["task_id"] == task_id), None),
-                    10, what=f"a {callback_id} modal")
+    return wait_for(
+        lambda: next(
+            (
+                v
+                for v in fake.views
+                if v["callback_id"] == callback_id and json.loads(v["private_metadata"])["task_id"] == task_id
+            ),
+            None,
+        ),
+        10,
+        what=f"a {callback_id} modal",
+    )
 
 
 def status_texts(fake: FakeSlack, channel: str) -> list[str]:
     """Every text the status message showed: what each accepted post or edit of it carried."""
-    return [json.dumps(c.args.get("blocks"), ensure_ascii=False) for c in fake.calls_of(channel=channel)
-            if c.ok and c.slot == "status" and c.method in ("chat.postMessage", "chat.update")]
+    return [
+        json.dumps(c.args.get("blocks"), ensure_ascii=False)
+        for c in fake.calls_of(channel=channel)
+        if c.ok and c.slot == "status" and c.method in ("chat.postMessage", "chat.update")
+    ]
 
 
 # --- a tool approval, answered by buttons and modals -----------------------------------------------------
@@ -182,8 +201,10 @@ def test_edit_opens_a_modal_with_the_arguments_and_its_submission_changes_the_ca
     assert resp.status_code == 200 and resp.content in (b"", b"{}")  # closes the modal
     answered(fake, channel, question.slot or "", f"<@{user}> answered: *Edited and approved: send_email(")
     text = final_text(fake, channel, 2, "queued")
-    assert text == ('[offline model] The email to bob@example.com is queued (subject: "Q3 report"). '
-                    "A reviewer edited it before it went out.")
+    assert text == (
+        '[offline model] The email to bob@example.com is queued (subject: "Q3 report"). '
+        "A reviewer edited it before it went out."
+    )
     assert "bob@example.com" in " ".join(status_texts(fake, channel))
     again = slack.submit(view, user=user, args=json.dumps(ARGS))
     assert "already answered" in again.json()["errors"][field["block_id"]]
@@ -214,7 +235,10 @@ def test_reject_asks_for_a_reason_in_a_modal_and_typed_answers_are_checked(
     assert resp.status_code == 200 and resp.content in (b"", b"{}")
     answered(fake, channel, question.slot or "", f"<@{user}> answered: *Rejected: wrong recipient*")
     text = final_text(fake, channel, 2, "not sent")
-    assert text == '[offline model] The email to ann@example.com was not sent: the reviewer rejected it, saying "wrong recipient".'
+    assert (
+        text
+        == '[offline model] The email to ann@example.com was not sent: the reviewer rejected it, saying "wrong recipient".'
+    )
     slack.click(before, button(before, "Approve"), user=user)  # a stale button of the answered question
     assert any("already answered" in n for n in wait_for(lambda: notes_to(fake, channel, user)[1:]))
     assert only_task(agent_stack, user)["status"] == "completed"
@@ -229,10 +253,19 @@ def test_a_thread_is_one_conversation_the_agent_remembers(
     assert first.startswith('[offline model] This is message 1 of our conversation. You said: "hello, I am Ann".')
     status_says(fake, channel, "finished")
     slack.reply(channel, user, "what did I say?", root.ts)
-    wait_for(lambda: len(tasks_of(agent_stack, user)) == 2 and tasks_of(agent_stack, user)[0]["status"] == "completed",
-             60, what="the second task")
-    second = wait_for(lambda: [m.section_text() for m in fake.bot_messages(channel)
-                               if m.slot == "answer:1" and "message 2" in m.section_text()], 30)
+    wait_for(
+        lambda: len(tasks_of(agent_stack, user)) == 2 and tasks_of(agent_stack, user)[0]["status"] == "completed",
+        60,
+        what="the second task",
+    )
+    second = wait_for(
+        lambda: [
+            m.section_text()
+            for m in fake.bot_messages(channel)
+            if m.slot == "answer:1" and "message 2" in m.section_text()
+        ],
+        30,
+    )
     assert second == ['[offline model] This is message 2 of our conversation. Earlier you said: "hello, I am Ann".']
     tasks = tasks_of(agent_stack, user)
     assert tasks[0]["session_id"] == tasks[1]["session_id"] == f"slack:T0001:{channel}:{root.ts}"
@@ -246,10 +279,18 @@ def test_parallel_questions_each_have_buttons_and_are_answered_one_by_one(
 ) -> None:
     fake, channel, user = fake_slack, new_channel(), "UREVIEW1"
     slack.slash("/review", "ship the new pricing page", user=user, channel=channel)
-    wait_for(lambda: len([m for m in fake.bot_messages(channel) if (m.slot or "").startswith("question:") and m.actions()]) == 2,
-             60, what="two questions with buttons")
-    questions = {("legal" if "Legal" in m.section_text() else "finance"): m
-                 for m in fake.bot_messages(channel) if (m.slot or "").startswith("question:")}
+    wait_for(
+        lambda: (
+            len([m for m in fake.bot_messages(channel) if (m.slot or "").startswith("question:") and m.actions()]) == 2
+        ),
+        60,
+        what="two questions with buttons",
+    )
+    questions = {
+        ("legal" if "Legal" in m.section_text() else "finance"): m
+        for m in fake.bot_messages(channel)
+        if (m.slot or "").startswith("question:")
+    }
     assert set(questions) == {"legal", "finance"}
     for q in questions.values():
         assert labels(q) == ["approve", "reject"]

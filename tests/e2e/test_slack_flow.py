@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from connectors.slack import mrkdwn
-from tests.connectors.slack.fake_slack import FakeSlack
-from tests.connectors.slack.support import (
+from graphgate.connectors.slack import mrkdwn
+from graphgate.testing.client import terminal_of
+from graphgate.testing.dispatcher import start_dispatcher
+from graphgate.testing.fake_slack import FakeSlack
+from graphgate.testing.slack import (
     SlackSender,
     accepted_posts,
     final_sections,
@@ -32,10 +34,8 @@ from tests.connectors.slack.support import (
     summarize_calls,
     write_report,
 )
-from tests.support.client import terminal_of
-from tests.support.dispatcher import start_dispatcher
-from tests.support.stack import Proc, Stack
-from tests.support.waiting import wait_for
+from graphgate.testing.stack import Proc, Stack
+from graphgate.testing.waiting import wait_for
 
 INTERVAL = 0.3  # GRAPHGATE_DISPATCHER_CHANNEL_INTERVAL in these tests
 DISPATCHER_METHODS = {"chat.update", "chat.startStream", "chat.appendStream", "chat.stopStream"}
@@ -121,10 +121,15 @@ def test_slash_command_runs_writer_with_progress_buttons_and_final_answer(
     assert set(posts.values()) == {1}, posts
     assert {"status", question.slot, "answer:1", "answer:2"} <= set(posts)
     # paced: about one call per INTERVAL into the channel
-    paced = sorted((c for c in calls if c.method in DISPATCHER_METHODS or (c.method == "chat.postMessage" and c.slot)),
-                   key=lambda c: c.at)
-    close = [f"{a.method}/{a.slot} -> {b.method}/{b.slot}: {b.at - a.at:.3f}s"
-             for a, b in zip(paced, paced[1:]) if b.at - a.at < INTERVAL * 0.9]
+    paced = sorted(
+        (c for c in calls if c.method in DISPATCHER_METHODS or (c.method == "chat.postMessage" and c.slot)),
+        key=lambda c: c.at,
+    )
+    close = [
+        f"{a.method}/{a.slot} -> {b.method}/{b.slot}: {b.at - a.at:.3f}s"
+        for a, b in zip(paced, paced[1:])
+        if b.at - a.at < INTERVAL * 0.9
+    ]
     assert not close, "; ".join(close)
 
     REPORT.parent.mkdir(parents=True, exist_ok=True)
@@ -250,8 +255,18 @@ def test_direct_message_starts_a_task_and_a_typed_reply_answers_buttons(
     fake, user = fake_slack, "UDMUSER1"
     channel = "D" + new_channel()[1:]
     msg = fake.user_message(channel, user, "write about owls")
-    resp = slack.event({"type": "message", "user": user, "text": msg.text, "ts": msg.ts, "channel": channel,
-                        "event_ts": msg.ts, "channel_type": "im", "team": "T0001"})
+    resp = slack.event(
+        {
+            "type": "message",
+            "user": user,
+            "text": msg.text,
+            "ts": msg.ts,
+            "channel": channel,
+            "event_ts": msg.ts,
+            "channel_type": "im",
+            "team": "T0001",
+        }
+    )
     assert resp.status_code == 200
     question = slot_message(fake, channel, "question:", lambda m: bool(m.actions()))
     assert question.thread_ts == msg.ts  # the conversation hangs under the DM that started it
@@ -268,13 +283,23 @@ def test_retried_event_creates_no_second_task(
 ) -> None:
     fake, channel, user = fake_slack, new_channel(), "UDAVE001"
     msg = fake.user_message(channel, user, f"<@{fake.bot_user}> write about rivers")
-    event = {"type": "app_mention", "user": user, "text": msg.text, "ts": msg.ts, "channel": channel,
-             "event_ts": msg.ts, "team": "T0001"}
+    event = {
+        "type": "app_mention",
+        "user": user,
+        "text": msg.text,
+        "ts": msg.ts,
+        "channel": channel,
+        "event_ts": msg.ts,
+        "team": "T0001",
+    }
     body = slack.event_body(event, event_id="Ev0RETRY0001")
     assert slack.post(body, "application/json").status_code == 200
     for attempt in (1, 2):  # Slack's retries: same body, X-Slack-Retry-Num
-        resp = slack.post(body, "application/json",
-                          headers={"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "http_timeout"})
+        resp = slack.post(
+            body,
+            "application/json",
+            headers={"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "http_timeout"},
+        )
         assert resp.status_code == 200
     slot_message(fake, channel, "question:")
     time.sleep(1.0)
@@ -291,8 +316,16 @@ def test_forged_or_stale_requests_are_refused(slack: SlackSender, fake_slack: Fa
     assert slack.post(body, form, timestamp=int(time.time()) - 6 * 60).status_code == 401
     unsigned = slack.http.post(slack.url, content=body, headers={"Content-Type": form})
     assert unsigned.status_code == 401
-    event = slack.event_body({"type": "app_mention", "user": user, "text": "<@UBOTGG> hi", "ts": "1.000001",
-                              "channel": channel, "event_ts": "1.000001"})
+    event = slack.event_body(
+        {
+            "type": "app_mention",
+            "user": user,
+            "text": "<@UBOTGG> hi",
+            "ts": "1.000001",
+            "channel": channel,
+            "event_ts": "1.000001",
+        }
+    )
     assert slack.post(event, "application/json", secret="wrong").status_code == 401
     time.sleep(0.5)
     assert fake_slack.calls_of(channel=channel) == []
@@ -386,8 +419,14 @@ def test_permanent_error_becomes_delivery_failed(
 ) -> None:
     fake, channel, user = fake_slack, new_channel(), "UHEIDI01"
     # the bot is removed from the channel right after the root message: every later post is refused
-    fake.fail("chat.postMessage", lambda a: a.get("channel") == channel and bool(a.get("metadata")),
-              status=200, error="not_in_channel", retry_after=None, times=1000)
+    fake.fail(
+        "chat.postMessage",
+        lambda a: a.get("channel") == channel and bool(a.get("metadata")),
+        status=200,
+        error="not_in_channel",
+        retry_after=None,
+        times=1000,
+    )
     slack.slash("/echo", "nobody will see this", user=user, channel=channel)
     root_of(fake, channel)
     api = slack_api(slack_stack, user)
@@ -413,9 +452,15 @@ def test_dispatchers_share_the_shards_and_take_over_from_a_dead_one(
     fake = fake_slack
     second = start_dispatcher(slack_stack, "second")
     try:
-        wait_for(lambda: owned_shards(dispatcher) | owned_shards(second) == {0, 1, 2, 3}
-                 and not owned_shards(dispatcher) & owned_shards(second)
-                 and len(owned_shards(second)) == 2, 30, what="the shards to be shared")
+        wait_for(
+            lambda: (
+                owned_shards(dispatcher) | owned_shards(second) == {0, 1, 2, 3}
+                and not owned_shards(dispatcher) & owned_shards(second)
+                and len(owned_shards(second)) == 2
+            ),
+            30,
+            what="the shards to be shared",
+        )
 
         def run(n: int) -> list[str]:
             channels = [new_channel() for _ in range(n)]

@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 
-from tests.connectors.telegram.fake_bot_api import CALLBACK_DATA_LIMIT, FakeBotApi, Msg
-from tests.connectors.telegram.support import (
+from graphgate.testing.client import Api
+from graphgate.testing.dispatcher import start_dispatcher
+from graphgate.testing.fake_bot_api import CALLBACK_DATA_LIMIT, FakeBotApi, Msg
+from graphgate.testing.stack import Stack
+from graphgate.testing.telegram import (
     Webhook,
     by_id,
     calls_on_failure,
@@ -27,10 +30,7 @@ from tests.connectors.telegram.support import (
     tasks_of,
     telegram_env,
 )
-from tests.support.client import Api
-from tests.support.dispatcher import start_dispatcher
-from tests.support.stack import Stack
-from tests.support.waiting import wait_for
+from graphgate.testing.waiting import wait_for
 
 REQUEST = "email ann@example.com the Q3 report"
 COMMANDS = {"ask": "agent", "review": "parallel"}
@@ -94,8 +94,9 @@ class Chat:
 
     def shown(self, check: Callable[[Msg], bool], what: str, timeout: float = 60) -> Msg:
         """The latest bot message that passes ``check``, once there is one."""
-        return wait_for(lambda: next((m for m in reversed(self.fake.bot_messages(self.id)) if check(m)), None),
-                        timeout, what=what)
+        return wait_for(
+            lambda: next((m for m in reversed(self.fake.bot_messages(self.id)) if check(m)), None), timeout, what=what
+        )
 
     def saying(self, needle: str, what: str) -> Msg:
         return self.shown(lambda m: needle in m.text, what)
@@ -117,8 +118,11 @@ class Chat:
 
     def answered(self, question: Msg, label: str) -> Msg:
         """``question`` once it was edited to show ``label`` as its answer, without keys."""
-        return wait_for(lambda: (m := self.message(question)) and not m.keyboard and f"answered: {label}" in m.text
-                        and m, 30, what=f"the question to say it was answered: {label}")
+        return wait_for(
+            lambda: (m := self.message(question)) and not m.keyboard and f"answered: {label}" in m.text and m,
+            30,
+            what=f"the question to say it was answered: {label}",
+        )
 
 
 def labels(msg: Msg) -> list[str]:
@@ -184,8 +188,10 @@ def test_edit_key_asks_for_json_and_the_reply_changes_the_call(tg: Stack, fake: 
 
         chat.say('{"to": "bob@example.com"}', reply_to=prompt)
         final = chat.saying("A reviewer edited it", "the final answer after the edit")
-        assert final.text == ('[offline model] The email to bob@example.com is queued (subject: "Q3 report"). '
-                              "A reviewer edited it before it went out.")
+        assert final.text == (
+            '[offline model] The email to bob@example.com is queued (subject: "Q3 report"). '
+            "A reviewer edited it before it went out."
+        )
         chat.api.wait_status(task["task_id"], {"completed"}, 30)
         assert chat.answered(question, 'Edited and approved: send_email("to": "bob@example.com"')
         events = chat.api.events(task["session_id"], lambda e: e.type == "task.completed")
@@ -203,8 +209,10 @@ def test_reply_with_a_reason_rejects_the_call(tg: Stack, fake: FakeBotApi) -> No
         question = chat.approval()
         chat.say("reject: wrong recipient", reply_to=question)
         final = chat.saying("was not sent", "the final answer after the rejection")
-        assert final.text == ('[offline model] The email to ann@example.com was not sent: the reviewer rejected it, '
-                              'saying "wrong recipient".')
+        assert final.text == (
+            "[offline model] The email to ann@example.com was not sent: the reviewer rejected it, "
+            'saying "wrong recipient".'
+        )
         assert chat.answered(question, "Rejected: wrong recipient")
         task = chat.task()
         chat.api.wait_status(task["task_id"], {"completed"}, 30)

@@ -15,15 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from connectors.telegram import html
-from tests.connectors.telegram.fake_bot_api import (
+from graphgate.connectors.telegram import html
+from graphgate.testing.dispatcher import start_dispatcher
+from graphgate.testing.fake_bot_api import (
     CALLBACK_DATA_LIMIT,
     TEXT_LIMIT,
     FakeBotApi,
     Msg,
     utf16,
 )
-from tests.connectors.telegram.support import (
+from graphgate.testing.stack import Proc, Stack
+from graphgate.testing.telegram import (
     Webhook,
     by_id,
     calls_on_failure,
@@ -34,9 +36,7 @@ from tests.connectors.telegram.support import (
     tasks_of,
     telegram_env,
 )
-from tests.support.dispatcher import start_dispatcher
-from tests.support.stack import Proc, Stack
-from tests.support.waiting import wait_for
+from graphgate.testing.waiting import wait_for
 
 REPORT = Path(__file__).resolve().parents[2] / ".graphgate" / "telegram-calls-interactive-writer.txt"
 PART_RE = re.compile(r"\((\d+)/(\d+)\)\s*$")
@@ -73,6 +73,7 @@ def parts_of(fake: FakeBotApi, chat: int) -> list[Msg]:
 
 def wait_final(fake: FakeBotApi, chat: int, timeout: float = 120) -> list[Msg]:
     """The answer parts once all of them are in the chat."""
+
     def complete() -> list[Msg] | None:
         parts = parts_of(fake, chat)
         if not parts:
@@ -142,8 +143,11 @@ def run_webhook_interactive_writer_message_to_final_answer(tg: Stack, fake: Fake
     api = chat_api(tg, chat_id)
     done = api.wait_status(task["task_id"], {"completed"}, 60)
     assert_answer_is(parts, done["output"]["article"])
-    answered = wait_for(lambda: (m := by_id(fake, chat_id, question.message_id)) and not m.keyboard and m, 30,
-                        what="the question edited after the answer")
+    answered = wait_for(
+        lambda: (m := by_id(fake, chat_id, question.message_id)) and not m.keyboard and m,
+        30,
+        what="the question edited after the answer",
+    )
     assert "answered: Approve" in answered.text
     wait_for(lambda: "finished" in fake.bot_messages(chat_id)[0].text, 30, what="the progress message to say finished")
     drafts = fake.calls_of("sendMessageDraft", chat_id)
@@ -165,7 +169,8 @@ def run_webhook_interactive_writer_message_to_final_answer(tg: Stack, fake: Fake
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(
         f"Bot API calls recorded by the fake for one interactive writer run (chat {chat_id}):\n"
-        + "\n".join(f"{c.at - calls[0].at:7.2f}s  {c.summary()}" for c in calls) + "\n"
+        + "\n".join(f"{c.at - calls[0].at:7.2f}s  {c.summary()}" for c in calls)
+        + "\n"
     )
 
 
@@ -245,8 +250,9 @@ def test_webhook_commands_help_cancel_new_and_typed_answers(tg: Stack, fake: Fak
         assert hook.send(fake.message_update(chat, user, text)).status_code == 200
 
     def shown(needle: str, what: str) -> Msg:
-        return wait_for(lambda: next((m for m in reversed(fake.bot_messages(chat_id)) if needle in m.text), None),
-                        60, what=what)
+        return wait_for(
+            lambda: next((m for m in reversed(fake.bot_messages(chat_id)) if needle in m.text), None), 60, what=what
+        )
 
     say("/help")
     help_text = shown("What I can do", "the help").text
@@ -262,13 +268,25 @@ def test_webhook_commands_help_cancel_new_and_typed_answers(tg: Stack, fake: Fak
     shown("was cancelled (cancelled by Ada)", "the cancelled status")
 
     say("/hello again")
-    wait_for(lambda: len([m for m in fake.bot_messages(chat_id) if "What should I call you?" in m.text]) == 2, 60,
-             what="the second question")
+    wait_for(
+        lambda: len([m for m in fake.bot_messages(chat_id) if "What should I call you?" in m.text]) == 2,
+        60,
+        what="the second question",
+    )
     second = tasks_of(api)[0]
     assert second["session_id"] == first["session_id"]  # the chat's conversation goes on
-    status = wait_for(lambda: next((m for m in fake.bot_messages(chat_id) if m.reply_to and m.keyboard
-                                    and m.keyboard[0][0]["text"] == "Cancel" and "waiting" in m.text), None), 30,
-                      what="the second task's progress message")
+    status = wait_for(
+        lambda: next(
+            (
+                m
+                for m in fake.bot_messages(chat_id)
+                if m.reply_to and m.keyboard and m.keyboard[0][0]["text"] == "Cancel" and "waiting" in m.text
+            ),
+            None,
+        ),
+        30,
+        what="the second task's progress message",
+    )
     cancel = fake.callback_update(chat, user, status, status.keyboard[0][0]["callback_data"])
     assert hook.send(cancel).status_code == 200
     wait_for(lambda: cancel["callback_query"]["id"] in fake.answered, 30, what="the cancel press answered")
@@ -276,8 +294,11 @@ def test_webhook_commands_help_cancel_new_and_typed_answers(tg: Stack, fake: Fak
     api.wait_status(second["task_id"], {"cancelled"}, 30)
 
     say("/hello once more")
-    wait_for(lambda: len([m for m in fake.bot_messages(chat_id) if "What should I call you?" in m.text]) == 3, 60,
-             what="the third question")
+    wait_for(
+        lambda: len([m for m in fake.bot_messages(chat_id) if "What should I call you?" in m.text]) == 3,
+        60,
+        what="the third question",
+    )
     third = tasks_of(api)[0]
     say("Grace")  # a plain message answers the waiting question
     done = api.wait_status(third["task_id"], {"completed"}, 60)
@@ -308,7 +329,9 @@ def test_polling_interactive_writer_message_to_final_answer(tg: Stack, fake: Fak
         run_polling_interactive_writer_message_to_final_answer(tg, fake, polling, 2001)
 
 
-def run_polling_interactive_writer_message_to_final_answer(tg: Stack, fake: FakeBotApi, polling: Proc, chat_id: int) -> None:
+def run_polling_interactive_writer_message_to_final_answer(
+    tg: Stack, fake: FakeBotApi, polling: Proc, chat_id: int
+) -> None:
     chat, user = fake.chat(chat_id), fake.user(chat_id, "Grace", "grace")
     fake.enqueue(fake.message_update(chat, user, "the history of lighthouses"))  # plain text: the /ask graph
     question = wait_for(lambda: question_of(fake, chat_id), 90, what="the question's keyboard")
@@ -335,7 +358,8 @@ def test_polling_group_answers_only_when_addressed(tg: Stack, fake: FakeBotApi, 
     fake.enqueue(fake.message_update(chat, ada, f"/hello@{fake.username} hi"))
     question = wait_for(
         lambda: next((m for m in fake.bot_messages(chat_id) if "What should I call you?" in m.text), None),
-        60, what="the ask graph's question",
+        60,
+        what="the ask graph's question",
     )
     api = chat_api(tg, chat_id)
     assert len(tasks_of(api)) == 1  # the chatter and the other bot's command started nothing
@@ -347,8 +371,11 @@ def test_polling_group_answers_only_when_addressed(tg: Stack, fake: FakeBotApi, 
     task = tasks_of(api)[0]
     done = api.wait_status(task["task_id"], {"completed"}, 60)
     assert done["output"]["answer"] == "Nice to meet you, Grace!"
-    wait_for(lambda: any("Nice to meet you, Grace!" in m.text for m in fake.bot_messages(chat_id)), 60,
-             what="the answer in the group")
+    wait_for(
+        lambda: any("Nice to meet you, Grace!" in m.text for m in fake.bot_messages(chat_id)),
+        60,
+        what="the answer in the group",
+    )
     fake.enqueue(fake.message_update(chat, ada, f"@{fake.username} once more"))  # a mention continues the session
     wait_for(lambda: len(tasks_of(api)) == 2, 30, what="a second task from the mention")
     sessions = {t["session_id"] for t in tasks_of(api)}

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 import requests
 import sseclient
 
-from gateway.processes import free_port, wait_until
+from graphgate.cli.processes import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,8 +52,13 @@ class Up:
 
     def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "gateway.cli", *args], env=self.env, cwd=ROOT,
-            capture_output=True, text=True, timeout=120, input=input,
+            [sys.executable, "-m", "graphgate.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            input=input,
         )
 
 
@@ -67,8 +71,11 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     log = work / "up.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "up", "--port", str(port), "--private-redis"],
-            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "graphgate.cli", "up", "--port", str(port), "--private-redis"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
 
@@ -93,14 +100,22 @@ def test_token_command_prints_token_on_last_line(up: Up) -> None:
 def test_doctor(up: Up) -> None:
     redis_url = next(line.split(" at ")[1] for line in up.log.read_text().splitlines() if "private Redis at" in line)
     result = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "doctor"], env={**up.env, "GRAPHGATE_REDIS_URL": redis_url},
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "graphgate.cli", "doctor"],
+        env={**up.env, "GRAPHGATE_REDIS_URL": redis_url},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok   graphs" in result.stdout and "writer" in result.stdout
     bad = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "doctor"],
-        env={**up.env, "GRAPHGATE_REDIS_URL": "redis://127.0.0.1:1/0"}, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "graphgate.cli", "doctor"],
+        env={**up.env, "GRAPHGATE_REDIS_URL": "redis://127.0.0.1:1/0"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert bad.returncode == 1 and "FAIL redis" in bad.stdout
 
@@ -109,15 +124,19 @@ def test_original_readme_example(up: Up) -> None:
     """The request and scenario of the original README, with an Authorization header added."""
     token = up.cli("token", "--sub", "reader").stdout.strip().splitlines()[-1]
     headers = {"Authorization": f"Bearer {token}"}
-    response = requests.post(f"{up.url}/api/v1/tasks", headers=headers, json={
-        "topic": "人工智能在医疗诊断中的应用",
-        "mode": "interactive",
-        "config": {
-            "target_audience": "医疗专业人士",
-            "depth_level": "deep",
-            "target_length": 3000,
+    response = requests.post(
+        f"{up.url}/api/v1/tasks",
+        headers=headers,
+        json={
+            "topic": "人工智能在医疗诊断中的应用",
+            "mode": "interactive",
+            "config": {
+                "target_audience": "医疗专业人士",
+                "depth_level": "deep",
+                "target_length": 3000,
+            },
         },
-    })
+    )
     task_id = response.json()["task_id"]
     session_id = response.json()["session_id"]
 
@@ -128,8 +147,11 @@ def test_original_readme_example(up: Up) -> None:
         seen.append(event.event)
         data = json.loads(event.data)
         if event.event == "interrupt":
-            resp = requests.post(f"{up.url}/api/v1/tasks/{task_id}/resume", headers=headers,
-                                 json={"answer": "approve", "interrupt_id": data["data"]["interrupt_id"]})
+            resp = requests.post(
+                f"{up.url}/api/v1/tasks/{task_id}/resume",
+                headers=headers,
+                json={"answer": "approve", "interrupt_id": data["data"]["interrupt_id"]},
+            )
             assert resp.status_code == 202
         if event.event == "task.completed":
             article = data["data"]["output"]["article"]
@@ -141,9 +163,28 @@ def test_original_readme_example(up: Up) -> None:
 
 def test_run_command_streams_and_answers(up: Up) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "run", "writer", "--input", json.dumps({"topic": "tide pools"}),
-         "--set", json.dumps({"target_length": 300}), "--url", up.url, "--sub", "cli-user", "--answer", "1"],
-        env=up.env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "graphgate.cli",
+            "run",
+            "writer",
+            "--input",
+            json.dumps({"topic": "tide pools"}),
+            "--set",
+            json.dumps({"target_length": 300}),
+            "--url",
+            up.url,
+            "--sub",
+            "cli-user",
+            "--answer",
+            "1",
+        ],
+        env=up.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "Approve this outline?" in result.stdout and "[1] Approve" in result.stdout

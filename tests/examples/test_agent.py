@@ -17,14 +17,27 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from examples import agent, chat_model, parallel
-from examples.agent import OfflineAgentModel, build_agent, evaluate, get_agent_model, plan_reply
-from tests.support.fake_openai import FakeOpenAI
-from workers.registry import BUNDLED_CONFIG, load_registry
+from examples.agent import (
+    OfflineAgentModel,
+    build_agent,
+    evaluate,
+    get_agent_model,
+    plan_reply,
+)
+from graphgate.core.registry import BUNDLED_CONFIG, load_registry
+from graphgate.testing.fake_openai import FakeOpenAI
 
 TOOL_NAMES = {"lookup_order", "calculator", "send_email"}
 Q3_ARGS = {"to": "ann@example.com", "subject": "Q3 report", "body": "Hi Ann,\n\nQ3 report.\n\nBest regards"}
-MODEL_ENV = ("GRAPHGATE_CHAT_MODEL", "GRAPHGATE_CHAT_MODEL_BASE_URL", "GRAPHGATE_CHAT_MODEL_API_KEY",
-             "GRAPHGATE_OFFLINE_MODEL_DELAY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE")
+MODEL_ENV = (
+    "GRAPHGATE_CHAT_MODEL",
+    "GRAPHGATE_CHAT_MODEL_BASE_URL",
+    "GRAPHGATE_CHAT_MODEL_API_KEY",
+    "GRAPHGATE_OFFLINE_MODEL_DELAY",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_BASE",
+)
 
 _threads = itertools.count()
 
@@ -79,11 +92,13 @@ def test_email_request_interrupts_with_one_action_request(app: Any) -> None:
     app.invoke(_ask("email ann@example.com the Q3 report"), config)
     [pending] = _pending(app, config)
     assert pending.value == {
-        "action_requests": [{
-            "name": "send_email",
-            "args": Q3_ARGS,
-            "description": f"Send an email to ann@example.com?\nSubject: Q3 report\n\n{Q3_ARGS['body']}",
-        }],
+        "action_requests": [
+            {
+                "name": "send_email",
+                "args": Q3_ARGS,
+                "description": f"Send an email to ann@example.com?\nSubject: Q3 report\n\n{Q3_ARGS['body']}",
+            }
+        ],
         "review_configs": [{"action_name": "send_email", "allowed_decisions": ["approve", "edit", "reject"]}],
     }
     assert not any(isinstance(m, ToolMessage) for m in _messages(app, config))  # nothing ran yet
@@ -126,7 +141,7 @@ def test_reject_with_a_reason_is_reported(app: Any) -> None:
     )
     assert not any("queued" in str(m.content) for m in result["messages"] if isinstance(m, ToolMessage))
     assert result["messages"][-1].content == (
-        '[offline model] The email to ann@example.com was not sent: the reviewer rejected it, '
+        "[offline model] The email to ann@example.com was not sent: the reviewer rejected it, "
         'saying "The numbers are not final".'
     )
 
@@ -216,7 +231,8 @@ def test_memory_across_turns_on_one_thread(app: Any) -> None:
 def test_text_reply_streams_word_by_word(app: Any) -> None:
     config = _config()
     chunks = [
-        message for message, meta in app.stream(_ask("hello there"), config, stream_mode="messages")
+        message
+        for message, meta in app.stream(_ask("hello there"), config, stream_mode="messages")
         if isinstance(message, AIMessageChunk) and meta["langgraph_node"] == "model"
     ]
     words = [c.content for c in chunks if c.content]
@@ -227,8 +243,11 @@ def test_text_reply_streams_word_by_word(app: Any) -> None:
 
 def test_tool_call_streams_as_chunks_that_aggregate(app: Any) -> None:
     config = _config()
-    chunks = [m for m, _ in app.stream(_ask("email ann@example.com the Q3 report"), config, stream_mode="messages")
-              if isinstance(m, AIMessageChunk)]
+    chunks = [
+        m
+        for m, _ in app.stream(_ask("email ann@example.com the Q3 report"), config, stream_mode="messages")
+        if isinstance(m, AIMessageChunk)
+    ]
     merged = chunks[0]
     for chunk in chunks[1:]:
         merged = merged + chunk
@@ -254,7 +273,7 @@ def test_plan_reply_reads_openai_messages_and_offered_tools() -> None:
     messages = [{"role": "user", "content": [{"type": "text", "text": "what is (3 + 4) * 2^3"}]}]
     [call] = plan_reply(messages, {"calculator"}).tool_calls
     assert (call.name, call.args) == ("calculator", {"expression": "(3 + 4) * 2**3"})
-    assert plan_reply(messages, set(), speaker="x").text.startswith('[x] This is message 1 of our conversation.')
+    assert plan_reply(messages, set(), speaker="x").text.startswith("[x] This is message 1 of our conversation.")
 
 
 @pytest.mark.parametrize(
@@ -267,8 +286,15 @@ def test_calculator_evaluates_arithmetic(expression: str, value: float) -> None:
 
 @pytest.mark.parametrize(
     "expression, reason",
-    [("__import__('os').system('true')", "is not a number"), ("x + 1", "is not a number"), ("1/0", "division by zero"),
-     ("9 ** 9 ** 9", "too large"), ("True + 1", "is not a number"), ("1 +", "not a valid"), ("1" * 300, "too long")],
+    [
+        ("__import__('os').system('true')", "is not a number"),
+        ("x + 1", "is not a number"),
+        ("1/0", "division by zero"),
+        ("9 ** 9 ** 9", "too large"),
+        ("True + 1", "is not a number"),
+        ("1 +", "not a valid"),
+        ("1" * 300, "too long"),
+    ],
 )
 def test_calculator_refuses_anything_else(expression: str, reason: str) -> None:
     assert reason in agent.calculator.invoke({"expression": expression})
@@ -307,9 +333,11 @@ def test_real_model_approval_flow(monkeypatch: pytest.MonkeyPatch, fake_openai: 
     assert [(r["name"], r["args"]) for r in pending.value["action_requests"]] == [("send_email", Q3_ARGS)]
     call_id = _messages(app, config)[-1].tool_calls[0]["id"]
 
-    text = [m.content for m, meta in app.stream(Command(resume={"decisions": [{"type": "approve"}]}), config,
-                                                 stream_mode="messages")
-            if isinstance(m, AIMessageChunk) and m.content]
+    text = [
+        m.content
+        for m, meta in app.stream(Command(resume={"decisions": [{"type": "approve"}]}), config, stream_mode="messages")
+        if isinstance(m, AIMessageChunk) and m.content
+    ]
     expected = '[fake openai] The email to ann@example.com is queued (subject: "Q3 report").'
     assert "".join(text) == expected and len(text) > 5
     assert _messages(app, config)[-1].content == expected
@@ -320,7 +348,9 @@ def test_real_model_approval_flow(monkeypatch: pytest.MonkeyPatch, fake_openai: 
     assert [c.authorization for c in fake_openai.calls] == ["Bearer test-key"] * 2
     assert second["messages"][-2]["tool_calls"][0]["id"] == call_id
     assert second["messages"][-1] == {
-        "role": "tool", "tool_call_id": call_id, "content": "Email to ann@example.com queued: Q3 report"
+        "role": "tool",
+        "tool_call_id": call_id,
+        "content": "Email to ann@example.com queued: Q3 report",
     }
 
 
@@ -330,8 +360,9 @@ def test_real_model_reject_and_plain_invoke(monkeypatch: pytest.MonkeyPatch, fak
     app.invoke(_ask("email ann and bob the agenda"), config)  # no "messages" stream mode: not streamed
     [pending] = _pending(app, config)
     assert [r["args"]["to"] for r in pending.value["action_requests"]] == ["ann@example.com", "bob@example.com"]
-    result = app.invoke(Command(resume={"decisions": [{"type": "reject", "message": "Not yet"}, {"type": "approve"}]}),
-                        config)
+    result = app.invoke(
+        Command(resume={"decisions": [{"type": "reject", "message": "Not yet"}, {"type": "approve"}]}), config
+    )
     assert result["messages"][-1].content == (
         '[fake openai] The email to ann@example.com was not sent: the reviewer rejected it, saying "Not yet". '
         'The email to bob@example.com is queued (subject: "Agenda").'
@@ -344,8 +375,11 @@ def test_real_model_reject_and_plain_invoke(monkeypatch: pytest.MonkeyPatch, fak
 
 def test_fake_openai_requires_a_bearer_key(fake_openai: FakeOpenAI) -> None:
     assert httpx.get(f"{fake_openai.base_url}/models").status_code == 401
-    wrong = httpx.post(f"{fake_openai.base_url}/chat/completions", headers={"Authorization": "Bearer nope"},
-                       json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    wrong = httpx.post(
+        f"{fake_openai.base_url}/chat/completions",
+        headers={"Authorization": "Bearer nope"},
+        json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+    )
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_api_key"
     models = httpx.get(f"{fake_openai.base_url}/models", headers={"Authorization": "Bearer test-key"}).json()
     assert [m["id"] for m in models["data"]] == ["gpt-4o-mini"]
@@ -354,18 +388,22 @@ def test_fake_openai_requires_a_bearer_key(fake_openai: FakeOpenAI) -> None:
 def test_fake_openai_streams_tool_call_fragments_and_usage(fake_openai: FakeOpenAI) -> None:
     client = openai.OpenAI(base_url=fake_openai.base_url, api_key="test-key", max_retries=0)
     tools = [{"type": "function", "function": {"name": "send_email", "parameters": {"type": "object"}}}]
-    chunks = list(client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "email ann@example.com the Q3 report"}],
-        tools=tools, stream=True, stream_options={"include_usage": True},  # type: ignore[arg-type]
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "email ann@example.com the Q3 report"}],
+            tools=tools,
+            stream=True,
+            stream_options={"include_usage": True},  # type: ignore[arg-type]
+        )
+    )
     fragments = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
     assert fragments[0].id and fragments[0].function.name == "send_email" and len(fragments) > 3
     assert json.loads("".join(f.function.arguments or "" for f in fragments)) == Q3_ARGS
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
     assert chunks[-1].choices == [] and chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
 
-    text = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
-                                          tools=[])  # type: ignore[arg-type]
+    text = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], tools=[])  # type: ignore[arg-type]
     assert text.choices[0].finish_reason == "stop" and text.choices[0].message.tool_calls is None
     assert text.choices[0].message.content.startswith("[fake openai] This is message 1")
 
@@ -395,7 +433,8 @@ def test_parallel_pauses_on_two_interrupts_in_one_step() -> None:
     assert sorted(p.value["reviewer"] for p in pending) == ["finance", "legal"]
     assert all(p.value["options"] == ["approve", "reject"] for p in pending)
     assert {p.value["question"] for p in pending} == {
-        "Legal review: may we go ahead with 'ship v2'?", "Finance review: may we go ahead with 'ship v2'?"
+        "Legal review: may we go ahead with 'ship v2'?",
+        "Finance review: may we go ahead with 'ship v2'?",
     }
     assert len({p.id for p in pending}) == 2
     ids = {p.value["reviewer"]: p.id for p in pending}

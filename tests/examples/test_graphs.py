@@ -29,7 +29,12 @@ def _compile(module: Any) -> Any:
 
 @pytest.fixture(autouse=True)
 def _offline_model(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for var in ("GRAPHGATE_CHAT_MODEL", "GRAPHGATE_CHAT_MODEL_BASE_URL", "GRAPHGATE_CHAT_MODEL_API_KEY", "GRAPHGATE_OFFLINE_MODEL_DELAY"):
+    for var in (
+        "GRAPHGATE_CHAT_MODEL",
+        "GRAPHGATE_CHAT_MODEL_BASE_URL",
+        "GRAPHGATE_CHAT_MODEL_API_KEY",
+        "GRAPHGATE_OFFLINE_MODEL_DELAY",
+    ):
         monkeypatch.delenv(var, raising=False)
     chat_model._build.cache_clear()
     yield

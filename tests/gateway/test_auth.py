@@ -11,10 +11,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from gateway.auth import Authenticator, mint_dev_token
-from gateway.errors import Forbidden, Unauthorized
-from gateway.settings import Settings
-from gateway.tasks import Principal
+from graphgate.core.errors import Forbidden, Unauthorized
+from graphgate.core.settings import Settings
+from graphgate.core.tasks import Principal
+from graphgate.gateway.auth import Authenticator, mint_dev_token
 
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 
@@ -92,7 +92,9 @@ def test_issuer_and_audience_checked(tmp_path) -> None:  # type: ignore[no-untyp
 
 def _rsa_pair() -> tuple[bytes, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return private, public
 
@@ -103,7 +105,9 @@ def test_rs256_and_es256_with_public_key(tmp_path) -> None:  # type: ignore[no-u
     assert auth.principal_from_token(jwt.encode(claims(), private, algorithm="RS256")).id == "alice"
 
     ec_key = ec.generate_private_key(ec.SECP256R1())
-    ec_public = ec_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ec_public = ec_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     ec_auth = Authenticator(Settings(jwt_public_key=ec_public.decode(), data_dir=tmp_path))
     assert ec_auth.principal_from_token(jwt.encode(claims(), ec_key, algorithm="ES256")).id == "alice"
 

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from gateway.events import (
+from graphgate.core.events import (
     DeserializationError,
     Event,
     EventType,
@@ -48,10 +48,24 @@ def test_answer_text() -> None:
     assert answer_text({"count": 3}) is None
     assert answer_text("plain") == "plain"
     # an agent's answer is its last AI message, whatever follows it, and content blocks are read as text
-    blocks = [{"type": "reasoning", "reasoning": "hm"}, {"type": "text", "text": "Sent "}, {"type": "text", "text": "it."},
-              {"type": "tool_use", "name": "send_email", "input": {}}]
-    assert answer_text({"messages": [{"type": "human", "content": "x"}, {"type": "ai", "content": blocks},
-                                      {"type": "tool", "content": "ok"}]}) == "Sent it.[used tool send_email]"
+    blocks = [
+        {"type": "reasoning", "reasoning": "hm"},
+        {"type": "text", "text": "Sent "},
+        {"type": "text", "text": "it."},
+        {"type": "tool_use", "name": "send_email", "input": {}},
+    ]
+    assert (
+        answer_text(
+            {
+                "messages": [
+                    {"type": "human", "content": "x"},
+                    {"type": "ai", "content": blocks},
+                    {"type": "tool", "content": "ok"},
+                ]
+            }
+        )
+        == "Sent it.[used tool send_email]"
+    )
     assert answer_text({"messages": [{"type": "human", "content": "only"}]}) == "only"
 
 

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.fanout import StreamHub, parse_id
+from graphgate.core.events import parse_id
+from graphgate.gateway.fanout import StreamHub
 
 
 def test_parse_id() -> None:
@@ -19,7 +20,7 @@ def test_parse_id() -> None:
 
 async def _collect(hub: StreamHub, key: str, after: str, n: int) -> list[str]:
     out = []
-    async for entry_id, raw in hub.follow(key, after):
+    async for _entry_id, raw in hub.follow(key, after):
         out.append(raw)
         if len(out) == n:
             break

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import InvalidInput
-from gateway.interrupts import (
+from graphgate.core.errors import InvalidInput
+from graphgate.core.interrupts import (
     answer_from_text,
     describe_answer,
     interrupt_data,
@@ -15,8 +15,11 @@ from gateway.interrupts import (
 # what HumanInTheLoopMiddleware (langchain 1.x, batched mode) passes to interrupt()
 HITL = {
     "action_requests": [
-        {"name": "send_email", "args": {"to": "ann@example.com", "subject": "Q3"},
-         "description": "Tool execution requires approval\n\nTool: send_email"},
+        {
+            "name": "send_email",
+            "args": {"to": "ann@example.com", "subject": "Q3"},
+            "description": "Tool execution requires approval\n\nTool: send_email",
+        },
     ],
     "review_configs": [{"action_name": "send_email", "allowed_decisions": ["approve", "edit", "reject"]}],
 }
@@ -30,13 +33,22 @@ TWO = {
         {"action_name": "delete_file", "allowed_decisions": ["approve", "reject"]},
     ],
 }
-PER_CALL = {"type": "tool_approval", "tool_call_id": "c1", "name": "send_email", "args": {"to": "ann"},
-            "description": "Please review"}
+PER_CALL = {
+    "type": "tool_approval",
+    "tool_call_id": "c1",
+    "name": "send_email",
+    "args": {"to": "ann"},
+    "description": "Please review",
+}
 
 
 def test_plain_questions_and_options() -> None:
     assert interrupt_data("i", "Name?") == {
-        "interrupt_id": "i", "kind": "question", "question": "Name?", "options": [], "value": "Name?",
+        "interrupt_id": "i",
+        "kind": "question",
+        "question": "Name?",
+        "options": [],
+        "value": "Name?",
     }
     data = interrupt_data("i", {"question": "Ok?", "options": ["yes", {"label": "No way", "value": "no"}]})
     assert data["options"] == [{"label": "yes", "value": "yes"}, {"label": "No way", "value": "no"}]
@@ -58,11 +70,14 @@ def test_a_batched_hitl_request_is_a_tool_approval() -> None:
     data = interrupt_data("i", HITL)
     assert data["kind"] == "tool_approval" and data["mode"] == "batched"
     assert data["question"] == "Approve the tool call `send_email`?"
-    assert data["actions"] == [{
-        "name": "send_email", "args": {"to": "ann@example.com", "subject": "Q3"},
-        "description": "Tool execution requires approval\n\nTool: send_email",
-        "allowed_decisions": ["approve", "edit", "reject"],
-    }]
+    assert data["actions"] == [
+        {
+            "name": "send_email",
+            "args": {"to": "ann@example.com", "subject": "Q3"},
+            "description": "Tool execution requires approval\n\nTool: send_email",
+            "allowed_decisions": ["approve", "edit", "reject"],
+        }
+    ]
     assert data["options"] == [{"label": "Approve", "value": "approve"}, {"label": "Reject", "value": "reject"}]
     two = interrupt_data("j", TWO)
     assert two["question"] == "Approve 2 tool calls (`send_email`, `delete_file`)?"
@@ -74,14 +89,22 @@ def test_words_and_clicks_become_the_middlewares_decisions() -> None:
     assert resume_value(data, "approve") == {"decisions": [{"type": "approve"}]}
     assert resume_value(data, "Yes!") == {"decisions": [{"type": "approve"}]}
     assert resume_value(data, "reject") == {"decisions": [{"type": "reject"}]}
-    assert resume_value(data, "reject: wrong recipient") == {"decisions": [{"type": "reject", "message": "wrong recipient"}]}
+    assert resume_value(data, "reject: wrong recipient") == {
+        "decisions": [{"type": "reject", "message": "wrong recipient"}]
+    }
     # any other text is a rejection with that text as the reason: the model reads it and can try again
     assert resume_value(data, "send it to bob instead") == {
         "decisions": [{"type": "reject", "message": "send it to bob instead"}]
     }
     edited = resume_value(data, 'edit {"to": "bob@example.com"}')
-    assert edited == {"decisions": [{"type": "edit", "edited_action": {
-        "name": "send_email", "args": {"to": "bob@example.com", "subject": "Q3"}}}]}
+    assert edited == {
+        "decisions": [
+            {
+                "type": "edit",
+                "edited_action": {"name": "send_email", "args": {"to": "bob@example.com", "subject": "Q3"}},
+            }
+        ]
+    }
     two = interrupt_data("j", TWO)
     assert resume_value(two, "approve") == {"decisions": [{"type": "approve"}, {"type": "approve"}]}
     assert resume_value(two, {"type": "reject"}) == {"decisions": [{"type": "reject"}, {"type": "reject"}]}
@@ -89,8 +112,12 @@ def test_words_and_clicks_become_the_middlewares_decisions() -> None:
 
 def test_the_middlewares_own_format_passes_unchanged() -> None:
     data = interrupt_data("i", TWO)
-    answer = {"decisions": [{"type": "edit", "edited_action": {"name": "send_email", "args": {"to": "x"}}},
-                            {"type": "reject", "message": "keep it"}]}
+    answer = {
+        "decisions": [
+            {"type": "edit", "edited_action": {"name": "send_email", "args": {"to": "x"}}},
+            {"type": "reject", "message": "keep it"},
+        ]
+    }
     assert resume_value(data, answer) is answer
     assert resume_value(data, answer["decisions"]) == answer
 
@@ -99,8 +126,10 @@ def test_the_middlewares_own_format_passes_unchanged() -> None:
     ("answer", "error"),
     [
         ({"decisions": [{"type": "approve"}]}, "1 decision"),
-        ([{"type": "approve"}, {"type": "edit", "edited_action": {"name": "delete_file", "args": {}}}],
-         "'edit' is not allowed for 'delete_file'"),
+        (
+            [{"type": "approve"}, {"type": "edit", "edited_action": {"name": "delete_file", "args": {}}}],
+            "'edit' is not allowed for 'delete_file'",
+        ),
         ([{"type": "edit", "edited_action": {"name": "other", "args": {}}}, {"type": "approve"}], "not the tool"),
         ([{"type": "edit", "edited_action": {"name": "send_email"}}, {"type": "approve"}], "args object"),
         ([{"type": "maybe"}, {"type": "approve"}], "type is one of"),
@@ -116,8 +145,10 @@ def test_answers_the_graph_would_refuse_are_refused(answer: object, error: str) 
 
 
 def test_text_that_cannot_be_an_answer_says_how_to_answer() -> None:
-    approve_only = {"action_requests": [{"name": "pay", "args": {}}],
-                    "review_configs": [{"action_name": "pay", "allowed_decisions": ["approve"]}]}
+    approve_only = {
+        "action_requests": [{"name": "pay", "args": {}}],
+        "review_configs": [{"action_name": "pay", "allowed_decisions": ["approve"]}],
+    }
     with pytest.raises(InvalidInput, match="answer with one of: approve"):
         resume_value(interrupt_data("i", approve_only), "hmm, not sure")
     with pytest.raises(InvalidInput, match="JSON object"):
@@ -154,22 +185,31 @@ def test_per_call_approvals_of_a_real_agent_resume_it() -> None:
 
     from examples.agent import TOOLS, OfflineAgentModel
 
-    middleware = HumanInTheLoopMiddleware(interrupt_on={"send_email": {"allowed_decisions": ["approve", "reject"]}},
-                                          interrupt_mode="per_call")
+    middleware = HumanInTheLoopMiddleware(
+        interrupt_on={"send_email": {"allowed_decisions": ["approve", "reject"]}}, interrupt_mode="per_call"
+    )
     agent = create_agent(OfflineAgentModel(), list(TOOLS), middleware=[middleware], checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "per-call"}}
-    agent.invoke({"messages": [{"role": "user", "content": "email ann@example.com and bob@example.com the Q3 report"}]},
-                 config)
+    agent.invoke(
+        {"messages": [{"role": "user", "content": "email ann@example.com and bob@example.com the Q3 report"}]}, config
+    )
     pending = [interrupt_data(i.id, i.value, i.response_schema) for i in agent.get_state(config).interrupts]
     assert [(d["kind"], d["mode"], d["actions"][0]["args"]["to"]) for d in pending] == [
-        ("tool_approval", "per_call", "ann@example.com"), ("tool_approval", "per_call", "bob@example.com")]
+        ("tool_approval", "per_call", "ann@example.com"),
+        ("tool_approval", "per_call", "bob@example.com"),
+    ]
     assert all(d["actions"][0]["allowed_decisions"] == ["approve", "reject"] for d in pending)
     assert [o["value"] for o in pending[0]["options"]] == ["approve", "reject"]
     with pytest.raises(InvalidInput, match="'edit' is not allowed"):
         resume_value(pending[0], 'edit {"to": "x@example.com"}')
-    answers = {pending[0]["interrupt_id"]: resume_value(pending[0], "approve"),
-               pending[1]["interrupt_id"]: resume_value(pending[1], "reject: not bob")}
+    answers = {
+        pending[0]["interrupt_id"]: resume_value(pending[0], "approve"),
+        pending[1]["interrupt_id"]: resume_value(pending[1], "reject: not bob"),
+    }
     assert answers[pending[1]["interrupt_id"]] == {"type": "reject", "message": "not bob"}
     result = agent.invoke(Command(resume=answers), config)
     tools = [m for m in result["messages"] if m.type == "tool"]
-    assert sorted(t.content.split(":")[0] for t in tools) == ["Email to ann@example.com queued", "User rejected the tool call for `send_email` with reason"]
+    assert sorted(t.content.split(":")[0] for t in tools) == [
+        "Email to ann@example.com queued",
+        "User rejected the tool call for `send_email` with reason",
+    ]

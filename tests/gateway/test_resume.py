@@ -14,15 +14,15 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from gateway.errors import Conflict, InvalidInput
-from gateway.interrupts import interrupt_data
-from gateway.settings import Settings
-from gateway.store import TaskRecord, TaskStatus, pause
-from gateway.tasks import Principal, TaskService
-from workers.registry import GraphRegistry, load_registry
-from workers.runstore import RunStore
+from graphgate.core.errors import Conflict, InvalidInput
+from graphgate.core.interrupts import interrupt_data
+from graphgate.core.registry import GraphRegistry, load_registry
+from graphgate.core.settings import Settings
+from graphgate.core.store import TaskRecord, TaskStatus, pause
+from graphgate.core.tasks import Principal, TaskService
+from graphgate.workers.runstore import RunStore
 
-GRAPHS = '''
+GRAPHS = """
 from typing_extensions import NotRequired, TypedDict
 from langgraph.graph import MessagesState, StateGraph
 
@@ -40,7 +40,7 @@ class Plain(TypedDict, total=False):
 plain = StateGraph(Plain)
 plain.add_node("a", lambda state: {})
 plain.add_edge("__start__", "a")
-'''
+"""
 HITL = {
     "action_requests": [{"name": "send_email", "args": {"to": "ann@example.com"}, "description": "Review"}],
     "review_configs": [{"action_name": "send_email", "allowed_decisions": ["approve", "edit", "reject"]}],
@@ -69,9 +69,12 @@ class World:
         self.loop = asyncio.new_event_loop()
         self.enqueued: list[str] = []
         self.aredis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
-        self.service = TaskService(self.aredis, settings, lambda task_id, *_, **__: self.enqueued.append(task_id), registry)
+        self.service = TaskService(self.aredis, settings, self._enqueue, registry)
         self.store = RunStore(redis.Redis.from_url(settings.redis_url, decode_responses=True), settings)
         self.settings = settings
+
+    async def _enqueue(self, task_id: str, *_: Any, **__: Any) -> None:
+        self.enqueued.append(task_id)
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
@@ -84,7 +87,9 @@ class World:
         started = self.store.transition(record, {TaskStatus.QUEUED}, TaskStatus.RUNNING, None, token)
         assert started.ok
         events, fields = pause([interrupt_data(f"i{n}", v) for n, v in enumerate(values)])
-        assert self.store.transition(record, {TaskStatus.RUNNING}, TaskStatus.WAITING_INPUT, events, token, fields=fields).ok
+        assert self.store.transition(
+            record, {TaskStatus.RUNNING}, TaskStatus.WAITING_INPUT, events, token, fields=fields
+        ).ok
         self.store.release_lease(record.session_id, record.id, token)
         self.enqueued.clear()
         return self.run(self.service.get_task(ALICE, record.id))
@@ -111,8 +116,12 @@ def world(settings: Settings, registry: GraphRegistry) -> Iterator[World]:
         [{"role": "user", "content": "email ann the Q3 report"}],
         [{"type": "human", "content": "hi"}],
         "just a string",
-        [{"role": "user", "content": [{"type": "text", "text": "look"},
-                                      {"type": "image", "url": "https://example.com/a.png"}]}],
+        [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "look"}, {"type": "image", "url": "https://example.com/a.png"}],
+            }
+        ],
         [{"role": "system", "content": "be brief"}, {"role": "assistant", "content": "ok"}],
     ],
 )
@@ -131,7 +140,9 @@ def test_any_input_the_graph_coerces_is_accepted(world: World, messages: Any) ->
         ("plain", {"topic": "x", "count": "many"}, "count: 'many' is not of type 'integer'"),
     ],
 )
-def test_input_the_graph_refuses_is_refused_and_changes_nothing(world: World, graph: str, value: Any, error: str) -> None:
+def test_input_the_graph_refuses_is_refused_and_changes_nothing(
+    world: World, graph: str, value: Any, error: str
+) -> None:
     with pytest.raises(InvalidInput, match=error):
         world.run(world.service.create_task(ALICE, input=value, graph=graph, session_id="s-refused"))
     assert world.enqueued == []
@@ -154,8 +165,13 @@ def test_a_tool_approval_is_answered_with_the_middlewares_format(world: World) -
 
 
 def test_several_interrupts_are_answered_one_by_one(world: World) -> None:
-    record = world.waiting("plain", [{"question": "Legal?", "options": ["approve", "reject"]},
-                                     {"question": "Finance?", "options": ["approve", "reject"]}])
+    record = world.waiting(
+        "plain",
+        [
+            {"question": "Legal?", "options": ["approve", "reject"]},
+            {"question": "Finance?", "options": ["approve", "reject"]},
+        ],
+    )
     assert [i["interrupt_id"] for i in record.pending()] == ["i0", "i1"]
     kinds = [e["type"] for e in world.events(record)]
     assert kinds[-2:] == ["interrupt", "interrupt"]
@@ -188,8 +204,9 @@ def test_concurrent_answers_to_one_interrupt_resume_once(world: World) -> None:
     record = world.waiting("plain", ["A?"])
 
     async def race() -> list[Any]:
-        return await asyncio.gather(*(world.service.resume(ALICE, record.id, f"a{n}") for n in range(8)),
-                                    return_exceptions=True)
+        return await asyncio.gather(
+            *(world.service.resume(ALICE, record.id, f"a{n}") for n in range(8)), return_exceptions=True
+        )
 
     results = world.run(race())
     assert sum(isinstance(r, TaskRecord) for r in results) == 1
@@ -202,7 +219,9 @@ def test_concurrent_answers_to_different_interrupts_all_count(world: World) -> N
     record = world.waiting("plain", ["A?", "B?", "C?"])
 
     async def race() -> list[Any]:
-        return await asyncio.gather(*(world.service.resume(ALICE, record.id, n, interrupt_id=f"i{n}") for n in range(3)))
+        return await asyncio.gather(
+            *(world.service.resume(ALICE, record.id, n, interrupt_id=f"i{n}") for n in range(3))
+        )
 
     world.run(race())
     final = world.run(world.service.get_task(ALICE, record.id))

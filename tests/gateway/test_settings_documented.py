@@ -1,10 +1,10 @@
-"""docs/configuration.md documents every setting gateway/settings.py reads."""
+"""docs/configuration.md documents every setting graphgate/core/settings.py reads."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.settings import Settings
+from graphgate.core.settings import Settings
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from graphgate.testing.stack import RedisServer, Stack
 from tests.reliability.support import BASE_ENV, stop_fast
-from tests.support.stack import RedisServer, Stack
 
 WORKERS = 2  # the shared fault stack runs two workers of one pool process each
 

@@ -18,9 +18,9 @@ import httpx
 import redis
 from httpx_sse import EventSource
 
-from tests.support.stack import ROOT, Proc, Stack
-from tests.support.waiting import wait_for
-from tests.support.stack import token as make_token
+from graphgate.testing.stack import ROOT, Proc, Stack
+from graphgate.testing.stack import token as make_token
+from graphgate.testing.waiting import wait_for
 
 CONFIG = ROOT / "tests" / "reliability" / "langgraph.json"
 TERMINAL = ("task.completed", "task.failed", "task.cancelled")
@@ -36,6 +36,7 @@ BASE_ENV = {
 
 
 # --- processes --------------------------------------------------------------------------------------------
+
 
 def children_of(pid: int) -> list[int]:
     """The pids whose parent is ``pid`` (a Celery worker's prefork pool processes), from /proc."""
@@ -86,8 +87,11 @@ def kill_worker(stack: Stack, worker: Proc) -> None:
 def worker_running(stack: Stack, task_id: str, attempt: int = 1) -> Proc:
     """The worker whose log says it started this attempt of the task."""
     needle = f"task {task_id}: run 1, attempt {attempt} "
-    return wait_for(lambda: next((w for w in stack.workers if needle in w.text()), None), 30,
-                    what=f"a worker to start attempt {attempt} of {task_id}")
+    return wait_for(
+        lambda: next((w for w in stack.workers if needle in w.text()), None),
+        30,
+        what=f"a worker to start attempt {attempt} of {task_id}",
+    )
 
 
 def restart_api(stack: Stack, sig: int = signal.SIGKILL) -> float:
@@ -109,6 +113,7 @@ def stop_fast(stack: Stack) -> None:
 
 
 # --- streams ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Entry:
@@ -150,6 +155,7 @@ def check_exactly_once(entries: list[Entry], task_id: str) -> Entry:
 
 # --- SSE ----------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Follower:
     """Follows a session's SSE stream in a thread until ``until`` holds, reconnecting with Last-Event-ID
@@ -166,12 +172,12 @@ class Follower:
     done: bool = False
     _thread: threading.Thread | None = None
 
-    def start(self) -> "Follower":
+    def start(self) -> Follower:
         self._thread = threading.Thread(target=self._run, name=f"sse-{self.session_id[:8]}", daemon=True)
         self._thread.start()
         return self
 
-    def join(self) -> "Follower":
+    def join(self) -> Follower:
         assert self._thread is not None
         self._thread.join(self.timeout + 5)
         assert self.done, f"follower of {self.session_id} did not finish; errors: {self.errors[-5:]}"

@@ -8,9 +8,16 @@ import time
 
 import redis
 
-from tests.reliability.support import Follower, check_exactly_once, restart_api, session_stream, terminal_of, wait_for
-from tests.support.client import Api
-from tests.support.stack import Stack
+from graphgate.testing.client import Api
+from graphgate.testing.stack import Stack
+from tests.reliability.support import (
+    Follower,
+    check_exactly_once,
+    restart_api,
+    session_stream,
+    terminal_of,
+    wait_for,
+)
 
 
 def test_sse_clients_reconnect_across_api_restarts(stack2: Stack, store: redis.Redis) -> None:
@@ -22,8 +29,9 @@ def test_sse_clients_reconnect_across_api_restarts(stack2: Stack, store: redis.R
     gaps = []
     for sig in (signal.SIGKILL, signal.SIGTERM):
         gaps.append(restart_api(stack2, sig))
-        wait_for(lambda: all(f.connects >= len(gaps) + 1 or f.done for f in followers), 30,
-                 what="followers to reconnect")
+        wait_for(
+            lambda: all(f.connects >= len(gaps) + 1 or f.done for f in followers), 30, what="followers to reconnect"
+        )
         time.sleep(1)  # let more events flow through the new process
 
     for task, follower in zip(tasks, followers):
@@ -35,5 +43,7 @@ def test_sse_clients_reconnect_across_api_restarts(stack2: Stack, store: redis.R
     # a fresh full replay from the new process agrees too
     replay = api.events(tasks[0]["session_id"], terminal_of(tasks[0]["task_id"]))
     assert [e.id for e in replay] == [e.id for e in followers[0].received]
-    print(f"\nAPI restarts: port without an API for {', '.join(f'{g:.1f}' for g in gaps)} s; "
-          f"connections per client {[f.connects for f in followers]}")
+    print(
+        f"\nAPI restarts: port without an API for {', '.join(f'{g:.1f}' for g in gaps)} s; "
+        f"connections per client {[f.connects for f in followers]}"
+    )

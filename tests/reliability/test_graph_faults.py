@@ -12,9 +12,14 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.reliability.support import BASE_ENV, check_exactly_once, session_stream, stop_fast
-from tests.support.client import Api, Received, terminal_of
-from tests.support.stack import RedisServer, Stack
+from graphgate.testing.client import Api, Received, terminal_of
+from graphgate.testing.stack import RedisServer, Stack
+from tests.reliability.support import (
+    BASE_ENV,
+    check_exactly_once,
+    session_stream,
+    stop_fast,
+)
 
 LIMITS = {
     "GRAPHGATE_TASK_MAX_RETRIES": "1",  # not the default (2): the setting is what counts
@@ -48,7 +53,11 @@ def test_graph_that_keeps_raising_fails_after_the_configured_retries(
     created = api.create(graph="flaky", input={"counter": str(counter), "fail_times": 99})
     events = finished(api, created, store, limits_stack)
     assert [e.type for e in events if e.type.startswith("task.")] == [
-        "task.queued", "task.started", "task.retrying", "task.started", "task.failed"
+        "task.queued",
+        "task.started",
+        "task.retrying",
+        "task.started",
+        "task.failed",
     ]
     retry = next(e for e in events if e.type == "task.retrying")
     assert retry.data["retry"] == 1 and retry.data["error"]["message"] == "flaky failure 1"
@@ -108,9 +117,7 @@ def test_graph_that_swallows_the_soft_limit_is_ended_by_the_hard_limit(
     print(f"\nhard time limit 4 s: task.failed, next task done after {time.monotonic() - t0:.1f} s")
 
 
-def test_cancel_during_streamed_model_output_stops_promptly(
-    fault_stack: Stack, store: redis.Redis
-) -> None:
+def test_cancel_during_streamed_model_output_stops_promptly(fault_stack: Stack, store: redis.Redis) -> None:
     api = Api(fault_stack.url)
     created = api.create(graph="writer", topic="glaciers", config={"target_length": 2000})
     api.events(created["session_id"], lambda e: e.type == "message.delta" and e.data["node"] == "write")

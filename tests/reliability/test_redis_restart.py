@@ -12,9 +12,16 @@ from pathlib import Path
 import httpx
 import redis
 
-from tests.reliability.support import Follower, check_exactly_once, session_stream, stop_fast, terminal_of, wait_for
-from tests.support.client import Api
-from tests.support.stack import RedisServer, Stack
+from graphgate.testing.client import Api
+from graphgate.testing.stack import RedisServer, Stack
+from tests.reliability.support import (
+    Follower,
+    check_exactly_once,
+    session_stream,
+    stop_fast,
+    terminal_of,
+    wait_for,
+)
 
 OUTAGE_SECONDS = 2.0
 
@@ -37,8 +44,10 @@ def test_tasks_survive_a_redis_restart(make_stack: Callable[..., Stack], tmp_pat
         api.wait_status(sleeper["task_id"], {"running"})
         queued = [api.create(graph="echo", input={"text": f"queued {i}", "sleep": 0.2}) for i in range(4)]
         assert {api.get(t["task_id"])["status"] for t in queued} == {"queued"}
-        followers = [Follower(stack.url, t["session_id"], terminal_of(t["task_id"])).start()
-                     for t in (writer, sleeper, queued[0])]
+        followers = [
+            Follower(stack.url, t["session_id"], terminal_of(t["task_id"])).start()
+            for t in (writer, sleeper, queued[0])
+        ]
         wait_for(lambda: all(f.received for f in followers), 20, what="followers to receive events")
 
         down = time.monotonic()
@@ -61,8 +70,12 @@ def test_tasks_survive_a_redis_restart(make_stack: Callable[..., Stack], tmp_pat
         assert set(statuses) <= {202, 503}, statuses
 
         everything = [waiting, writer, sleeper, *queued]
-        wait_for(lambda: all(api.get(t["task_id"])["status"] in ("completed", "failed", "cancelled") for t in everything),
-                 90, interval=0.5, what="every task to end")
+        wait_for(
+            lambda: all(api.get(t["task_id"])["status"] in ("completed", "failed", "cancelled") for t in everything),
+            90,
+            interval=0.5,
+            what="every task to end",
+        )
         recovered = time.monotonic() - back
         client = redis.Redis.from_url(server.url, decode_responses=True)
         for task in everything:
@@ -78,8 +91,10 @@ def test_tasks_survive_a_redis_restart(make_stack: Callable[..., Stack], tmp_pat
         # and the stack keeps working
         fresh = api.create(graph="echo", input={"text": "after"})
         assert api.events(fresh["session_id"], terminal_of(fresh["task_id"]))[-1].type == "task.completed"
-        print(f"\nredis down {back - down:.1f} s; all {len(everything)} tasks ended {recovered:.1f} s after it came back; "
-              f"SSE reconnects {[f.connects - 1 for f in followers]}")
+        print(
+            f"\nredis down {back - down:.1f} s; all {len(everything)} tasks ended {recovered:.1f} s after it came back; "
+            f"SSE reconnects {[f.connects - 1 for f in followers]}"
+        )
         client.close()
     finally:
         if stack is not None:

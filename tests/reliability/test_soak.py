@@ -21,8 +21,14 @@ import httpx
 import pytest
 import redis
 
-from tests.reliability.support import check_exactly_once, children_of, kill_worker, session_stream, wait_for
-from tests.support.stack import RedisServer, Stack, token
+from graphgate.testing.stack import RedisServer, Stack, token
+from tests.reliability.support import (
+    check_exactly_once,
+    children_of,
+    kill_worker,
+    session_stream,
+    wait_for,
+)
 
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -39,14 +45,17 @@ class SoakReport:
     missing: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"{self.tasks} tasks in {self.seconds:.0f} s ({self.tasks / self.seconds:.1f}/s): {dict(self.statuses)}; "
-                f"kills: {self.pool_kills} pool processes, {self.worker_kills} whole workers; "
-                f"{self.rerun} tasks re-run after a kill; task.completed events: {self.completed_events}")
+        return (
+            f"{self.tasks} tasks in {self.seconds:.0f} s ({self.tasks / self.seconds:.1f}/s): {dict(self.statuses)}; "
+            f"kills: {self.pool_kills} pool processes, {self.worker_kills} whole workers; "
+            f"{self.rerun} tasks re-run after a kill; task.completed events: {self.completed_events}"
+        )
 
 
 class Soak:
-    def __init__(self, stack: Stack, client: redis.Redis, tasks: int, kills: int | None, every: tuple[float, float],
-                 seed: int) -> None:
+    def __init__(
+        self, stack: Stack, client: redis.Redis, tasks: int, kills: int | None, every: tuple[float, float], seed: int
+    ) -> None:
         self.stack, self.client, self.tasks = stack, client, tasks
         self.max_kills, self.every = kills, every
         self.rng = random.Random(seed)
@@ -161,8 +170,9 @@ def test_small_soak_with_kills(aof_redis: RedisServer, store: redis.Redis, make_
 
 @pytest.mark.soak
 @pytest.mark.timeout(3600)
-def test_soak_2000_tasks_with_random_kills(aof_redis: RedisServer, store: redis.Redis,
-                                           make_stack: Callable[..., Stack]) -> None:
+def test_soak_2000_tasks_with_random_kills(
+    aof_redis: RedisServer, store: redis.Redis, make_stack: Callable[..., Stack]
+) -> None:
     seed = int(os.environ.get("SOAK_SEED", "20240601"))
     tasks = int(os.environ.get("SOAK_TASKS", "2000"))
     stack = soak_stack(aof_redis.url, make_stack)

@@ -7,6 +7,8 @@ import time
 
 import redis
 
+from graphgate.testing.client import Api, Received, terminal_of
+from graphgate.testing.stack import Stack
 from tests.reliability.support import (
     check_exactly_once,
     kill_pool_child,
@@ -15,8 +17,6 @@ from tests.reliability.support import (
     wait_for,
     worker_running,
 )
-from tests.support.client import Api, Received, terminal_of
-from tests.support.stack import Stack
 
 WRITER = {"graph": "writer", "topic": "tidal energy", "config": {"target_length": 400}}
 

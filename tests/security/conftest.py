@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import jwt
 import pytest
 
-from tests.support.client import Api
-from tests.support.stack import JWT_SECRET, Stack
+from graphgate.testing.client import Api
+from graphgate.testing.stack import JWT_SECRET, Stack
 
 ISSUER = "https://idp.graphgate.test"
 AUDIENCE = "graphgate-api"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 import redis
 
+from graphgate.testing.client import Api
+from graphgate.testing.stack import Stack
 from tests.security.conftest import bearer
-from tests.support.client import Api
-from tests.support.stack import Stack
 
 JSON = {"Content-Type": "application/json"}
 DEEP = b"[" * 200_000 + b"]" * 200_000
@@ -20,16 +20,34 @@ DEEP = b"[" * 200_000 + b"]" * 200_000
 @pytest.mark.parametrize(
     "name, content, headers, status, code",
     [
-        ("not JSON content type", b'{"graph":"echo","input":{"text":"a"}}', {"Content-Type": "text/plain"}, 422, "invalid_request"),
+        (
+            "not JSON content type",
+            b'{"graph":"echo","input":{"text":"a"}}',
+            {"Content-Type": "text/plain"},
+            422,
+            "invalid_request",
+        ),
         ("form encoded", b"graph=echo", {"Content-Type": "application/x-www-form-urlencoded"}, 422, "invalid_request"),
         ("JSON array", b"[]", JSON, 422, "invalid_request"),
         ("JSON string", b'"echo"', JSON, 422, "invalid_request"),
         ("JSON null", b"null", JSON, 422, "invalid_request"),
         ("invalid UTF-8", b'{"graph":"echo","input":{"text":"\xff\xfe"}}', JSON, 422, "invalid_request"),
         ("nested 200k deep", b'{"graph":"echo","input":{"text":"a","x":' + DEEP + b"}}", JSON, 422, "invalid_request"),
-        ("5000-digit number", b'{"graph":"echo","input":{"text":"a","x":' + b"9" * 5000 + b"}}", JSON, 422, "invalid_request"),
+        (
+            "5000-digit number",
+            b'{"graph":"echo","input":{"text":"a","x":' + b"9" * 5000 + b"}}",
+            JSON,
+            422,
+            "invalid_request",
+        ),
         ("NaN", b'{"graph":"echo","input":{"text":"a","x":NaN}}', JSON, 422, "invalid_request"),
-        ("Infinity in config", b'{"graph":"echo","input":{"text":"a"},"config":{"k":-Infinity}}', JSON, 422, "invalid_request"),
+        (
+            "Infinity in config",
+            b'{"graph":"echo","input":{"text":"a"},"config":{"k":-Infinity}}',
+            JSON,
+            422,
+            "invalid_request",
+        ),
         ("input not an object", b'{"graph":"echo","input":[1]}', JSON, 422, "invalid_request"),
         ("graph name too long", b'{"graph":"' + b"g" * 200 + b'"}', JSON, 422, "invalid_request"),
         ("unicode session id", '{"graph":"echo","session_id":"séance"}'.encode(), JSON, 422, "invalid_input"),
@@ -56,7 +74,7 @@ def test_bad_resume_answers(secured: Stack) -> None:
     api = Api(secured.url, "badinput", token=bearer("badinput"))
     created = api.create(graph="ask")
     api.events(created["session_id"], lambda e: e.type == "interrupt")
-    for body in (b'{"answer": NaN}', b'{"answer": null}', b'{}', b'{"answer": "x", "extra": 1}', b"[1]"):
+    for body in (b'{"answer": NaN}', b'{"answer": null}', b"{}", b'{"answer": "x", "extra": 1}', b"[1]"):
         resp = api.http.post(f"/api/v1/tasks/{created['task_id']}/resume", content=body, headers=JSON)
         assert resp.status_code == 422 and resp.json()["error"]["message"], body
     assert api.get(created["task_id"])["status"] == "waiting_input"

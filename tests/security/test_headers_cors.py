@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import httpx
 
+from graphgate.testing.client import Api
+from graphgate.testing.stack import Stack
 from tests.security.conftest import ALLOWED_ORIGIN, bearer
-from tests.support.client import Api
-from tests.support.stack import Stack
 
 SECURITY = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "x-frame-options": "DENY"}
 
 
 def assert_secure(resp: httpx.Response) -> None:
     for name, value in SECURITY.items():
-        assert resp.headers.get(name) == value, f"{resp.request.method} {resp.request.url.path} {resp.status_code}: {name}"
+        assert resp.headers.get(name) == value, (
+            f"{resp.request.method} {resp.request.url.path} {resp.status_code}: {name}"
+        )
 
 
 def test_security_headers_everywhere(secured: Stack, user: Api) -> None:
@@ -42,7 +44,10 @@ def test_security_headers_everywhere(secured: Stack, user: Api) -> None:
 
 
 def test_cors_answers_the_configured_origin_only(secured: Stack) -> None:
-    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
     allowed = httpx.options(f"{secured.url}/api/v1/tasks", headers={"Origin": ALLOWED_ORIGIN, **preflight})
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
@@ -50,7 +55,12 @@ def test_cors_answers_the_configured_origin_only(secured: Stack) -> None:
     assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
     assert "access-control-allow-credentials" not in allowed.headers  # bearer tokens, never cookies
 
-    for origin in ("https://evil.example", "null", ALLOWED_ORIGIN + ".evil.example", ALLOWED_ORIGIN.replace("https", "http")):
+    for origin in (
+        "https://evil.example",
+        "null",
+        ALLOWED_ORIGIN + ".evil.example",
+        ALLOWED_ORIGIN.replace("https", "http"),
+    ):
         refused = httpx.options(f"{secured.url}/api/v1/tasks", headers={"Origin": origin, **preflight})
         assert refused.status_code == 400, origin
         assert "access-control-allow-origin" not in refused.headers, origin
@@ -65,8 +75,9 @@ def test_cors_answers_the_configured_origin_only(secured: Stack) -> None:
 def test_no_cors_without_configured_origins(stack: Stack) -> None:
     """The shared stack configures no origins: no browser on another origin may read its answers."""
     for origin in ("https://evil.example", "http://127.0.0.1:1"):
-        resp = httpx.options(f"{stack.url}/api/v1/tasks", headers={
-            "Origin": origin, "Access-Control-Request-Method": "POST"})
+        resp = httpx.options(
+            f"{stack.url}/api/v1/tasks", headers={"Origin": origin, "Access-Control-Request-Method": "POST"}
+        )
         assert "access-control-allow-origin" not in resp.headers
         resp = httpx.get(f"{stack.url}/healthz", headers={"Origin": origin})
         assert "access-control-allow-origin" not in resp.headers

@@ -18,9 +18,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from graphgate.testing.client import Api
+from graphgate.testing.stack import JWT_SECRET, SECRET_KEY, Stack
 from tests.security.conftest import AUDIENCE, ISSUER, bearer
-from tests.support.client import Api
-from tests.support.stack import JWT_SECRET, SECRET_KEY, Stack
 
 
 def _b64(obj: dict) -> str:
@@ -60,7 +60,9 @@ BAD_TOKENS = {
     "no subject": _without("sub"),
     "empty subject": jwt.encode(_claims(sub=""), JWT_SECRET, algorithm="HS256"),
     "subject not a string": jwt.encode(_claims(sub=42), JWT_SECRET, algorithm="HS256"),
-    "stream token as bearer": jwt.encode({**_claims(), "sid": "s1", "typ": "graphgate.stream"}, SECRET_KEY, algorithm="HS256"),
+    "stream token as bearer": jwt.encode(
+        {**_claims(), "sid": "s1", "typ": "graphgate.stream"}, SECRET_KEY, algorithm="HS256"
+    ),
     "garbage": "not.a.token",
 }
 
@@ -110,31 +112,48 @@ def test_stream_tokens_stay_within_their_session_and_principal(secured: Stack) -
     assert anon.get(f"/api/v1/events/{other_of_alice['session_id']}", params={"token": token}).status_code == 403
     assert anon.get(f"/api/v1/events/{theirs['session_id']}", params={"token": token}).status_code == 403
     # a stream token correctly signed for bob's session but naming alice opens nothing of bob's
-    forged = jwt.encode({"sub": "alice", "sid": theirs["session_id"], "typ": "graphgate.stream", "exp": NOW + 600},
-                        SECRET_KEY, algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": "alice", "sid": theirs["session_id"], "typ": "graphgate.stream", "exp": NOW + 600},
+        SECRET_KEY,
+        algorithm="HS256",
+    )
     assert anon.get(f"/api/v1/events/{theirs['session_id']}", params={"token": forged}).status_code == 404
-    expired = jwt.encode({"sub": "alice", "sid": mine["session_id"], "typ": "graphgate.stream", "exp": NOW - 60},
-                         SECRET_KEY, algorithm="HS256")
+    expired = jwt.encode(
+        {"sub": "alice", "sid": mine["session_id"], "typ": "graphgate.stream", "exp": NOW - 60},
+        SECRET_KEY,
+        algorithm="HS256",
+    )
     assert anon.get(f"/api/v1/events/{mine['session_id']}", params={"token": expired}).status_code == 401
     untyped = jwt.encode({"sub": "alice", "sid": mine["session_id"], "exp": NOW + 600}, SECRET_KEY, algorithm="HS256")
     assert anon.get(f"/api/v1/events/{mine['session_id']}", params={"token": untyped}).status_code == 401
     # a bearer header wins over ?token=: bob's bearer with alice's stream token sees nothing of alice's
-    resp = anon.get(f"/api/v1/events/{mine['session_id']}", params={"token": token},
-                    headers={"Authorization": f"Bearer {bearer('bob')}"})
+    resp = anon.get(
+        f"/api/v1/events/{mine['session_id']}",
+        params={"token": token},
+        headers={"Authorization": f"Bearer {bearer('bob')}"},
+    )
     assert resp.status_code == 404
     # and bob's bearer opens none of alice's task routes
-    for method, path in [("GET", f"/api/v1/tasks/{mine['task_id']}"), ("POST", f"/api/v1/tasks/{mine['task_id']}/cancel"),
-                         ("POST", f"/api/v1/events/{mine['session_id']}/token")]:
+    for method, path in [
+        ("GET", f"/api/v1/tasks/{mine['task_id']}"),
+        ("POST", f"/api/v1/tasks/{mine['task_id']}/cancel"),
+        ("POST", f"/api/v1/events/{mine['session_id']}/token"),
+    ]:
         assert bob.http.request(method, path).status_code == 404
 
 
 @pytest.fixture(scope="module")
 def rsa_api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, bytes, bytes]]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    stack = Stack(redis_url=redis_url, workdir=tmp_path_factory.mktemp("rsa"),
-                  extra_env={"GRAPHGATE_JWT_PUBLIC_KEY": public.decode(), "GRAPHGATE_JWT_SECRET": ""})
+    stack = Stack(
+        redis_url=redis_url,
+        workdir=tmp_path_factory.mktemp("rsa"),
+        extra_env={"GRAPHGATE_JWT_PUBLIC_KEY": public.decode(), "GRAPHGATE_JWT_SECRET": ""},
+    )
     try:
         stack.start_api()
         yield stack, private, public

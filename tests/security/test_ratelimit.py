@@ -11,12 +11,12 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.errors import RateLimited
-from gateway.keys import Keys
-from gateway.ratelimit import WINDOW_SECONDS, RateLimiter
-from gateway.tasks import Principal
-from tests.support.client import Api
-from tests.support.stack import Stack
+from graphgate.core.errors import RateLimited
+from graphgate.core.keys import Keys
+from graphgate.core.tasks import Principal
+from graphgate.gateway.ratelimit import WINDOW_SECONDS, RateLimiter
+from graphgate.testing.client import Api
+from graphgate.testing.stack import Stack
 
 LIMIT = 5
 
@@ -44,8 +44,11 @@ def test_limiter_counts_per_principal_and_window(redis_url: str) -> None:
 
 @pytest.fixture(scope="module")
 def limited(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(redis_url=redis_url, workdir=tmp_path_factory.mktemp("limited"),
-                  extra_env={"GRAPHGATE_RATE_LIMIT_PER_MINUTE": str(LIMIT)})
+    stack = Stack(
+        redis_url=redis_url,
+        workdir=tmp_path_factory.mktemp("limited"),
+        extra_env={"GRAPHGATE_RATE_LIMIT_PER_MINUTE": str(LIMIT)},
+    )
     try:
         stack.start_api()  # no worker: the tasks stay queued, which is all this needs
         yield stack

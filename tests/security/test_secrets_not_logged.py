@@ -14,9 +14,9 @@ import httpx
 import jwt
 import pytest
 
-from gateway.processes import free_port, redis_reachable, wait_until
-from tests.support.client import Api, terminal_of
-from tests.support.stack import JWT_SECRET, SECRET_KEY, Stack
+from graphgate.cli.processes import free_port, redis_reachable, wait_until
+from graphgate.testing.client import Api, terminal_of
+from graphgate.testing.stack import JWT_SECRET, SECRET_KEY, Stack
 
 
 @pytest.fixture
@@ -24,9 +24,23 @@ def password_redis(tmp_path: Path) -> Iterator[tuple[str, str]]:
     password = "rp-" + secrets.token_hex(16)
     port = free_port()
     proc = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path), "--requirepass", password],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+            "--requirepass",
+            password,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"redis://:{password}@127.0.0.1:{port}/0"
     try:
@@ -56,10 +70,14 @@ def test_secrets_never_reach_the_logs(password_redis: tuple[str, str], tmp_path:
         used.append(stream)
         with httpx.stream("GET", f"{stack.url}/api/v1/events/{done['session_id']}", params={"token": stream}) as s:
             assert s.status_code == 200
-        for forged in (jwt.encode({"sub": "eve", "exp": 1}, JWT_SECRET, algorithm="HS256"),
-                       jwt.encode({"sub": "eve", "exp": 2**31}, "wrong-secret-wrong-secret-wrong-secret", algorithm="HS256")):
+        for forged in (
+            jwt.encode({"sub": "eve", "exp": 1}, JWT_SECRET, algorithm="HS256"),
+            jwt.encode({"sub": "eve", "exp": 2**31}, "wrong-secret-wrong-secret-wrong-secret", algorithm="HS256"),
+        ):
             used.append(forged)
-            assert httpx.get(f"{stack.url}/api/v1/tasks", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+            assert (
+                httpx.get(f"{stack.url}/api/v1/tasks", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+            )
         for task in (done, failed, asked):
             api.events(task["session_id"], terminal_of(task["task_id"]), timeout=60)
     finally:

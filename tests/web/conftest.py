@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import ROOT, Stack
+from graphgate.testing.stack import ROOT, Stack
 from tests.web.demo import DemoPage
 
 CHROMIUM = "/usr/bin/chromium"
@@ -56,7 +56,9 @@ def _install_chromium() -> str | None:
 
 @pytest.fixture(scope="package")  # torn down with tests/web: sync Playwright keeps an event loop running meanwhile
 def browser() -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
+    )
     reason = _install_chromium()
     if reason:
         pytest.skip(reason)

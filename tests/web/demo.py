@@ -105,7 +105,9 @@ class DemoPage:
         self.page.select_option("#graph", name)
         self.page.wait_for_function("(name) => document.querySelector('graphgate-chat').graph === name", arg=name)
 
-    def fill_writer(self, topic: str, audience: str | None = None, depth: str | None = None, length: int | None = None) -> None:
+    def fill_writer(
+        self, topic: str, audience: str | None = None, depth: str | None = None, length: int | None = None
+    ) -> None:
         options = self.chat.locator("details.options")
         if (audience, depth, length) != (None, None, None) and options.get_attribute("open") is None:
             options.locator("summary").click()
@@ -134,9 +136,11 @@ class DemoPage:
 
     def focused(self, selector: str) -> bool:
         """Whether the element with the focus inside the widget matches ``selector``."""
-        return bool(self.page.evaluate(
-            "(sel) => !!document.querySelector('graphgate-chat').shadowRoot.activeElement?.matches(sel)", selector
-        ))
+        return bool(
+            self.page.evaluate(
+                "(sel) => !!document.querySelector('graphgate-chat').shadowRoot.activeElement?.matches(sel)", selector
+            )
+        )
 
     def wait_focus(self, selector: str) -> None:
         self.page.wait_for_function(

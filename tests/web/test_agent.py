@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from gateway.events import EventType
-from tests.support.client import Api, Received, terminal_of
-from tests.support.stack import Stack
+from graphgate.core.events import EventType
+from graphgate.testing.client import Api, Received, terminal_of
+from graphgate.testing.stack import Stack
 from tests.web.demo import DemoPage, words
 from tests.web.test_widget import step_labels
 
@@ -269,12 +269,20 @@ def test_several_calls_in_one_request_each_get_their_own_decision(
     ]
     assert resumed_answer(api, session, task_id) == {"decisions": expected}
     assert actions.locator(".outcome").all_inner_texts() == [
-        "Approved", "Edited: send_email(to=bo@example.com)", "Rejected: not on the list", "Approved", "Approved",
+        "Approved",
+        "Edited: send_email(to=bo@example.com)",
+        "Rejected: not on the list",
+        "Approved",
+        "Approved",
     ]
     assert card.locator(".answered-note").inner_text() == "3 approved, 1 edited, 1 rejected"
     assert [a.get_by_label(REASON_LABEL).input_value() for a in actions.all()] == ["", "", "not on the list", "", ""]
     assert [t.strip() for t in card.locator(".choice.chosen").all_inner_texts()] == [
-        "Approve", "Approve with my edits", "Reject", "Approve", "Approve",
+        "Approve",
+        "Approve with my edits",
+        "Reject",
+        "Approve",
+        "Approve",
     ]
     sentences = [
         'The email to ann@example.com is queued (subject: "Q3 report").',
@@ -308,7 +316,8 @@ def test_two_questions_pending_at_once_are_answered_one_by_one(
     api = Api(web_stack.url, "paula")
     task_id = demo.send("ship v2")
     demo.page.wait_for_function(
-        "(task) => window.__gg.events.filter((e) => e.type === 'interrupt' && e.task === task).length === 2", arg=task_id
+        "(task) => window.__gg.events.filter((e) => e.type === 'interrupt' && e.task === task).length === 2",
+        arg=task_id,
     )
     turn = demo.turn(task_id)
     cards = turn.locator(".ask")
@@ -334,7 +343,9 @@ def test_two_questions_pending_at_once_are_answered_one_by_one(
     assert cards.nth(1).locator("button.primary").all_inner_texts() == ["reject"]  # the chosen one stands out
     assert cards.nth(0).get_attribute("class") == "ask"
     assert cards.nth(0).locator("button").first.is_enabled()
-    assert turn.locator(".status").inner_text() == "Waiting for your answer" and demo.status_of(task_id) == "waiting_input"
+    assert (
+        turn.locator(".status").inner_text() == "Waiting for your answer" and demo.status_of(task_id) == "waiting_input"
+    )
     demo.wait_focus(first_button)
     demo.page.screenshot(path=str(artifacts / "widget-two-questions.png"))
     assert [i["interrupt_id"] for i in api.get(task_id)["interrupts"]] == [pending[0]["interrupt_id"]]
@@ -347,5 +358,7 @@ def test_two_questions_pending_at_once_are_answered_one_by_one(
     )
     assert cards.nth(0).locator(".answered-note").inner_text() == "Answered: approve"
     labels = step_labels(turn)
-    assert labels[:2] == ["reject", "approve"] and sorted(labels[2:4]) == ["finance", "legal"] and labels[4:] == ["decide"]
+    assert (
+        labels[:2] == ["reject", "approve"] and sorted(labels[2:4]) == ["finance", "legal"] and labels[4:] == ["decide"]
+    )
     assert demo.dialogs == []

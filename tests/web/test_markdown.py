@@ -6,26 +6,33 @@ from typing import Any
 
 import pytest
 
-from tests.support.stack import Stack
+from graphgate.testing.stack import Stack
 
 # the first test to start the browser may install chromium (apt-get) first
 pytestmark = pytest.mark.timeout(900)
 
 LINK = '<a href="https://example.org/x?a=1&amp;b=2" target="_blank" rel="noopener noreferrer nofollow">'
 CASES = [
-    ("# Title\n\nSome **bold**, *em*, `code` and ~~old~~.",
-     "<h1>Title</h1><p>Some <strong>bold</strong>, <em>em</em>, <code>code</code> and <del>old</del>.</p>"),
+    (
+        "# Title\n\nSome **bold**, *em*, `code` and ~~old~~.",
+        "<h1>Title</h1><p>Some <strong>bold</strong>, <em>em</em>, <code>code</code> and <del>old</del>.</p>",
+    ),
     ("## Closed heading ##", "<h2>Closed heading</h2>"),
     ("<img src=x onerror=alert(1)>", "<p>&lt;img src=x onerror=alert(1)&gt;</p>"),
     ("**<script>alert(1)</script>**", "<p><strong>&lt;script&gt;alert(1)&lt;/script&gt;</strong></p>"),
     ('a "quote" & <b>tag</b>', '<p>a "quote" &amp; &lt;b&gt;tag&lt;/b&gt;</p>'),
-    ("- one\n- two\n\n3. three\n4. four", '<ul><li>one</li><li>two</li></ul><ol start="3"><li>three</li><li>four</li></ol>'),
+    (
+        "- one\n- two\n\n3. three\n4. four",
+        '<ul><li>one</li><li>two</li></ul><ol start="3"><li>three</li><li>four</li></ol>',
+    ),
     ("```\n<b>x</b>\n  indented\n```", "<pre><code>&lt;b&gt;x&lt;/b&gt;\n  indented</code></pre>"),
     ("> quoted *text*", "<blockquote><p>quoted <em>text</em></p></blockquote>"),
     ("first line\nsecond line", "<p>first line<br>second line</p>"),
     ("[site](https://example.org/x?a=1&b=2)", f"<p>{LINK}site</a></p>"),
-    ("[x](javascript:alert%281%29) [y](data:text/html,hi) [z](/relative)",
-     "<p>[x](javascript:alert%281%29) [y](data:text/html,hi) [z](/relative)</p>"),
+    (
+        "[x](javascript:alert%281%29) [y](data:text/html,hi) [z](/relative)",
+        "<p>[x](javascript:alert%281%29) [y](data:text/html,hi) [z](/relative)</p>",
+    ),
     ("snake_case_name stays, _this_ is em", "<p>snake_case_name stays, <em>this</em> is em</p>"),
     ("para\n\n---\n\nafter", "<p>para</p><hr><p>after</p>"),
     ("text\n- item", "<p>text</p><ul><li>item</li></ul>"),

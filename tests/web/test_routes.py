@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.stack import Stack
+from graphgate.testing.stack import Stack
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,9 @@ def test_demo_page_has_a_strict_content_security_policy(web_stack: Stack) -> Non
     assert resp.headers["x-content-type-options"] == "nosniff"
     assert '<graphgate-chat id="chat"' in resp.text and "<script>" not in resp.text  # no inline script
     head = httpx.head(f"{web_stack.url}/")
-    assert head.status_code == 200 and head.headers["content-security-policy"] == resp.headers["content-security-policy"]
+    assert (
+        head.status_code == 200 and head.headers["content-security-policy"] == resp.headers["content-security-policy"]
+    )
 
 
 def test_widget_files_are_served_as_modules(web_stack: Stack) -> None:
@@ -48,7 +50,14 @@ def test_widget_files_are_served_as_modules(web_stack: Stack) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/web/%2e%2e/pyproject.toml", "/web/..%2fgateway/settings.py", "/web/.hidden.js", "/web/nope.js", "/web/README.md", "/web/"],
+    [
+        "/web/%2e%2e/pyproject.toml",
+        "/web/..%2fgraphgate/core/settings.py",
+        "/web/.hidden.js",
+        "/web/nope.js",
+        "/web/README.md",
+        "/web/",
+    ],
 )
 def test_nothing_outside_web_is_served(web_stack: Stack, path: str) -> None:
     with httpx.Client(base_url=web_stack.url) as client:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.client import Api, terminal_of
-from tests.support.stack import Stack, token
+from graphgate.testing.client import Api, terminal_of
+from graphgate.testing.stack import Stack, token
 from tests.web.demo import WAIT_MS, DemoPage, markdown_words, words
 
 # the first test to start the browser may install chromium (apt-get) first
@@ -179,7 +179,9 @@ def restart_api(stack: Stack, demo: DemoPage, **env: str) -> None:
 
 
 def write_deltas(demo: DemoPage, task_id: str) -> int:
-    return sum(1 for e in demo.events() if e["type"] == "message.delta" and e["task"] == task_id and e["node"] == "write")
+    return sum(
+        1 for e in demo.events() if e["type"] == "message.delta" and e["task"] == task_id and e["node"] == "write"
+    )
 
 
 def test_api_restarts_mid_stream_lose_and_double_nothing(open_demo: Any, web_stack: Stack) -> None:
@@ -240,7 +242,9 @@ def test_two_tabs_on_one_session_see_the_same_events(open_demo: Any, web_stack: 
 
 
 def test_keyboard_free_text_question_dark_theme_and_phone_width(open_demo: Any, artifacts: Path) -> None:
-    demo: DemoPage = open_demo(viewport={"width": 375, "height": 760}, color_scheme="dark", is_mobile=True, has_touch=True)
+    demo: DemoPage = open_demo(
+        viewport={"width": 375, "height": 760}, color_scheme="dark", is_mobile=True, has_touch=True
+    )
     frame = demo.chat.locator(".frame")
     assert frame.get_attribute("data-theme") == "dark"
     assert demo.page.evaluate("document.documentElement.dataset.theme") == "dark"

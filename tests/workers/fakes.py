@@ -15,13 +15,20 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from gateway.events import Event, EventType, deserialize_event, serialize_event
-from gateway.keys import Keys, delivery_shard
-from gateway.settings import Settings
-from workers.delivery import Binding, Message, Platform, PlatformRegistry, Posted, Tag
-from workers.dispatch.faults import Faults
-from workers.dispatcher import Dispatcher
-from workers.taskview import TaskView
+from graphgate.core.events import Event, EventType, deserialize_event, serialize_event
+from graphgate.core.keys import Keys, delivery_shard
+from graphgate.core.platform import (
+    Binding,
+    Message,
+    Platform,
+    PlatformRegistry,
+    Posted,
+    Tag,
+)
+from graphgate.core.settings import Settings
+from graphgate.core.taskview import TaskView
+from graphgate.workers.dispatch.faults import Faults
+from graphgate.workers.dispatcher import Dispatcher
 
 T = TypeVar("T")
 
@@ -148,8 +155,7 @@ class OnePlatform(PlatformRegistry):
     """A registry that knows one platform."""
 
     def __init__(self, settings: Settings, platform: Platform) -> None:
-        super().__init__(settings)
-        self._loaded = {platform.name: platform}
+        super().__init__(settings, {platform.name: lambda _: platform})
 
 
 class Killed(Faults):
@@ -188,11 +194,18 @@ class Harness:
     keys: Keys
     running: list[Running] = field(default_factory=list)
 
-    def start(self, platform: Platform, clock: FakeClock | None = None, faults: Faults | None = None,
-              name: str | None = None) -> Running:
+    def start(
+        self, platform: Platform, clock: FakeClock | None = None, faults: Faults | None = None, name: str | None = None
+    ) -> Running:
         extra: dict[str, Any] = {"clock": clock, "sleep": clock.sleep} if clock else {}
-        dispatcher = Dispatcher(self.settings, self.redis, OnePlatform(self.settings, platform),
-                                name or f"d-{uuid.uuid4().hex[:6]}", faults=faults, **extra)
+        dispatcher = Dispatcher(
+            self.settings,
+            self.redis,
+            OnePlatform(self.settings, platform),
+            name or f"d-{uuid.uuid4().hex[:6]}",
+            faults=faults,
+            **extra,
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(dispatcher.run(stop))
         if isinstance(faults, Killed):
@@ -211,11 +224,13 @@ class Harness:
 
     async def bind(self, session_id: str, task_id: str, channel: str = "C1", platform: str = "mem") -> None:
         """The task record a connector writes: its chat binding and graph."""
-        await self.redis.hset(self.keys.task(session_id, task_id), mapping={
-            "binding": json.dumps({"platform": platform, "channel": channel}), "graph": "g"})
+        await self.redis.hset(
+            self.keys.task(session_id, task_id),
+            mapping={"binding": json.dumps({"platform": platform, "channel": channel}), "graph": "g"},
+        )
 
     async def publish(self, session_id: str, task_id: str, kind: EventType, data: dict[str, Any] | None = None) -> str:
-        """Write an event to the session stream and its delivery shard, as gateway/scripts.py ``emit`` does."""
+        """Write an event to the session stream and its delivery shard, as graphgate/core/scripts.py ``emit`` does."""
         payload = serialize_event(Event(kind, task_id, session_id, data or {}))
         eid = await self.redis.xadd(self.keys.events(session_id), {"e": payload})
         shard = delivery_shard(session_id, self.settings.delivery_shards)
@@ -228,8 +243,9 @@ class Harness:
         await self.publish(session_id, task_id, EventType.TASK_STARTED, {"run": 1, "attempt": 1})
         for i in range(steps):
             await self.publish(session_id, task_id, EventType.NODE_COMPLETED, {"node": f"n{i}"})
-        await self.publish(session_id, task_id, EventType.TASK_COMPLETED,
-                           {"output": {}, "text": answer or f"answer of {task_id}"})
+        await self.publish(
+            session_id, task_id, EventType.TASK_COMPLETED, {"output": {}, "text": answer or f"answer of {task_id}"}
+        )
 
     async def session_events(self, session_id: str) -> list[Event]:
         entries = await self.redis.xrange(self.keys.events(session_id))
@@ -267,8 +283,12 @@ class Harness:
 async def harness(redis_url: str, **overrides: Any) -> AsyncIterator[Harness]:
     """A harness with its own key prefix; stops (cleanly) every dispatcher still running at the end."""
     values: dict[str, Any] = {
-        "redis_url": redis_url, "key_prefix": f"t{uuid.uuid4().hex[:10]}", "delivery_shards": 2,
-        "dispatcher_lease_seconds": 1.0, "dispatcher_channel_interval": 0.0, "dispatcher_crash_after_post": None,
+        "redis_url": redis_url,
+        "key_prefix": f"t{uuid.uuid4().hex[:10]}",
+        "delivery_shards": 2,
+        "dispatcher_lease_seconds": 1.0,
+        "dispatcher_channel_interval": 0.0,
+        "dispatcher_crash_after_post": None,
     }
     values.update(overrides)
     settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]

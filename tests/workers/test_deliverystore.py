@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from gateway.events import EventType
+from graphgate.core.events import EventType
+from graphgate.core.platform import Posted
+from graphgate.core.taskview import TaskView
+from graphgate.workers.deliverystore import DeliveryStore, SessionDelivery
 from tests.workers.fakes import Harness, harness
-from workers.delivery import Posted
-from workers.deliverystore import DeliveryStore, SessionDelivery
-from workers.taskview import TaskView
 
 
 def run(redis_url: str, scenario: Callable[[Harness, DeliveryStore], Awaitable[None]]) -> None:

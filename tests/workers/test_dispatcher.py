@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from gateway.events import EventType
-from gateway.keys import delivery_shard
+from graphgate.core.events import EventType
+from graphgate.core.keys import delivery_shard
+from graphgate.core.platform import PermanentError, RateLimited, Tag, TransientError
+from graphgate.workers.dispatch.lanes import MAX_BATCH_ATTEMPTS
+from graphgate.workers.dispatch.reconcile import UNDELIVERABLE
 from tests.workers.fakes import (
     FakeClock,
     Harness,
@@ -21,9 +24,6 @@ from tests.workers.fakes import (
     harness,
     until,
 )
-from workers.delivery import PermanentError, RateLimited, Tag, TransientError
-from workers.dispatch.lanes import MAX_BATCH_ATTEMPTS
-from workers.dispatch.reconcile import UNDELIVERABLE
 
 
 def run(redis_url: str, scenario: Callable[[Harness], Awaitable[None]], **settings: Any) -> None:
@@ -141,8 +141,10 @@ def test_two_live_dispatchers_share_the_shards(redis_url: str) -> None:
         a = h.start(platform, name="a")
         await until(lambda: len(a.dispatcher.leases.owned) == 4, what="a alone owning every shard")
         b = h.start(platform, name="b")
-        await until(lambda: len(a.dispatcher.leases.owned) == len(b.dispatcher.leases.owned) == 2,
-                    what="a handing two shards to b")
+        await until(
+            lambda: len(a.dispatcher.leases.owned) == len(b.dispatcher.leases.owned) == 2,
+            what="a handing two shards to b",
+        )
         await h.stop(a)
         await until(lambda: len(b.dispatcher.leases.owned) == 4, what="b taking a's shards after a stopped")
 
@@ -160,7 +162,7 @@ def test_a_rate_limit_holds_the_channel_for_retry_after(redis_url: str) -> None:
         await until(h.settled, what="the task delivered")
 
         refused = next(i for i, c in enumerate(platform.calls) if not c.ok)
-        after = platform.calls[refused + 1:]
+        after = platform.calls[refused + 1 :]
         assert after, "the refused post was not made again"
         waited = [round(c.at - platform.calls[refused].at, 3) for c in after]
         assert min(waited) >= 30, f"calls went out during the Retry-After: {waited}"
@@ -198,7 +200,9 @@ def test_a_permanent_error_ends_the_tasks_delivery_with_delivery_failed(redis_ur
         await until(h.settled, what="the entries acked")
 
         failed = [e for e in await h.session_events("s1") if e.type == EventType.DELIVERY_FAILED]
-        assert [(e.task_id, e.data["platform"], e.data["error"]) for e in failed] == [("t1", "mem", "channel_not_found")]
+        assert [(e.task_id, e.data["platform"], e.data["error"]) for e in failed] == [
+            ("t1", "mem", "channel_not_found")
+        ]
         assert [c.method for c in platform.calls] == ["post"]  # nothing more for that task
 
     run(redis_url, scenario)

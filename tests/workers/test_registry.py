@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from gateway.errors import InvalidInput
-from workers.registry import BUNDLED_CONFIG, RegistryError, load_registry
+from graphgate.core.errors import InvalidInput
+from graphgate.core.registry import BUNDLED_CONFIG, RegistryError, load_registry
 
 GRAPH_MODULE = textwrap.dedent(
-    '''
+    """
     import os
     from typing_extensions import TypedDict
     from langgraph.graph import StateGraph, START, END
@@ -37,7 +37,7 @@ GRAPH_MODULE = textwrap.dedent(
 
     def not_a_graph():
         return 42
-    '''
+    """
 )
 
 
@@ -60,7 +60,12 @@ def test_builder_compiled_and_factory_forms(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.syspath_prepend(str(tmp_path))
     path = write_project(
         tmp_path,
-        {"b": "./mygraphs.py:builder", "c": "./mygraphs.py:compiled", "f": "./mygraphs.py:factory", "m": "mygraphs:builder"},
+        {
+            "b": "./mygraphs.py:builder",
+            "c": "./mygraphs.py:compiled",
+            "f": "./mygraphs.py:factory",
+            "m": "mygraphs:builder",
+        },
     )
     registry = load_registry(path)
     assert registry.names() == ["b", "c", "f", "m"] and registry.default == "b"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.events import Event, EventType
-from workers.taskview import Status, TaskView
+from graphgate.core.events import Event, EventType
+from graphgate.core.taskview import Status, TaskView
 
 
 def apply(view: TaskView, kind: EventType, data: dict, ts: float = 1000.0) -> None:  # type: ignore[type-arg]
@@ -16,8 +16,11 @@ def test_a_writer_run_folds_into_one_view() -> None:
     apply(view, EventType.TASK_STARTED, {"run": 1, "attempt": 1}, 1001)
     apply(view, EventType.MESSAGE_DELTA, {"text": "1. Intro", "message_id": "m1"})
     apply(view, EventType.NODE_COMPLETED, {"node": "plan"})
-    apply(view, EventType.INTERRUPT, {"interrupt_id": "i1", "question": "Approve?",
-                                      "options": [{"label": "Approve", "value": "approve"}]})
+    apply(
+        view,
+        EventType.INTERRUPT,
+        {"interrupt_id": "i1", "question": "Approve?", "options": [{"label": "Approve", "value": "approve"}]},
+    )
     assert view.status == Status.WAITING and view.pending_question() is view.questions[0]
     apply(view, EventType.TASK_RESUMED, {"interrupt_id": "i1", "answer": "approve", "by": "slack:T:U"})
     assert view.run == 2 and view.questions[0].answered and view.questions[0].answer_label() == "Approve"

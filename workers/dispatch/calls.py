@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
-from workers.delivery import (
+from graphgate.core.platform import (
     Binding,
     Message,
     Platform,
@@ -32,10 +32,10 @@ from workers.delivery import (
     Tag,
     TransientError,
 )
-from workers.deliverystore import DeliveryStore, SessionDelivery
-from workers.dispatch.faults import Faults
-from workers.dispatch.stats import Stats
-from workers.pacer import Pacer
+from graphgate.workers.deliverystore import DeliveryStore, SessionDelivery
+from graphgate.workers.dispatch.faults import Faults
+from graphgate.workers.dispatch.stats import Stats
+from graphgate.workers.pacer import Pacer
 
 log = logging.getLogger("graphgate.dispatcher")
 

@@ -16,8 +16,8 @@ import os
 import signal
 from collections.abc import Iterable
 
-from gateway.events import Event
-from gateway.settings import Settings
+from graphgate.core.events import Event
+from graphgate.core.settings import Settings
 
 log = logging.getLogger("graphgate.dispatcher")
 

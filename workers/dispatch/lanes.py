@@ -26,15 +26,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from gateway.keys import Keys
-from workers.deliverystore import DeliveryStore, SessionDelivery
-from workers.dispatch.calls import backoff
-from workers.dispatch.reader import GROUP, DeliveryEntry
-from workers.dispatch.reconcile import Reconciler
-from workers.dispatch.shards import ShardLeases, ShardLost
-from workers.dispatch.stats import Stats
-from workers.dispatch.targets import Targets
-from workers.pacer import Pacer, Sleep
+from graphgate.core.keys import DELIVERY_GROUP, Keys
+from graphgate.workers.deliverystore import DeliveryStore, SessionDelivery
+from graphgate.workers.dispatch.calls import backoff
+from graphgate.workers.dispatch.reader import DeliveryEntry
+from graphgate.workers.dispatch.reconcile import Reconciler
+from graphgate.workers.dispatch.shards import ShardLeases, ShardLost
+from graphgate.workers.dispatch.stats import Stats
+from graphgate.workers.dispatch.targets import Targets
+from graphgate.workers.pacer import Pacer, Sleep
 
 log = logging.getLogger("graphgate.dispatcher")
 
@@ -140,8 +140,13 @@ class Lanes:
                 if lane.failures >= MAX_BATCH_ATTEMPTS:
                     batch = [lane.queue.popleft()]
                     lane.inflight = 1
-                    log.error("dispatcher %s: giving up entry %s of session %s after %d failed attempts",
-                              self.leases.id, batch[0].entry_id, lane.session_id, lane.failures)
+                    log.error(
+                        "dispatcher %s: giving up entry %s of session %s after %d failed attempts",
+                        self.leases.id,
+                        batch[0].entry_id,
+                        lane.session_id,
+                        lane.failures,
+                    )
                     await self.reconciler.give_up(lane.state, batch[0], lane.last_error)
                 else:
                     channel = await self.targets.channel_of(lane.queue[0])
@@ -151,7 +156,7 @@ class Lanes:
                     batch = self._take(lane)
                     async with self._batches:
                         await self.reconciler.deliver(lane.state, batch, lambda: self.leases.check(lane.shard))
-                await self.redis.xack(self.keys.delivery(lane.shard), GROUP, *[e.entry_id for e in batch])
+                await self.redis.xack(self.keys.delivery(lane.shard), DELIVERY_GROUP, *[e.entry_id for e in batch])
                 lane.inflight = 0
                 lane.last_active = time.monotonic()
                 lane.failures = 0
@@ -165,8 +170,12 @@ class Lanes:
                 raise
             except OUTAGES as exc:
                 self._put_back(lane, batch)
-                log.warning("dispatcher %s: redis unavailable for session %s (%s); retrying",
-                            self.leases.id, lane.session_id, exc)
+                log.warning(
+                    "dispatcher %s: redis unavailable for session %s (%s); retrying",
+                    self.leases.id,
+                    lane.session_id,
+                    exc,
+                )
                 await self.sleep(backoff(1))
             except Exception as exc:  # a bug in a renderer, an unsorted platform error...: retry from saved state
                 self._put_back(lane, batch)
@@ -175,9 +184,16 @@ class Lanes:
                 lane.last_error = f"{type(exc).__name__}: {exc}"
                 self.stats.batch_errors += 1
                 delay = backoff(lane.failures)
-                log.error("dispatcher %s: delivery for session %s failed (%s, attempt %d of %d); retrying in %.1fs",
-                          self.leases.id, lane.session_id, exc, lane.failures, MAX_BATCH_ATTEMPTS, delay,
-                          exc_info=lane.failures == 1)
+                log.error(
+                    "dispatcher %s: delivery for session %s failed (%s, attempt %d of %d); retrying in %.1fs",
+                    self.leases.id,
+                    lane.session_id,
+                    exc,
+                    lane.failures,
+                    MAX_BATCH_ATTEMPTS,
+                    delay,
+                    exc_info=lane.failures == 1,
+                )
                 if lane.failures < MAX_BATCH_ATTEMPTS:
                     await self.sleep(delay)
 

@@ -1,6 +1,6 @@
 """Reading the owned delivery shard streams and handing each entry to its session's lane.
 
-All dispatchers read each shard through one consumer group (``GROUP``). Taking a shard, a dispatcher first
+All dispatchers read each shard through one consumer group (``DELIVERY_GROUP``). Taking a shard, a dispatcher first
 claims every entry still pending in it (``XAUTOCLAIM ... 0``: whoever read it before, the dead or the
 departed owner) and routes them; only then does it read new entries (``>``), so older entries always come
 first and a session's lane sees its events in stream order. Reading pauses while ``MAX_BUFFERED`` entries
@@ -17,13 +17,17 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from gateway.events import DeserializationError, Event, deserialize_event
-from gateway.fanout import parse_id
-from workers.dispatch.shards import Shard, ShardLeases
+from graphgate.core.events import (
+    DeserializationError,
+    Event,
+    deserialize_event,
+    parse_id,
+)
+from graphgate.core.keys import DELIVERY_GROUP
+from graphgate.workers.dispatch.shards import Shard, ShardLeases
 
 log = logging.getLogger("graphgate.dispatcher")
 
-GROUP = "dispatchers"  # the consumer group on every delivery shard stream
 READ_COUNT = 200  # entries per XREADGROUP / XAUTOCLAIM call
 READ_BLOCK_MS = 1000
 MAX_BUFFERED = 20_000  # entries read but not yet acked, across lanes; reading pauses above it
@@ -42,7 +46,7 @@ class DeliveryEntry:
 
 
 def parse_entry(shard: int, entry_id: str, fields: dict[str, str]) -> DeliveryEntry:
-    """The shard entry's fields (``sid``, ``eid``, ``e``, written by gateway/scripts.py ``emit``)."""
+    """The shard entry's fields (``sid``, ``eid``, ``e``, written by graphgate/core/scripts.py ``emit``)."""
     session_id, event_id = fields.get("sid", ""), fields.get("eid", "")
     try:
         parse_id(event_id)
@@ -59,9 +63,7 @@ Route = Callable[[DeliveryEntry], None]
 class ShardReader:
     """Feeds ``route`` with the entries of the shards ``leases`` says may be read."""
 
-    def __init__(
-        self, redis: aioredis.Redis, leases: ShardLeases, route: Route, buffered: Callable[[], int]
-    ) -> None:
+    def __init__(self, redis: aioredis.Redis, leases: ShardLeases, route: Route, buffered: Callable[[], int]) -> None:
         self.redis = redis
         self.leases = leases
         self.route = route
@@ -74,7 +76,7 @@ class ShardReader:
     async def claim(self, shard: Shard) -> int:
         """Take over a shard: make sure its group exists, route what is pending there, then mark it ready."""
         try:
-            await self.redis.xgroup_create(shard.key, GROUP, id="0", mkstream=True)
+            await self.redis.xgroup_create(shard.key, DELIVERY_GROUP, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -82,7 +84,7 @@ class ShardReader:
         start = "0-0"
         while True:
             reply = await self.redis.xautoclaim(
-                shard.key, GROUP, self.consumer, min_idle_time=0, start_id=start, count=READ_COUNT
+                shard.key, DELIVERY_GROUP, self.consumer, min_idle_time=0, start_id=start, count=READ_COUNT
             )
             next_start, entries = reply[0], reply[1]
             for entry_id, fields in entries:
@@ -101,14 +103,14 @@ class ShardReader:
     async def _forget_dead_consumers(self, key: str) -> None:
         """Remove consumers of the group that hold nothing and were idle for long (dead dispatchers)."""
         try:
-            consumers = await self.redis.xinfo_consumers(key, GROUP)
+            consumers = await self.redis.xinfo_consumers(key, DELIVERY_GROUP)
         except RedisError:
             return
         idle_ms = self.leases.ttl * DEAD_CONSUMER_LEASES * 1000
         for c in consumers:
             name = c.get("name")
             if name != self.consumer and int(c.get("pending", 0)) == 0 and int(c.get("idle", 0)) > idle_ms:
-                await self.redis.xgroup_delconsumer(key, GROUP, name)
+                await self.redis.xgroup_delconsumer(key, DELIVERY_GROUP, name)
 
     async def run(self) -> None:
         """Read new entries of every readable shard until cancelled."""
@@ -119,7 +121,7 @@ class ShardReader:
                 continue
             try:
                 reply = await self.redis.xreadgroup(
-                    GROUP, self.consumer, {key: ">" for key in readable}, count=READ_COUNT, block=READ_BLOCK_MS
+                    DELIVERY_GROUP, self.consumer, {key: ">" for key in readable}, count=READ_COUNT, block=READ_BLOCK_MS
                 )
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):  # the stream was deleted; the next adoption recreates the group

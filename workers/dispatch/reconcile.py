@@ -18,15 +18,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from gateway.events import TERMINAL_EVENTS
-from workers.delivery import MessageGone, PermanentError, Posted, Tag
-from workers.deliverystore import DeliveryStore, SessionDelivery
-from workers.dispatch.calls import Chat, ChatCalls
-from workers.dispatch.faults import Faults
-from workers.dispatch.reader import DeliveryEntry
-from workers.dispatch.stats import Stats
-from workers.dispatch.targets import Targets
-from workers.taskview import TaskView
+from graphgate.core.events import TERMINAL_EVENTS
+from graphgate.core.platform import MessageGone, PermanentError, Posted, Tag
+from graphgate.core.taskview import TaskView
+from graphgate.workers.deliverystore import DeliveryStore, SessionDelivery
+from graphgate.workers.dispatch.calls import Chat, ChatCalls
+from graphgate.workers.dispatch.faults import Faults
+from graphgate.workers.dispatch.reader import DeliveryEntry
+from graphgate.workers.dispatch.stats import Stats
+from graphgate.workers.dispatch.targets import Targets
 
 log = logging.getLogger("graphgate.dispatcher")
 
@@ -69,8 +69,13 @@ class Reconciler:
             if binding is None:
                 continue  # not chat-bound (or the record expired): nothing to show anywhere
             if platform is None:
-                await self.fail(state, task_id, str(binding.get("platform")), "platform_unavailable",
-                                "this dispatcher has no configured platform for the binding")
+                await self.fail(
+                    state,
+                    task_id,
+                    str(binding.get("platform")),
+                    "platform_unavailable",
+                    "this dispatcher has no configured platform for the binding",
+                )
                 continue
             chat = Chat(platform, binding, platform.channel_key(binding), state, task_id, fence)
             try:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from gateway.keys import Keys
-from workers.deliverystore import DeliveryStore
+from graphgate.core.keys import Keys
+from graphgate.workers.deliverystore import DeliveryStore
 
 log = logging.getLogger("graphgate.dispatcher")
 

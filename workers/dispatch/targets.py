@@ -6,9 +6,9 @@ it (with the task's graph) once per task and keeps it until the task ends or the
 
 from __future__ import annotations
 
-from workers.delivery import Binding, Platform, PlatformRegistry
-from workers.deliverystore import DeliveryStore, TaskInfo
-from workers.dispatch.reader import DeliveryEntry
+from graphgate.core.platform import Binding, Platform, PlatformRegistry
+from graphgate.workers.deliverystore import DeliveryStore, TaskInfo
+from graphgate.workers.dispatch.reader import DeliveryEntry
 
 INFO_CACHE_SIZE = 10_000  # tasks whose record is cached; the whole cache is dropped above it
 

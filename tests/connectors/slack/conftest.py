@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.connectors.slack.fake_slack import FakeSlack
+from graphgate.testing.fake_slack import FakeSlack
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,17 @@ import json
 
 import pytest
 
-from connectors.slack import modals
-from gateway.errors import InvalidInput
-from tests.connectors.slack.fake_slack import check_view
+from graphgate.connectors.slack import modals
+from graphgate.core.errors import InvalidInput
+from graphgate.testing.fake_slack import check_view
 
 ORIGIN = modals.Origin("task-1", "int-1", "C1", "1.000001")
-ACTION = {"name": "send_email", "args": {"to": "ann@example.com", "subject": "Q3"},
-          "description": "Send an e-mail <now>", "allowed_decisions": ["approve", "edit", "reject"]}
+ACTION = {
+    "name": "send_email",
+    "args": {"to": "ann@example.com", "subject": "Q3"},
+    "description": "Send an e-mail <now>",
+    "allowed_decisions": ["approve", "edit", "reject"],
+}
 
 
 def submitted(view: dict, block: str, action: str, value: str | None) -> dict:  # type: ignore[type-arg]
@@ -42,15 +46,21 @@ def test_the_reject_modal_asks_for_an_optional_reason() -> None:
     assert check_view(view) is None
     assert view["blocks"][1]["optional"] is True
     assert "these 2 tool calls: `send_email`" in view["blocks"][0]["text"]["text"]
-    assert modals.submitted_reason(submitted(view, modals.REASON_BLOCK, modals.REASON_INPUT, "  wrong person ")) == "wrong person"
+    assert (
+        modals.submitted_reason(submitted(view, modals.REASON_BLOCK, modals.REASON_INPUT, "  wrong person "))
+        == "wrong person"
+    )
     assert modals.submitted_reason(submitted(view, modals.REASON_BLOCK, modals.REASON_INPUT, None)) == ""
 
 
-@pytest.mark.parametrize(("typed", "says"), [
-    ('{"to": "bob@example.com"', "not valid JSON"),
-    ('["bob@example.com"]', "must be a JSON object"),
-    ("", "as a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ('{"to": "bob@example.com"', "not valid JSON"),
+        ('["bob@example.com"]', "must be a JSON object"),
+        ("", "as a JSON object"),
+    ],
+)
 def test_arguments_that_are_no_json_object_are_refused_with_a_clear_message(typed: str, says: str) -> None:
     view = submitted(modals.edit_view(ORIGIN, ACTION), modals.ARGS_BLOCK, modals.ARGS_INPUT, typed)
     with pytest.raises(InvalidInput, match=says):
@@ -58,7 +68,9 @@ def test_arguments_that_are_no_json_object_are_refused_with_a_clear_message(type
 
 
 def test_typed_arguments_are_read_back() -> None:
-    view = submitted(modals.edit_view(ORIGIN, ACTION), modals.ARGS_BLOCK, modals.ARGS_INPUT, '{"to": "bob@example.com"}')
+    view = submitted(
+        modals.edit_view(ORIGIN, ACTION), modals.ARGS_BLOCK, modals.ARGS_INPUT, '{"to": "bob@example.com"}'
+    )
     assert modals.submitted_args(view) == {"to": "bob@example.com"}
 
 

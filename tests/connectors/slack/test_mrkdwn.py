@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from connectors.slack.mrkdwn import (
+from graphgate.connectors.slack.mrkdwn import (
     MESSAGE_BLOCKS_LIMIT,
     MESSAGE_TEXT_LIMIT,
     SECTION_TEXT_LIMIT,

@@ -12,13 +12,15 @@ import httpx
 import pytest
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
-from connectors.slack import installs
-from gateway.settings import Settings
-from tests.connectors.slack.fake_slack import FakeSlack
-from tests.connectors.slack.support import SlackSender, new_channel, slack_env
-from tests.support.dispatcher import start_dispatcher
-from tests.support.stack import Stack
-from tests.support.waiting import wait_for
+from graphgate.connectors.slack import installs
+from graphgate.core.settings import Settings
+from graphgate.testing.dispatcher import start_dispatcher
+from graphgate.testing.fake_slack import FakeSlack
+from graphgate.testing.slack import SlackSender, new_channel, slack_env
+from graphgate.testing.stack import Stack
+from graphgate.testing.waiting import wait_for
+
+pytestmark = pytest.mark.integration  # starts graphgate processes
 
 CLIENT_ID = "1111.2222"
 
@@ -63,7 +65,10 @@ def test_install_then_the_new_workspace_is_served(oauth_stack: Stack, fake: Fake
     try:
         channel = new_channel()
         sender = SlackSender(oauth_stack.url, fake, team="T0002")
-        assert sender.slash("/echo", "hello from the second workspace", user="UTWO0001", channel=channel).status_code == 200
+        assert (
+            sender.slash("/echo", "hello from the second workspace", user="UTWO0001", channel=channel).status_code
+            == 200
+        )
         answer = wait_for(lambda: next((m for m in fake.bot_messages(channel) if m.slot == "answer:1"), None), 60)
         assert "hello from the second workspace" in answer.section_text()
         calls = fake.calls_of(channel=channel)
@@ -83,12 +88,18 @@ def test_an_oauth_state_is_good_once(oauth_stack: Stack, fake: FakeSlack) -> Non
     page = httpx.get(f"{oauth_stack.url}/slack/install")
     state = re.search(r"state=([^&\"]+)", page.text).group(1)  # type: ignore[union-attr]
     fake.oauth_codes["code-T0003"] = "T0003"
-    first = httpx.get(f"{oauth_stack.url}/slack/oauth_redirect", params={"code": "code-T0003", "state": state},
-                      headers={"Cookie": f"slack-app-oauth-state={state}"})
+    first = httpx.get(
+        f"{oauth_stack.url}/slack/oauth_redirect",
+        params={"code": "code-T0003", "state": state},
+        headers={"Cookie": f"slack-app-oauth-state={state}"},
+    )
     assert first.status_code == 200
     fake.oauth_codes["code-T0004"] = "T0004"
-    again = httpx.get(f"{oauth_stack.url}/slack/oauth_redirect", params={"code": "code-T0004", "state": state},
-                      headers={"Cookie": f"slack-app-oauth-state={state}"})
+    again = httpx.get(
+        f"{oauth_stack.url}/slack/oauth_redirect",
+        params={"code": "code-T0004", "state": state},
+        headers={"Cookie": f"slack-app-oauth-state={state}"},
+    )
     assert again.status_code >= 400
     forged = httpx.get(f"{oauth_stack.url}/slack/oauth_redirect", params={"code": "code-T0004", "state": "made-up"})
     assert forged.status_code >= 400
@@ -101,8 +112,17 @@ def test_sqlalchemy_installation_store_by_url(tmp_path: Path) -> None:
 
     async def scenario() -> tuple[str | None, str | None]:
         store = installs.stores(settings).installations
-        await store.async_save(Installation(app_id="A1", team_id="T0042", bot_token="xoxb-42", bot_id="B42",
-                                            bot_user_id="U42", user_id="UINSTALL", installed_at=1.0))
+        await store.async_save(
+            Installation(
+                app_id="A1",
+                team_id="T0042",
+                bot_token="xoxb-42",
+                bot_id="B42",
+                bot_user_id="U42",
+                user_id="UINSTALL",
+                installed_at=1.0,
+            )
+        )
         tokens = installs.TokenSource(settings)
         return await tokens.bot_token("T0042"), await tokens.bot_token("T0043")
 

@@ -12,21 +12,30 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from tests.connectors.slack.fake_slack import FakeSlack
-from tests.connectors.slack.support import SlackSender, new_channel, slack_env
-from tests.support.dispatcher import start_dispatcher
-from tests.support.stack import ROOT, Proc, Stack
-from tests.support.waiting import wait_for
+from graphgate.testing.dispatcher import start_dispatcher
+from graphgate.testing.fake_slack import FakeSlack
+from graphgate.testing.slack import SlackSender, new_channel, slack_env
+from graphgate.testing.stack import ROOT, Proc, Stack
+from graphgate.testing.waiting import wait_for
+
+pytestmark = pytest.mark.integration  # starts graphgate processes
 
 
 @pytest.fixture(scope="module")
-def socket_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack) -> Iterator[tuple[Stack, Proc]]:
+def socket_stack(
+    redis_url: str, tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack
+) -> Iterator[tuple[Stack, Proc]]:
     env = slack_env(fake, GRAPHGATE_SLACK_APP_TOKEN=fake.app_token)
     stack = Stack(redis_url=redis_url, workdir=tmp_path_factory.mktemp("slack-socket"), extra_env=env)
     log = stack.workdir / "slack-socket.log"
     stack.workdir.mkdir(parents=True, exist_ok=True)
-    popen = subprocess.Popen([sys.executable, "-m", "gateway.cli", "slack", "--socket"], env=stack.env, cwd=ROOT,
-                             stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "graphgate.cli", "slack", "--socket"],
+        env=stack.env,
+        cwd=ROOT,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+    )
     connector = Proc("slack-socket", popen, log)
     dispatcher: Proc | None = None
     try:
@@ -43,8 +52,14 @@ def socket_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, fake:
 
 
 def envelope(kind: str, payload: dict) -> dict:  # type: ignore[type-arg]
-    return {"envelope_id": uuid.uuid4().hex, "type": kind, "payload": payload, "accepts_response_payload": True,
-            "retry_attempt": 0, "retry_reason": ""}
+    return {
+        "envelope_id": uuid.uuid4().hex,
+        "type": kind,
+        "payload": payload,
+        "accepts_response_payload": True,
+        "retry_attempt": 0,
+        "retry_reason": "",
+    }
 
 
 def test_slash_command_and_event_over_socket_mode(socket_stack: tuple[Stack, Proc], fake: FakeSlack) -> None:
@@ -61,8 +76,15 @@ def test_slash_command_and_event_over_socket_mode(socket_stack: tuple[Stack, Pro
 
     # an Events API delivery and its retry: one task
     msg = fake.user_message(channel, "USOCK001", f"<@{fake.bot_user}> echo this")
-    body = {"type": "app_mention", "user": "USOCK001", "text": msg.text, "ts": msg.ts, "channel": channel,
-            "event_ts": msg.ts, "team": "T0001"}
+    body = {
+        "type": "app_mention",
+        "user": "USOCK001",
+        "text": msg.text,
+        "ts": msg.ts,
+        "channel": channel,
+        "event_ts": msg.ts,
+        "team": "T0001",
+    }
     event = json.loads(sender.event_body(body, event_id="Ev0SOCKET01"))
     fake.socket_send(envelope("events_api", event))
     fake.socket_send({**envelope("events_api", event), "retry_attempt": 1, "retry_reason": "timeout"})

@@ -12,22 +12,22 @@ import pytest
 from telegram import Bot, ForceReply, ReplyParameters
 from telegram.error import BadRequest
 
-from connectors.telegram import html
-from connectors.telegram.chats import (
+from graphgate.connectors.telegram import html
+from graphgate.connectors.telegram.chats import (
     CALLBACK_DATA_LIMIT,
     interrupt_token,
     parse_callback,
     question_of_buttons,
     task_token,
 )
-from connectors.telegram.inbound import json_object
-from connectors.telegram.render import render_task
-from gateway.errors import InvalidInput
-from gateway.events import Event, EventType
-from gateway.interrupts import interrupt_data, resume_value
-from tests.connectors.telegram.fake_bot_api import TEXT_LIMIT, FakeBotApi, parse_html, utf16
-from workers.delivery import Message
-from workers.taskview import TaskView
+from graphgate.connectors.telegram.inbound import json_object
+from graphgate.connectors.telegram.render import render_task
+from graphgate.core.errors import InvalidInput
+from graphgate.core.events import Event, EventType
+from graphgate.core.interrupts import interrupt_data, resume_value
+from graphgate.core.platform import Message
+from graphgate.core.taskview import TaskView
+from graphgate.testing.fake_bot_api import TEXT_LIMIT, FakeBotApi, parse_html, utf16
 
 TASK = "0b8e6a52-5d1f-4c0e-9d0a-2f6f3f1c7a10"
 EMAIL = {"to": "ann@example.com", "subject": "Q3 report", "body": "Hi Ann,\n\nQ3 report.\n\nBest regards"}
@@ -38,8 +38,9 @@ def approval(
 ) -> dict[str, Any]:
     """The ``interrupt`` event data of HumanInTheLoopMiddleware's request for ``calls`` of send_email."""
     value = {
-        "action_requests": [{"name": "send_email", "args": args, "description": f"Send an email to {args['to']}?"}
-                            for args in calls],
+        "action_requests": [
+            {"name": "send_email", "args": args, "description": f"Send an email to {args['to']}?"} for args in calls
+        ],
         "review_configs": [{"action_name": "send_email", "allowed_decisions": list(allowed)}],
     }
     return interrupt_data(interrupt_id, value)
@@ -53,8 +54,15 @@ def view_of(*events: tuple[EventType, dict]) -> TaskView:
 
 
 def binding(chat: int = 42, chat_type: str = "private") -> dict[str, object]:
-    return {"platform": "telegram", "chat": chat, "chat_type": chat_type, "thread": None, "user": 7,
-            "user_name": "Ada", "reply_to": None}
+    return {
+        "platform": "telegram",
+        "chat": chat,
+        "chat_type": chat_type,
+        "thread": None,
+        "user": 7,
+        "user_name": "Ada",
+        "reply_to": None,
+    }
 
 
 def question(view: TaskView, interrupt_id: str, chat_type: str = "private") -> Message:
@@ -115,14 +123,16 @@ def test_the_answer_replaces_the_keys() -> None:
     data = approval("a" * 32, EMAIL)
     answer = resume_value(data, "reject: wrong recipient")
     view = view_of(
-        (EventType.TASK_STARTED, {"run": 1}), (EventType.INTERRUPT, data),
+        (EventType.TASK_STARTED, {"run": 1}),
+        (EventType.INTERRUPT, data),
         (EventType.TASK_RESUMED, {"interrupt_id": "a" * 32, "answer": answer, "by": "telegram:user:7"}),
     )
     message = question(view, "a" * 32)
     assert "keyboard" not in message.body
     assert message.body["text"].endswith("✅ answered: <b>Rejected: wrong recipient</b>")
     approved = view_of(
-        (EventType.TASK_STARTED, {"run": 1}), (EventType.INTERRUPT, data),
+        (EventType.TASK_STARTED, {"run": 1}),
+        (EventType.INTERRUPT, data),
         (EventType.TASK_RESUMED, {"interrupt_id": "a" * 32, "answer": resume_value(data, "approve"), "by": "x"}),
     )
     assert question(approved, "a" * 32).body["text"].endswith("✅ answered: <b>Approved</b>")
@@ -138,8 +148,14 @@ def test_every_waiting_question_of_the_pause_has_its_own_keys() -> None:
     assert [label for label, _ in keys(first)] == [label for label, _ in keys(second)] == ["approve", "reject"]
     assert {question_of_buttons([d]) for _, d in keys(first)} == {(task_token(TASK), interrupt_token("l" * 32))}
     assert {question_of_buttons([d]) for _, d in keys(second)} == {(task_token(TASK), interrupt_token("f" * 32))}
-    view.apply(Event(EventType.INTERRUPT_ANSWERED, TASK, "telegram:42",
-                     {"interrupt_id": "l" * 32, "answer": "approve", "by": "x", "pending": ["f" * 32]}))
+    view.apply(
+        Event(
+            EventType.INTERRUPT_ANSWERED,
+            TASK,
+            "telegram:42",
+            {"interrupt_id": "l" * 32, "answer": "approve", "by": "x", "pending": ["f" * 32]},
+        )
+    )
     first, second = question(view, "l" * 32), question(view, "f" * 32)
     assert "keyboard" not in first.body and "answered: <b>approve</b>" in first.body["text"]
     assert [label for label, _ in keys(second)] == ["approve", "reject"]
@@ -154,8 +170,12 @@ def test_a_question_message_names_its_interrupt_through_its_keys() -> None:
 
 def test_json_object_says_why_a_reply_is_not_one() -> None:
     assert json_object('{"to": "bob@example.com"}') == {"to": "bob@example.com"}
-    for text, why in (("{to: bob}", "Expecting property name"), ('["bob"]', "an array"), ('"bob"', "a string"),
-                      ("null", "null")):
+    for text, why in (
+        ("{to: bob}", "Expecting property name"),
+        ('["bob"]', "an array"),
+        ('"bob"', "a string"),
+        ("null", "null"),
+    ):
         with pytest.raises(InvalidInput, match=why):
             json_object(text)
 
@@ -176,9 +196,13 @@ def test_force_reply_is_sent_as_telegram_takes_it(fake: FakeBotApi) -> None:
     async def go() -> None:
         bot = Bot(fake.token, base_url=f"{fake.url}/bot")
         async with bot:
-            asked = await bot.send_message(chat, "<b>new arguments?</b>", parse_mode="HTML",
-                                           reply_markup=ForceReply(input_field_placeholder='{"to": "…"}'),
-                                           reply_parameters=ReplyParameters(1, allow_sending_without_reply=True))
+            asked = await bot.send_message(
+                chat,
+                "<b>new arguments?</b>",
+                parse_mode="HTML",
+                reply_markup=ForceReply(input_field_placeholder='{"to": "…"}'),
+                reply_parameters=ReplyParameters(1, allow_sending_without_reply=True),
+            )
             assert asked.message_id > 0
             with pytest.raises(BadRequest, match="(?i)reply_markup_invalid"):
                 await bot.send_message(chat, "x", reply_markup=ForceReply(input_field_placeholder="y" * 65))

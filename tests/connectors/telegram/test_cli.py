@@ -9,9 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.connectors.telegram.fake_bot_api import FakeBotApi
-from tests.connectors.telegram.support import WEBHOOK_SECRET
-from tests.support.stack import ROOT
+from graphgate.testing.fake_bot_api import FakeBotApi
+from graphgate.testing.stack import ROOT
+from graphgate.testing.telegram import WEBHOOK_SECRET
+
+pytestmark = pytest.mark.integration  # starts graphgate processes
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +32,14 @@ def graphgate(fake: FakeBotApi, *args: str, **env: str) -> subprocess.CompletedP
         PYTHONPATH=str(ROOT),
     )
     base.update(env)
-    return subprocess.run([sys.executable, "-m", "gateway.cli", "telegram", *args], env=base, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "graphgate.cli", "telegram", *args],
+        env=base,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_set_webhook_registers_the_route_with_the_secret(fake: FakeBotApi) -> None:
@@ -49,8 +57,9 @@ def test_set_webhook_registers_the_route_with_the_secret(fake: FakeBotApi) -> No
 
 
 def test_set_webhook_needs_a_usable_secret_and_a_url(fake: FakeBotApi) -> None:
-    bad = graphgate(fake, "set-webhook", "--url", "https://bot.example.com",
-                    GRAPHGATE_TELEGRAM_WEBHOOK_SECRET="no spaces")
+    bad = graphgate(
+        fake, "set-webhook", "--url", "https://bot.example.com", GRAPHGATE_TELEGRAM_WEBHOOK_SECRET="no spaces"
+    )
     assert bad.returncode == 2 and "WEBHOOK_SECRET" in bad.stderr
     no_url = graphgate(fake, "set-webhook")
     assert no_url.returncode == 2 and "--url" in no_url.stderr

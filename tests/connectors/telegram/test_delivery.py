@@ -10,15 +10,26 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.telegram.chats import CALLBACK_DATA_LIMIT, parse_callback, task_token
-from connectors.telegram.delivery import NOTHING, TelegramPlatform
-from connectors.telegram.flood import FloodControl
-from connectors.telegram.render import render_task
-from gateway.events import Event, EventType
-from gateway.settings import Settings
-from tests.connectors.telegram.fake_bot_api import TEXT_LIMIT, FakeBotApi, utf16
-from workers.delivery import Message, MessageGone, PermanentError, Posted, RateLimited, Tag
-from workers.taskview import TaskView
+from graphgate.connectors.telegram.chats import (
+    CALLBACK_DATA_LIMIT,
+    parse_callback,
+    task_token,
+)
+from graphgate.connectors.telegram.delivery import NOTHING, TelegramPlatform
+from graphgate.connectors.telegram.flood import FloodControl
+from graphgate.connectors.telegram.render import render_task
+from graphgate.core.events import Event, EventType
+from graphgate.core.platform import (
+    Message,
+    MessageGone,
+    PermanentError,
+    Posted,
+    RateLimited,
+    Tag,
+)
+from graphgate.core.settings import Settings
+from graphgate.core.taskview import TaskView
+from graphgate.testing.fake_bot_api import TEXT_LIMIT, FakeBotApi, utf16
 
 TAG = Tag("task-1", "status", "1-0")
 _chats = itertools.count(50_001)
@@ -36,8 +47,15 @@ def platform_for(fake: FakeBotApi, **settings: object) -> TelegramPlatform:
 
 
 def binding(chat: int, chat_type: str = "private") -> dict[str, object]:
-    return {"platform": "telegram", "chat": chat, "chat_type": chat_type, "thread": None, "user": 7,
-            "user_name": "Ada", "reply_to": None}
+    return {
+        "platform": "telegram",
+        "chat": chat,
+        "chat_type": chat_type,
+        "thread": None,
+        "user": 7,
+        "user_name": "Ada",
+        "reply_to": None,
+    }
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -170,7 +188,8 @@ def view_of(*events: tuple[EventType, dict]) -> TaskView:
 
 
 QUESTION = {
-    "interrupt_id": "f" * 32, "question": "Approve this outline?",
+    "interrupt_id": "f" * 32,
+    "question": "Approve this outline?",
     "options": [{"label": "Approve", "value": "approve"}, {"label": "Revise " + "x" * 80, "value": "revise"}],
     "value": {"question": "Approve this outline?", "outline": ["A < B", "C & D"], "revisions_left": 3},
 }
@@ -192,7 +211,8 @@ def test_question_keyboard_fits_telegram() -> None:
 
 def test_answered_question_and_finished_task_drop_their_buttons() -> None:
     view = view_of(
-        (EventType.TASK_STARTED, {"run": 1}), (EventType.INTERRUPT, QUESTION),
+        (EventType.TASK_STARTED, {"run": 1}),
+        (EventType.INTERRUPT, QUESTION),
         (EventType.TASK_RESUMED, {"interrupt_id": "f" * 32, "answer": "approve", "by": "telegram:user:7"}),
         (EventType.TASK_STARTED, {"run": 2}),
         (EventType.TASK_COMPLETED, {"output": {}, "text": "word " * 3000}),

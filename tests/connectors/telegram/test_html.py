@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from connectors.telegram import html
-from tests.connectors.telegram.fake_bot_api import ApiError, parse_html, utf16
+from graphgate.connectors.telegram import html
+from graphgate.testing.fake_bot_api import ApiError, parse_html, utf16
 
 
 def shown(text: str) -> str:
@@ -111,8 +111,24 @@ def test_split_counts_utf16_like_telegram() -> None:
 
 def test_split_never_cuts_inside_a_tag_or_escape_random() -> None:
     rng = random.Random(7)
-    vocab = ["&", "<", ">", "**b**", "*i*", "`c<d>`", "[l](https://x.org/a?b=1&c=2)", "word", "é", "😀", "\n", "\n\n",
-             "- item", "# head", "```\nx < y\n```", "> q"]
+    vocab = [
+        "&",
+        "<",
+        ">",
+        "**b**",
+        "*i*",
+        "`c<d>`",
+        "[l](https://x.org/a?b=1&c=2)",
+        "word",
+        "é",
+        "😀",
+        "\n",
+        "\n\n",
+        "- item",
+        "# head",
+        "```\nx < y\n```",
+        "> q",
+    ]
     for _ in range(60):
         text = " ".join(rng.choice(vocab) for _ in range(rng.randint(50, 3000)))
         out = html.to_html(text)

@@ -1,0 +1,103 @@
+"""Every Redis key graphgate writes, named in one place.
+
+All keys of one session carry the hash tag ``{<session_id>}`` so that a session's task records, its event
+stream and its bookkeeping sit in one Redis Cluster slot and can be changed together by one Lua script.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+DELIVERY_GROUP = "dispatchers"  # the consumer group of the dispatchers on every delivery shard stream
+
+
+def delivery_shard(session_id: str, shards: int) -> int:
+    """The delivery shard of a session: stable across processes and machines (CRC-32, not hash())."""
+    return zlib.crc32(session_id.encode()) % shards
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "gg"
+
+    # --- per session (one hash slot) ------------------------------------------------------------
+    def session(self, session_id: str) -> str:
+        """Hash: owner, graph, active task id, created_at."""
+        return f"{self.prefix}:{{{session_id}}}:session"
+
+    def events(self, session_id: str) -> str:
+        """Stream: the session's events, in order; the entry id is the SSE id."""
+        return f"{self.prefix}:{{{session_id}}}:events"
+
+    def task(self, session_id: str, task_id: str) -> str:
+        """Hash: one task's record (status, input, output, pending interrupt...)."""
+        return f"{self.prefix}:{{{session_id}}}:task:{task_id}"
+
+    def session_tasks(self, session_id: str) -> str:
+        """List: the session's task ids, oldest first."""
+        return f"{self.prefix}:{{{session_id}}}:tasks"
+
+    def pending(self, session_id: str) -> str:
+        """List: queued task ids waiting for the session's active task to finish (multitask=enqueue)."""
+        return f"{self.prefix}:{{{session_id}}}:pending"
+
+    def emitted(self, session_id: str, task_id: str) -> str:
+        """Set: deterministic keys of progress events already written for a task (no repeats after a crash)."""
+        return f"{self.prefix}:{{{session_id}}}:emitted:{task_id}"
+
+    def lease(self, session_id: str, task_id: str) -> str:
+        """String: the token of the worker currently running the task; expires unless renewed."""
+        return f"{self.prefix}:{{{session_id}}}:lease:{task_id}"
+
+    def delivered(self, session_id: str) -> str:
+        """Hash: what the dispatcher delivered to chat for the session: the last event applied, each task's
+        rendered view and the platform message ids of its messages."""
+        return f"{self.prefix}:{{{session_id}}}:delivered"
+
+    # --- global indexes -------------------------------------------------------------------------
+    def task_index(self, task_id: str) -> str:
+        """String: the session id of a task, so a task can be found by its id alone."""
+        return f"{self.prefix}:taskidx:{task_id}"
+
+    def principal_tasks(self, principal: str) -> str:
+        """Sorted set: a principal's task ids scored by creation time."""
+        return f"{self.prefix}:principal:{principal}:tasks"
+
+    def delivery(self, shard: int) -> str:
+        """Stream: events of chat-bound sessions whose hash falls in this shard, for the dispatcher."""
+        return f"{self.prefix}:delivery:{shard}"
+
+    def delivery_owner(self, shard: int) -> str:
+        """String: the id of the dispatcher owning a delivery shard; expires unless renewed (a lease)."""
+        return f"{self.prefix}:delivery:{shard}:owner"
+
+    def dispatchers(self) -> str:
+        """Sorted set: live dispatcher ids scored by the time their heartbeat runs out."""
+        return f"{self.prefix}:dispatchers"
+
+    def inbound(self, platform: str, delivery_id: str) -> str:
+        """String: a platform delivery already accepted (a Slack event_id), so a retry of it is dropped."""
+        return f"{self.prefix}:inbound:{platform}:{delivery_id}"
+
+    def telegram_chat(self, chat_key: str) -> str:
+        """Hash: a Telegram chat's current session (``/new`` replaces it), the graph that session runs, and its
+        open edit prompts (``edit:<message id>`` -> ``<task id> <interrupt id>``)."""
+        return f"{self.prefix}:telegram:chat:{chat_key}"
+
+    def telegram_button(self, token: str) -> str:
+        """String: ``<session id> <task id>`` of a short token carried in a Telegram button's callback_data."""
+        return f"{self.prefix}:telegram:button:{token}"
+
+    def rate(self, principal: str, window: int) -> str:
+        """Counter: requests of a principal in one rate-limit window."""
+        return f"{self.prefix}:rate:{principal}:{window}"
+
+    def run_metrics(self) -> str:
+        """Hash: run-attempt duration histograms per graph and outcome, written by workers, read by /metrics."""
+        return f"{self.prefix}:metrics:runs"
+
+    def task_pattern(self) -> str:
+        """``SCAN MATCH`` pattern of every task hash (glob characters in the prefix escaped)."""
+        escaped = "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix)
+        return f"{escaped}:{{*}}:task:*"

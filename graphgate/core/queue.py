@@ -1,0 +1,149 @@
+"""The run queue: the Celery application (Redis broker, late acks) and the queues graphgate's runs travel on.
+
+Both sides use this one app: the API and the connectors publish runs (``enqueue_run``, or ``enqueue_run_async``
+on an event loop), and the workers register ``run_graph`` on it (graphgate/graphgate/core/queue.py). The core
+holds only the configuration and the publishing side; no worker code is imported here.
+
+Runs travel on ``<prefix>.runs``; ``GRAPHGATE_GRAPH_QUEUES`` (``{"writer": "long"}``) sends the runs of a graph
+to ``<prefix>.runs.long`` instead, which ``graphgate worker --queues long,default`` consumes. A worker takes
+from its queues in the order given (the first one first whenever it holds messages): that order is the priority.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import cast
+
+import redis
+from celery import Celery
+
+from graphgate.core.keys import Keys
+from graphgate.core.settings import Settings, get_settings
+
+RUN_GRAPH = "graphgate.run_graph"
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery("graphgate", broker=settings.broker)
+    app.conf.update(
+        task_default_queue=settings.queue_name,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        # at-least-once: a message is acked when the run is over, and re-queued if its worker dies
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        worker_concurrency=settings.worker_concurrency,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,  # Flower
+        task_send_sent_event=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            # a message whose worker vanished without a trace comes back after this long; a duplicate
+            # delivery of a run that is still alive waits for the run's lease and does no work twice
+            "visibility_timeout": visibility_timeout(settings),
+            # look for such messages every quarter of it (at most every 10 s; kombu's own default is ~100 s)
+            "unacked_restore_interval": max(1, min(10, visibility_timeout(settings) // 4)),
+            "unacked_restore_throttle": 1,
+            # the lock a worker holds while it looks: a worker killed meanwhile leaves it behind, and nobody
+            # looks again until it expires (kombu's default: 5 minutes)
+            "unacked_mutex_expire": max(5, 3 * min(10, visibility_timeout(settings) // 4)),
+            # a worker consuming several queues (--queues) empties them in the order given
+            "queue_order_strategy": "priority",
+        },
+    )
+    return app
+
+
+def visibility_timeout(settings: Settings) -> int:
+    """Seconds after which the broker hands the message of a worker that vanished to another worker:
+    ``GRAPHGATE_BROKER_VISIBILITY_TIMEOUT``, else the hard time limit plus a minute (at least 120 s)."""
+    if settings.broker_visibility_timeout:
+        return max(1, settings.broker_visibility_timeout)
+    return max(int(settings.task_time_limit) + 60, 120)
+
+
+app = create_celery(get_settings())
+
+
+def run_queue(settings: Settings, graph: str | None) -> str:
+    """The queue the runs of ``graph`` travel on: ``<prefix>.runs[.<name>]``."""
+    name = settings.graph_queues.get(graph or "")
+    return f"{settings.queue_name}.{name}" if name else settings.queue_name
+
+
+def all_run_queues(settings: Settings) -> list[str]:
+    """Every queue a run may travel on: the default one, then each named in ``GRAPHGATE_GRAPH_QUEUES``."""
+    names = [settings.queue_name]
+    for name in settings.graph_queues.values():
+        queue = f"{settings.queue_name}.{name}"
+        if queue not in names:
+            names.append(queue)
+    return names
+
+
+def worker_queues(settings: Settings, spec: str | None) -> list[str]:
+    """The queues of ``graphgate worker --queues long,default``, in priority order.
+
+    ``default`` (or ``runs``) is ``<prefix>.runs``; another short name ``x`` is ``<prefix>.runs.x``; full
+    names pass as they are. No spec: the default queue.
+    """
+    out: list[str] = []
+    for part in (spec or "default").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part in ("default", "runs"):
+            queue = settings.queue_name
+        elif part.startswith(settings.queue_name):
+            queue = part
+        else:
+            queue = f"{settings.queue_name}.{part}"
+        if queue not in out:
+            out.append(queue)
+    return out or [settings.queue_name]
+
+
+_sessions: tuple[int, redis.Redis] | None = None
+
+
+def _session_graph(settings: Settings, session_id: str) -> str | None:
+    """The graph a session runs (each session runs one graph); read only when graphs are routed."""
+    global _sessions
+    if _sessions is None or _sessions[0] != os.getpid():
+        _sessions = (os.getpid(), redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5))
+    return cast("str | None", _sessions[1].hget(Keys(settings.key_prefix).session(session_id), "graph"))
+
+
+def enqueue_run(task_id: str, session_id: str, countdown: float | None = None, graph: str | None = None) -> None:
+    """Hand a task to the workers, on its graph's queue.
+
+    ``graph`` saves a Redis read when graphs are routed to their own queues; without it the session's graph
+    is looked up (only then).
+    """
+    settings = get_settings()
+    queue = None
+    if settings.graph_queues:
+        queue = run_queue(settings, graph or _session_graph(settings, session_id))
+    app.send_task(RUN_GRAPH, args=[task_id, session_id], countdown=countdown, queue=queue)
+
+
+# Publishing is a blocking broker round trip; one thread does it for every event loop of the process, so an
+# API or connector loop never waits on the broker and messages leave in the order they were handed over.
+_publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphgate-publish")
+
+
+async def enqueue_run_async(
+    task_id: str, session_id: str, countdown: float | None = None, graph: str | None = None
+) -> None:
+    """``enqueue_run`` without blocking the event loop."""
+    await asyncio.get_running_loop().run_in_executor(
+        _publisher, partial(enqueue_run, task_id, session_id, countdown=countdown, graph=graph)
+    )

@@ -1,0 +1,193 @@
+"""Lua scripts that change a task's state and write the event announcing it in one atomic step.
+
+Every key a script touches belongs to one session (same ``{session_id}`` hash tag), so each script runs
+on one Redis Cluster slot. The scripts are plain text here; graphgate/core/store.py registers them with a client
+and is the only caller.
+"""
+
+# Statuses a task can no longer leave.
+TERMINAL_LUA = "{completed=true, failed=true, cancelled=true}"
+
+_COMMON = (
+    """
+local TERMINAL = """
+    + TERMINAL_LUA
+    + """
+local function xadd(stream, maxlen, payload)
+  return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'e', payload)
+end
+-- Write an event to the session stream and, for chat-bound sessions, to their delivery shard stream
+-- (delivery_key '' = not chat-bound). The shard entry carries the session entry id as 'eid'.
+local function emit(events_key, delivery_key, delivery_maxlen, session_id, maxlen, payload)
+  local id = xadd(events_key, maxlen, payload)
+  if delivery_key ~= '' then
+    redis.call('XADD', delivery_key, 'MAXLEN', '~', delivery_maxlen, '*', 'sid', session_id, 'eid', id, 'e', payload)
+  end
+  return id
+end
+local function touch(ttl, ...)
+  for _, k in ipairs({...}) do redis.call('EXPIRE', k, ttl) end
+end
+local function envelope(etype, task_id, session_id, ts, data)
+  return cjson.encode({v=1, type=etype, task_id=task_id, session_id=session_id, ts=ts, data=data})
+end
+-- After the session's active task ended: make the next still-queued pending task active.
+-- Returns its id, or '' when none is waiting.
+local function advance(session_key, pending_key, task_prefix)
+  while true do
+    local nxt = redis.call('LPOP', pending_key)
+    if not nxt then
+      redis.call('HDEL', session_key, 'active')
+      return ''
+    end
+    if redis.call('HGET', task_prefix .. nxt, 'status') == 'queued' then
+      redis.call('HSET', session_key, 'active', nxt)
+      return nxt
+    end
+  end
+end
+"""
+)
+
+# KEYS: session, task, session_tasks, pending, events, delivery ('' = not chat-bound)
+# ARGV: task_id, session_id, owner, graph, multitask, queued_event_json, maxlen, ttl, now, task_prefix,
+#       delivery_maxlen, then field/value pairs of the task record
+# Returns {verdict, detail, event_id}: verdict 'run' (enqueue now), 'wait' (behind the active task),
+# 'busy' (multitask=reject and a task is active), 'forbidden' (session owned by someone else),
+# 'graph' (session runs another graph; detail names it).
+CREATE = (
+    _COMMON
+    + """
+local session_key, task_key, tasks_key, pending_key, events_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local delivery_key = KEYS[6]
+local task_id, session_id, owner, graph, multitask = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local queued_json, maxlen, ttl, now, task_prefix = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local delivery_maxlen = ARGV[11]
+
+local existing_owner = redis.call('HGET', session_key, 'owner')
+if existing_owner and existing_owner ~= owner then return {'forbidden', '', ''} end
+local existing_graph = redis.call('HGET', session_key, 'graph')
+if existing_graph and existing_graph ~= graph then return {'graph', existing_graph, ''} end
+
+local active = redis.call('HGET', session_key, 'active')
+local active_status = false
+if active then active_status = redis.call('HGET', task_prefix .. active, 'status') end
+local busy = active_status and not TERMINAL[active_status]
+if busy and multitask == 'reject' then return {'busy', active, ''} end
+
+local verdict = 'run'
+local position = 0
+if busy and multitask == 'interrupt' then
+  if active_status == 'running' then
+    redis.call('HSET', task_prefix .. active, 'cancel_requested', '1', 'cancel_reason', 'interrupted by ' .. task_id)
+    redis.call('LPUSH', pending_key, task_id)
+    verdict, position = 'wait', 1
+  else
+    -- queued or waiting for input: it ends now and the new task takes the session
+    redis.call('HSET', task_prefix .. active, 'status', 'cancelled', 'updated_at', now, 'finished_at', now)
+    emit(events_key, delivery_key, delivery_maxlen, session_id, maxlen,
+      envelope('task.cancelled', active, session_id, tonumber(now), {reason = 'interrupted by ' .. task_id}))
+    redis.call('HSET', session_key, 'active', task_id)
+  end
+elseif busy then
+  redis.call('RPUSH', pending_key, task_id)
+  verdict, position = 'wait', redis.call('LLEN', pending_key)
+else
+  redis.call('HSET', session_key, 'active', task_id)
+end
+
+if not existing_owner then
+  redis.call('HSET', session_key, 'owner', owner, 'graph', graph, 'created_at', now)
+end
+local fields = {}
+for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', task_key, unpack(fields))
+redis.call('HSET', task_key, 'position', position)
+redis.call('RPUSH', tasks_key, task_id)
+local payload = string.gsub(queued_json, '"position":0', '"position":' .. position, 1)
+local event_id = emit(events_key, delivery_key, delivery_maxlen, session_id, maxlen, payload)
+touch(ttl, session_key, task_key, tasks_key, pending_key, events_key)
+return {verdict, '', event_id}
+"""
+)
+
+# KEYS: task, events, session, pending, lease, delivery ('' = not chat-bound)
+# ARGV: from_states (comma separated), to_state, events (JSON envelopes, one per line; '' = none), maxlen, ttl, lease_token
+#       ('' = no lease check), incr_field ('' = none), expect_field, expect_value ('' = no check),
+#       task_prefix, task_id, session_id, delivery_maxlen, then field/value pairs to set
+# Returns {ok, detail, event_id (of the last event), next_task}: ok 1 on success; 0 with detail = the current status (or
+# 'lease' when the caller lost the run's lease, 'mismatch' when expect_field differs).
+TRANSITION = (
+    _COMMON
+    + """
+local task_key, events_key, session_key, pending_key, lease_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local delivery_key = KEYS[6]
+local from_csv, to_state, event_json, maxlen, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local token, incr_field, expect_field, expect_value = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local task_prefix, task_id, session_id, delivery_maxlen = ARGV[10], ARGV[11], ARGV[12], ARGV[13]
+
+local status = redis.call('HGET', task_key, 'status')
+if not status then return {0, 'missing', '', ''} end
+local allowed = false
+for s in string.gmatch(from_csv, '[^,]+') do if s == status then allowed = true end end
+if not allowed then return {0, status, '', ''} end
+if token ~= '' and redis.call('GET', lease_key) ~= token then return {0, 'lease', '', ''} end
+if expect_field ~= '' and (redis.call('HGET', task_key, expect_field) or '') ~= expect_value then
+  return {0, 'mismatch', '', ''}
+end
+
+local fields = {'status', to_state}
+for i = 14, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', task_key, unpack(fields))
+if incr_field ~= '' then redis.call('HINCRBY', task_key, incr_field, 1) end
+local event_id = ''
+for payload in string.gmatch(event_json, '[^\\n]+') do
+  event_id = emit(events_key, delivery_key, delivery_maxlen, session_id, maxlen, payload)
+end
+local nxt = ''
+if TERMINAL[to_state] then
+  redis.call('HDEL', task_key, 'cancel_requested')
+  if redis.call('HGET', session_key, 'active') == task_id then
+    nxt = advance(session_key, pending_key, task_prefix)
+  end
+end
+touch(ttl, task_key, events_key, session_key, pending_key)
+return {1, status, event_id, nxt}
+"""
+)
+
+# KEYS: events, emitted, lease, delivery ('' = not chat-bound)
+# ARGV: dedupe_key ('' = always write), event_json, maxlen, ttl, lease_token, session_id, delivery_maxlen
+# Returns the new entry id, 'dup' when the key was written before, or 'lease' when the caller lost the run.
+PUBLISH = (
+    _COMMON
+    + """
+local events_key, emitted_key, lease_key, delivery_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local dedupe_key, payload, maxlen, ttl, token = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local session_id, delivery_maxlen = ARGV[6], ARGV[7]
+if redis.call('GET', lease_key) ~= token then return 'lease' end
+if dedupe_key ~= '' then
+  if redis.call('SADD', emitted_key, dedupe_key) == 0 then return 'dup' end
+  redis.call('EXPIRE', emitted_key, ttl)
+end
+local id = emit(events_key, delivery_key, delivery_maxlen, session_id, maxlen, payload)
+redis.call('EXPIRE', events_key, ttl)
+return id
+"""
+)
+
+# The one lease pair, for every lease graphgate keeps: a worker's run of a task (graphgate/core/keys.py ``lease``,
+# token = a run's uuid; workers/runstore.py) and a dispatcher's delivery shard (``delivery_owner``,
+# token = the dispatcher id; workers/deliverystore.py). Taking a lease is a plain ``SET NX PX``.
+
+# KEYS: lease. ARGV: token, ttl_ms. Renews the lease if the caller still holds it; returns 1 or 0.
+RENEW_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+# KEYS: lease. ARGV: token. Releases the lease if the caller holds it; returns 1 or 0.
+RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""

@@ -1,0 +1,299 @@
+"""The task service: the one place where tasks are created, read, resumed and cancelled.
+
+The HTTP API and every connector (Slack, Telegram, web) call this service; none of them touches Redis keys or
+Celery directly. The service writes the task record and its first event atomically, then hands the task to
+the queue through the ``enqueue`` callable it was given.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from graphgate.core import interrupts, scripts
+from graphgate.core.errors import Conflict, InvalidInput, NotFound
+from graphgate.core.events import EventType
+from graphgate.core.keys import Keys
+from graphgate.core.registry import GraphRegistry
+from graphgate.core.settings import Settings
+from graphgate.core.store import (
+    ACTIVE_STATUSES,
+    ScriptCall,
+    TaskRecord,
+    TaskStatus,
+    create_call,
+    transition_call,
+    transition_result,
+)
+
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+RESERVED_CONFIG_KEYS = frozenset({"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map"})
+MULTITASK_STRATEGIES = ("enqueue", "reject", "interrupt")
+ANSWER_RACE_RETRIES = 5  # answers to one pause that collide are applied one after the other
+
+Enqueue = Callable[..., Awaitable[None]]  # await enqueue(task_id, session_id, graph=name): hand the task to a worker
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: the JWT ``sub`` for API clients, ``slack:T123:U456`` style ids for chat users."""
+
+    id: str
+
+
+def new_session_id() -> str:
+    return str(uuid.uuid4())
+
+
+class TaskService:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        settings: Settings,
+        enqueue: Enqueue,
+        graphs: GraphRegistry,
+    ) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self.enqueue = enqueue
+        self.graphs = graphs
+        self._create = redis.register_script(scripts.CREATE)
+        self._transition = redis.register_script(scripts.TRANSITION)
+
+    async def _run(self, script: Any, call: ScriptCall) -> Any:
+        return await script(keys=call.keys, args=call.args)
+
+    # --- create -------------------------------------------------------------------------------------
+
+    async def create_task(
+        self,
+        principal: Principal,
+        *,
+        input: dict[str, Any],
+        graph: str | None = None,
+        session_id: str | None = None,
+        mode: str = "auto",
+        config: dict[str, Any] | None = None,
+        multitask: str = "enqueue",
+        binding: dict[str, Any] | None = None,
+    ) -> TaskRecord:
+        """Create a task and queue it; it runs now, or after the session's active task (multitask).
+
+        Raises ``NotFound`` for an unknown graph or another principal's session, ``Conflict`` when the
+        session is busy and ``multitask='reject'``, ``InvalidInput`` for input the graph refuses.
+        """
+        graph = graph or self.graphs.default
+        if graph not in self.graphs.names():
+            raise NotFound(f"graph {graph!r} is not registered")
+        if multitask not in MULTITASK_STRATEGIES:
+            raise InvalidInput(f"multitask must be one of {', '.join(MULTITASK_STRATEGIES)}")
+        config = dict(config or {})
+        reserved = RESERVED_CONFIG_KEYS & config.keys()
+        if reserved:
+            raise InvalidInput(f"config may not set {', '.join(sorted(reserved))}")
+        if session_id is not None and not SESSION_ID_RE.match(session_id):
+            raise InvalidInput("session_id must be 1-128 characters of letters, digits and . _ : -")
+        self.graphs.validate_input(graph, input)
+
+        now = time.time()
+        record = TaskRecord(
+            id=str(uuid.uuid4()),
+            session_id=session_id or new_session_id(),
+            owner=principal.id,
+            graph=graph,
+            status=TaskStatus.QUEUED,
+            input=input,
+            config=config,
+            mode=mode,
+            binding=binding,
+            created_at=now,
+            updated_at=now,
+        )
+        call = create_call(self.keys, self.settings, record, multitask)
+        raw = await self._run(self._create, call)
+        verdict, detail = raw[0], raw[1]
+        if verdict == "forbidden":
+            raise NotFound(f"session {record.session_id!r} not found")
+        if verdict == "graph":
+            raise Conflict(f"session {record.session_id!r} runs graph {detail!r}; start a new session for {graph!r}")
+        if verdict == "busy":
+            raise Conflict(f"session {record.session_id!r} is busy with task {detail}")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.task_index(record.id), record.session_id, ex=self.settings.session_ttl_seconds)
+            pipe.zadd(self.keys.principal_tasks(principal.id), {record.id: now})
+            pipe.expire(self.keys.principal_tasks(principal.id), self.settings.session_ttl_seconds)
+            await pipe.execute()
+        if verdict == "run":
+            await self.enqueue(record.id, record.session_id, graph=record.graph)
+        return record
+
+    # --- read ---------------------------------------------------------------------------------------
+
+    async def _load(self, session_id: str, task_id: str) -> TaskRecord | None:
+        raw = cast("dict[str, str]", await self.redis.hgetall(self.keys.task(session_id, task_id)))
+        return TaskRecord.from_hash(raw) if raw else None
+
+    async def get_task(self, principal: Principal, task_id: str) -> TaskRecord:
+        """The task, if it exists and belongs to ``principal``; else ``NotFound`` (never 403: no probing)."""
+        session_id = cast("str | None", await self.redis.get(self.keys.task_index(task_id)))
+        record = await self._load(session_id, task_id) if session_id else None
+        if record is None or record.owner != principal.id:
+            raise NotFound(f"task {task_id!r} not found")
+        return record
+
+    async def authorize_session(self, principal: Principal, session_id: str) -> None:
+        """Raise ``NotFound`` unless the session exists and belongs to ``principal``."""
+        if not SESSION_ID_RE.match(session_id):
+            raise NotFound(f"session {session_id!r} not found")
+        owner = await self.redis.hget(self.keys.session(session_id), "owner")
+        if owner != principal.id:
+            raise NotFound(f"session {session_id!r} not found")
+
+    async def list_tasks(
+        self, principal: Principal, session_id: str | None = None, limit: int = 50
+    ) -> list[TaskRecord]:
+        """The principal's tasks, newest first: those of one session, or all recent ones."""
+        if session_id is not None:
+            await self.authorize_session(principal, session_id)
+            ids = list(
+                reversed(cast("list[str]", await self.redis.lrange(self.keys.session_tasks(session_id), -limit, -1)))
+            )
+            pairs = [(session_id, tid) for tid in ids]
+        else:
+            ids = cast("list[str]", await self.redis.zrevrange(self.keys.principal_tasks(principal.id), 0, limit - 1))
+            sessions = cast(
+                "list[str | None]", await self.redis.mget([self.keys.task_index(t) for t in ids]) if ids else []
+            )
+            pairs = [(sid, tid) for sid, tid in zip(sessions, ids) if sid]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid, tid in pairs:
+                pipe.hgetall(self.keys.task(sid, tid))
+            raws = await pipe.execute() if pairs else []
+        return [rec for rec in (TaskRecord.from_hash(raw) for raw in raws if raw) if rec.owner == principal.id]
+
+    # --- resume and cancel --------------------------------------------------------------------------
+
+    async def resume(
+        self,
+        principal: Principal,
+        task_id: str,
+        answer: Any,
+        interrupt_id: str | None = None,
+        by: str | None = None,
+    ) -> TaskRecord:
+        """Answer one pending interrupt of the task (``interrupt_id``; may be left out while only one is
+        pending), or several at once with ``{interrupt id: answer}``. When the last pending one is answered,
+        the run that continues the graph is queued.
+
+        Each answer is turned into the value its interrupt expects (graphgate/core/interrupts.py) and refused with
+        ``InvalidInput`` when the graph would not take it. Exactly one of several concurrent answers to the
+        same interrupt wins; the others get ``Conflict``.
+        """
+        for _ in range(ANSWER_RACE_RETRIES):
+            record = await self.get_task(principal, task_id)
+            values = self._answer_values(record, answer, interrupt_id)
+            answers = {**(record.answers or {}), **values}
+            remaining = [i for i in record.pending() if i["interrupt_id"] not in answers]
+            last_id = list(values)[-1]
+            who = by or principal.id
+            if remaining:
+                event: Any = [
+                    (
+                        EventType.INTERRUPT_ANSWERED,
+                        {
+                            "interrupt_id": iid,
+                            "answer": value,
+                            "by": who,
+                            "pending": [i["interrupt_id"] for i in remaining],
+                        },
+                    )
+                    for iid, value in values.items()
+                ]
+                fields: dict[str, Any] = {"interrupt": remaining[0]}
+                to_state, incr = TaskStatus.WAITING_INPUT, ""
+            else:
+                event = (
+                    EventType.TASK_RESUMED,
+                    {"interrupt_id": last_id, "answer": values[last_id], "answers": answers, "by": who},
+                )
+                fields = {"resume": {"answers": answers}, "attempts": 0}
+                to_state, incr = TaskStatus.QUEUED, "run"
+            call = transition_call(
+                self.keys,
+                self.settings,
+                record,
+                from_states={TaskStatus.WAITING_INPUT},
+                to_state=to_state,
+                event=event,
+                fields={**fields, "answers": answers, "answer_rev": uuid.uuid4().hex},
+                incr_field=incr,
+                expect=("answer_rev", record.answer_rev),
+            )
+            result = transition_result(await self._run(self._transition, call))
+            if result.ok:
+                if not remaining:
+                    await self.enqueue(task_id, record.session_id, graph=record.graph)
+                return await self.get_task(principal, task_id)
+            if result.previous != "mismatch":
+                raise Conflict(f"task {task_id} was already answered")
+            # another answer of the same pause came first: look again (ours may still be wanted)
+        raise Conflict(f"task {task_id} is being answered by others; try again")
+
+    @staticmethod
+    def _answer_values(record: TaskRecord, answer: Any, interrupt_id: str | None) -> dict[str, Any]:
+        """``{interrupt id: resume value}`` for an answer to ``record``'s pending interrupts."""
+        if record.status != TaskStatus.WAITING_INPUT:
+            raise Conflict(f"task {record.id} is {record.status.value}, not waiting for input")
+        pending = {i["interrupt_id"]: i for i in record.pending()}
+        if interrupt_id is not None:
+            if interrupt_id in (record.answers or {}):
+                raise Conflict(f"interrupt {interrupt_id!r} was already answered")
+            if interrupt_id not in pending:
+                raise Conflict(f"interrupt {interrupt_id!r} is not pending for task {record.id}")
+            given = {interrupt_id: answer}
+        elif len(pending) == 1:
+            given = {next(iter(pending)): answer}
+        elif isinstance(answer, dict) and answer and set(answer) <= set(pending):
+            given = answer
+        else:
+            raise InvalidInput(
+                f"{len(pending)} interrupts are pending ({', '.join(pending)}): name one with interrupt_id, "
+                "or answer several with {interrupt id: answer}"
+            )
+        return {iid: interrupts.resume_value(pending[iid], value) for iid, value in given.items()}
+
+    async def cancel(self, principal: Principal, task_id: str, reason: str = "cancelled by request") -> TaskRecord:
+        """Cancel the task: at once when it is queued or waiting; at its next step when it is running."""
+        record = await self.get_task(principal, task_id)
+        if record.status.terminal:
+            raise Conflict(f"task {task_id} already {record.status.value}")
+        if record.status == TaskStatus.RUNNING:
+            await self.redis.hset(
+                self.keys.task(record.session_id, task_id),
+                mapping={"cancel_requested": "1", "cancel_reason": reason},
+            )
+            # the run may have ended meanwhile; re-read so the caller sees the truth
+            return await self.get_task(principal, task_id)
+        call = transition_call(
+            self.keys,
+            self.settings,
+            record,
+            from_states=ACTIVE_STATUSES - {TaskStatus.RUNNING},
+            to_state=TaskStatus.CANCELLED,
+            event=(EventType.TASK_CANCELLED, {"reason": reason}),
+        )
+        result = transition_result(await self._run(self._transition, call))
+        if not result.ok:
+            if result.previous == TaskStatus.RUNNING.value:  # started meanwhile: ask the run to stop
+                return await self.cancel(principal, task_id, reason)
+            raise Conflict(f"task {task_id} already {result.previous}")
+        if result.next_task:
+            await self.enqueue(result.next_task, record.session_id, graph=record.graph)
+        return await self.get_task(principal, task_id)

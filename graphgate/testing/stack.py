@@ -1,0 +1,184 @@
+"""Real processes for integration tests: a private redis-server, API servers and Celery workers.
+
+Nothing here mocks graphgate: each ``Stack`` runs ``python -m graphgate.cli api|worker`` as subprocesses
+against its own Redis, key prefix and data directory, exactly as an operator would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from graphgate.cli.processes import free_port, redis_reachable, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+JWT_SECRET = "test-secret-for-graphgate-integration-tests-only"
+SECRET_KEY = "test-signing-key-for-graphgate-stream-tokens"
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port (AOF optional); restartable for fault tests."""
+
+    def __init__(self, workdir: Path, appendonly: bool = False) -> None:
+        self.workdir = workdir
+        self.appendonly = appendonly
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.workdir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if self.appendonly else "no",
+                "--appendfsync",
+                "always" if self.appendonly else "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if not wait_until(lambda: redis_reachable(self.url, 0.2), 10):
+            raise RuntimeError("redis-server did not start")
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+        self.proc = None
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@dataclass
+class Stack:
+    """API servers and workers sharing one Redis, key prefix and data directory."""
+
+    redis_url: str
+    workdir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    prefix: str = field(default_factory=lambda: "t" + uuid.uuid4().hex[:8])
+    apis: list[tuple[Proc, int]] = field(default_factory=list)
+    workers: list[Proc] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHGATE_")}
+        env.update(
+            GRAPHGATE_REDIS_URL=self.redis_url,
+            GRAPHGATE_KEY_PREFIX=self.prefix,
+            GRAPHGATE_DATA_DIR=str(self.workdir / "data"),
+            GRAPHGATE_CONFIG=str(ROOT / "langgraph.json"),
+            GRAPHGATE_JWT_SECRET=JWT_SECRET,
+            GRAPHGATE_SECRET_KEY=SECRET_KEY,
+            GRAPHGATE_LOG_LEVEL="INFO",
+            PYTHONPATH=str(ROOT),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def _spawn(self, name: str, args: list[str]) -> Proc:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = self.workdir / f"{name}.log"
+        out = open(log, "ab")
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "graphgate.cli", *args], env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+        return Proc(name, popen, log)
+
+    def start_api(self, port: int | None = None) -> str:
+        port = port or free_port()
+        proc = self._spawn(f"api-{port}", ["api", "--port", str(port)])
+        self.apis.append((proc, port))
+        url = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            if proc.popen.poll() is not None:
+                raise RuntimeError(f"api exited:\n{proc.text()[-3000:]}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        if not wait_until(ready, 60):
+            raise RuntimeError(f"api did not start:\n{proc.text()[-3000:]}")
+        return url
+
+    def start_worker(self, concurrency: int = 2, pool: str = "prefork", queues: str | None = None) -> Proc:
+        """``graphgate worker`` (``--queues`` when given); returns once Celery says it is ready."""
+        name = f"worker-{(queues or str(len(self.workers))).replace(',', '-')}-{uuid.uuid4().hex[:4]}"
+        args = ["worker", "--concurrency", str(concurrency), "--pool", pool]
+        proc = self._spawn(name, args + (["--queues", queues] if queues else []))
+        self.workers.append(proc)
+
+        def ready() -> bool:
+            if proc.popen.poll() is not None:
+                raise RuntimeError(f"worker exited:\n{proc.text()[-3000:]}")
+            return " ready." in proc.text()
+
+        if not wait_until(ready, 90, 0.1):
+            raise RuntimeError(f"worker did not start:\n{proc.text()[-3000:]}")
+        return proc
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.apis[0][1]}"
+
+    def stop_proc(self, proc: Proc, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        if proc.popen.poll() is None:
+            proc.popen.send_signal(sig)
+            try:
+                proc.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait()
+
+    def stop(self) -> None:
+        for proc, _ in self.apis:
+            self.stop_proc(proc)
+        for proc in self.workers:
+            self.stop_proc(proc)
+        self.apis.clear()
+        self.workers.clear()
+
+
+def token(sub: str, **claims: object) -> str:
+    import jwt
+
+    now = int(time.time())
+    body = {"sub": sub, "iat": now, "exp": now + 3600, **claims}
+    return jwt.encode(body, JWT_SECRET, algorithm="HS256")
