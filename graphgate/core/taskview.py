@@ -14,6 +14,7 @@ from typing import Any
 
 from graphgate.core.events import Event, EventType
 from graphgate.core.interrupts import QUESTION, describe_answer
+from graphgate.core.store import ACTIVE_STATUSES, TaskStatus
 
 MAX_ANSWER_CHARS = 200_000  # streamed text kept per run; deltas beyond this are dropped from the preview
 MAX_NODES = 50  # completed node names kept for the progress line
@@ -21,14 +22,17 @@ MAX_TOOL_NAMES = 10  # distinct tool names kept for the finished status line
 
 
 class Status:
-    QUEUED = "queued"  # waiting for a worker or behind the session's active task
-    RUNNING = "running"  # a worker runs the graph
-    WAITING = "waiting_input"  # the graph asked a question
-    COMPLETED = "completed"  # finished; final_text holds the answer
-    FAILED = "failed"  # error says why
-    CANCELLED = "cancelled"  # cancel_reason says why
+    """A view's status: the value of the task's ``TaskStatus`` (graphgate/core/store.py, where each is
+    explained), as plain text so that a view stays JSON."""
 
-    ACTIVE = frozenset({QUEUED, RUNNING, WAITING})
+    QUEUED = TaskStatus.QUEUED.value
+    RUNNING = TaskStatus.RUNNING.value
+    WAITING = TaskStatus.WAITING_INPUT.value
+    COMPLETED = TaskStatus.COMPLETED.value
+    FAILED = TaskStatus.FAILED.value
+    CANCELLED = TaskStatus.CANCELLED.value
+
+    ACTIVE = frozenset(s.value for s in ACTIVE_STATUSES)
 
 
 @dataclass

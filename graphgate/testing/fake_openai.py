@@ -2,7 +2,7 @@
 
 Why it exists: the agent example runs a real ``ChatOpenAI`` (``langchain-openai``) when
 ``GRAPHGATE_CHAT_MODEL`` is set, and tests need that path offline.  This server answers the way the
-offline agent model does (:func:`examples.agent.plan_reply`, calling only the tools a request offers), so
+offline agent model does (:func:`examples.agent_model.plan_reply`, calling only the tools a request offers), so
 the same conversation gets the same answer through either model.
 
 Endpoints (under ``base_url`` = ``http://127.0.0.1:<port>/v1``):
@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from examples.agent import PlannedCall, Reply, plan_reply
+from examples.agent_model import PlannedCall, Reply, plan_reply
 from graphgate.testing.fake_platform import FakePlatform, Fault
 
 CREATED = 1_700_000_000  # a fixed "created" timestamp: responses depend on the request only

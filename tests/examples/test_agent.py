@@ -17,13 +17,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from examples import agent, chat_model, parallel
-from examples.agent import (
-    OfflineAgentModel,
-    build_agent,
-    evaluate,
-    get_agent_model,
-    plan_reply,
-)
+from examples.agent import build_agent, evaluate
+from examples.agent_model import OfflineAgentModel, get_agent_model, plan_reply
 from graphgate.core.registry import BUNDLED_CONFIG, load_registry
 from graphgate.testing.fake_openai import FakeOpenAI
 

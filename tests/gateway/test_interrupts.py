@@ -183,7 +183,8 @@ def test_per_call_approvals_of_a_real_agent_resume_it() -> None:
     from langgraph.checkpoint.memory import InMemorySaver
     from langgraph.types import Command
 
-    from examples.agent import TOOLS, OfflineAgentModel
+    from examples.agent import TOOLS
+    from examples.agent_model import OfflineAgentModel
 
     middleware = HumanInTheLoopMiddleware(
         interrupt_on={"send_email": {"allowed_decisions": ["approve", "reject"]}}, interrupt_mode="per_call"
