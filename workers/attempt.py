@@ -17,7 +17,6 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from graphgate.core.events import EventType, answer_text, to_jsonable
 from graphgate.core.interrupts import interrupt_data
-from graphgate.core.queue import enqueue_run
 from graphgate.core.store import TaskRecord, TaskStatus, pause
 from graphgate.workers.cancel import (
     CancelRequested,
@@ -56,7 +55,7 @@ class Attempt:
             return  # still waiting behind the session's active task; it is enqueued when its turn comes
         token = self.store.acquire_lease(self.session_id, self.task_id)
         if token is None:  # another delivery is running it; look again once that lease could have lapsed
-            enqueue_run(
+            self.rt.enqueue(
                 self.task_id,
                 self.session_id,
                 countdown=self.store.lease_ttl(self.session_id, self.task_id) + 0.5,
@@ -88,7 +87,7 @@ class Attempt:
         if self.store.lease_ttl(self.session_id, self.task_id) > 0:
             return  # another run owns it; that run's own message covers it
         log.warning("task %s: nobody holds it; queued again", self.task_id, extra=self.log_ids)
-        enqueue_run(self.task_id, self.session_id, graph=record.graph)
+        self.rt.enqueue(self.task_id, self.session_id, graph=record.graph)
 
     def _kick_session_if_stalled(self) -> None:
         """A redelivered message of a finished task: make sure the session's next task was handed on."""
@@ -97,7 +96,7 @@ class Attempt:
             return
         nxt = self.store.load(self.session_id, active)
         if nxt is not None and nxt.status == TaskStatus.QUEUED and nxt.attempts == 0:
-            enqueue_run(active, self.session_id, graph=nxt.graph)
+            self.rt.enqueue(active, self.session_id, graph=nxt.graph)
 
     # --- the run -------------------------------------------------------------------------------------------
 
@@ -221,7 +220,7 @@ class Attempt:
                     delay,
                     extra=self.log_ids,
                 )
-                enqueue_run(self.task_id, self.session_id, countdown=delay, graph=record.graph)
+                self.rt.enqueue(self.task_id, self.session_id, countdown=delay, graph=record.graph)
             return
         log.error("task %s failed: %s: %s", self.task_id, error["kind"], exc, exc_info=exc, extra=self.log_ids)
         self._finish(record, TaskStatus.FAILED, EventType.TASK_FAILED, {"error": error}, {"error": error})
@@ -238,7 +237,7 @@ class Attempt:
             record, {TaskStatus.QUEUED, TaskStatus.RUNNING}, status, (etype, data), self.token, fields=fields
         )
         if result.ok and result.next_task:
-            enqueue_run(result.next_task, self.session_id, graph=record.graph)  # a session runs one graph
+            self.rt.enqueue(result.next_task, self.session_id, graph=record.graph)  # a session runs one graph
 
 
 def _retryable(exc: Exception) -> bool:

@@ -7,12 +7,14 @@ processes), and separately for the worker's main process, which runs no graphs b
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from graphgate.core.checkpointer import open_checkpointer
+from graphgate.core.queue import enqueue_run
 from graphgate.core.registry import GraphRegistry, load_registry
 from graphgate.core.settings import Settings, get_settings
 from graphgate.workers.runstore import RunStore
@@ -27,6 +29,7 @@ class Runtime:
     store: RunStore
     registry: GraphRegistry
     checkpointer: Any
+    enqueue: Callable[..., None] = enqueue_run  # enqueue(task_id, session_id, countdown=, graph=): queue a run
 
 
 _runtime: Runtime | None = None
