@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from graphgate.core.checkpointer import open_checkpointer
 from graphgate.core.queue import enqueue_run
@@ -28,7 +29,7 @@ class Runtime:
     settings: Settings
     store: RunStore
     registry: GraphRegistry
-    checkpointer: Any
+    checkpointer: BaseCheckpointSaver[Any]
     enqueue: Callable[..., None] = enqueue_run  # enqueue(task_id, session_id, countdown=, graph=): queue a run
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 
 from graphgate.core import interrupts, scripts
 from graphgate.core.errors import Conflict, InvalidInput, NotFound
@@ -24,6 +25,7 @@ from graphgate.core.registry import GraphRegistry
 from graphgate.core.settings import Settings
 from graphgate.core.store import (
     ACTIVE_STATUSES,
+    EventSpec,
     ScriptCall,
     TaskRecord,
     TaskStatus,
@@ -67,7 +69,7 @@ class TaskService:
         self._create = redis.register_script(scripts.CREATE)
         self._transition = redis.register_script(scripts.TRANSITION)
 
-    async def _run(self, script: Any, call: ScriptCall) -> Any:
+    async def _run(self, script: AsyncScript, call: ScriptCall) -> Any:
         return await script(keys=call.keys, args=call.args)
 
     # --- create -------------------------------------------------------------------------------------
@@ -204,7 +206,7 @@ class TaskService:
             last_id = list(values)[-1]
             who = by or principal.id
             if remaining:
-                event: Any = [
+                event: EventSpec | list[EventSpec] = [
                     (
                         EventType.INTERRUPT_ANSWERED,
                         {
