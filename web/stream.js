@@ -8,24 +8,31 @@
 
 import { ApiError } from './client.js';
 
-// every event type of the gateway (graphgate/core/events.py): EventSource delivers only the types it listens to
-export const EVENT_TYPES = [
-  'task.queued',
-  'task.started',
-  'node.completed',
-  'message.delta',
-  'custom',
-  'tool.started',
-  'tool.completed',
-  'interrupt',
-  'interrupt.answered',
-  'task.resumed',
-  'task.retrying',
-  'task.completed',
-  'task.failed',
-  'task.cancelled',
-  'delivery.failed',
-];
+// every event type of the gateway, named as graphgate/core/events.py's EventType names them; the widget spells
+// them only here (tests/web/test_names.py holds this to the Python enum). EventSource delivers only the types
+// it listens to, so the stream listens to all of them.
+export const EventType = Object.freeze({
+  TASK_QUEUED: 'task.queued',
+  TASK_STARTED: 'task.started',
+  NODE_COMPLETED: 'node.completed',
+  MESSAGE_DELTA: 'message.delta',
+  CUSTOM: 'custom',
+  TOOL_STARTED: 'tool.started',
+  TOOL_COMPLETED: 'tool.completed',
+  INTERRUPT: 'interrupt',
+  INTERRUPT_ANSWERED: 'interrupt.answered',
+  TASK_RESUMED: 'task.resumed',
+  TASK_RETRYING: 'task.retrying',
+  TASK_COMPLETED: 'task.completed',
+  TASK_FAILED: 'task.failed',
+  TASK_CANCELLED: 'task.cancelled',
+  DELIVERY_FAILED: 'delivery.failed',
+});
+
+export const EVENT_TYPES = Object.freeze(Object.values(EventType));
+
+// the events that end a task (graphgate/core/events.py TERMINAL_EVENTS)
+export const TERMINAL_EVENT_TYPES = new Set([EventType.TASK_COMPLETED, EventType.TASK_FAILED, EventType.TASK_CANCELLED]);
 
 const STALL_MS = 6000; // a reconnect that has not opened by then is abandoned and retried with a new token
 const MAX_BACKOFF_MS = 10000;

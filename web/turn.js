@@ -11,17 +11,18 @@ import { ApiError } from './client.js';
 import { h } from './dom.js';
 import { messageOf } from './forms.js';
 import { renderMarkdown } from './markdown.js';
+import { EventType } from './stream.js';
+import { TERMINAL_STATUSES, TaskStatus } from './taskstatus.js';
 import { ToolLog } from './tools.js';
 
 const RENDER_EVERY_MS = 50;
-const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 const STATUS_TEXT = {
-  queued: 'Queued',
-  running: 'Working…',
-  waiting_input: 'Waiting for your answer',
-  completed: 'Done',
-  failed: 'Failed',
-  cancelled: 'Cancelled',
+  [TaskStatus.QUEUED]: 'Queued',
+  [TaskStatus.RUNNING]: 'Working…',
+  [TaskStatus.WAITING_INPUT]: 'Waiting for your answer',
+  [TaskStatus.COMPLETED]: 'Done',
+  [TaskStatus.FAILED]: 'Failed',
+  [TaskStatus.CANCELLED]: 'Cancelled',
 };
 
 const STEP_CHARS = 60;
@@ -47,7 +48,7 @@ export class TurnView {
   constructor(taskId, ctx) {
     this.taskId = taskId;
     this.ctx = ctx;
-    this.status = 'queued';
+    this.status = TaskStatus.QUEUED;
     this.startedTs = null;
     this.streams = new Map(); // key -> {el, text, dirty}
     this.asks = new Map(); // interrupt id -> card entry
@@ -56,18 +57,18 @@ export class TurnView {
     this.userText = h('p', { class: 'bubble' });
     this.userRow = h('div', { class: 'user', hidden: true }, this.userText);
     this.steps = h('ol', { class: 'steps', 'aria-label': 'Steps' });
-    this.statusText = h('span', { class: 'status' }, STATUS_TEXT.queued);
+    this.statusText = h('span', { class: 'status' }, STATUS_TEXT[TaskStatus.QUEUED]);
     this.answer = h('div', { class: 'answer', 'aria-live': 'polite', 'aria-busy': 'false' });
     this.el = h(
       'article',
-      { class: 'turn', 'data-task-id': taskId, 'data-status': 'queued' },
+      { class: 'turn', 'data-task-id': taskId, 'data-status': TaskStatus.QUEUED },
       this.userRow,
       h('div', { class: 'bot' }, h('div', { class: 'progress' }, this.steps, this.statusText), this.tools.el, this.answer),
     );
   }
 
   get active() {
-    return !TERMINAL.has(this.status);
+    return !TERMINAL_STATUSES.has(this.status);
   }
 
   setStatus(status, text) {
@@ -79,7 +80,7 @@ export class TurnView {
   }
 
   ensureWorking() {
-    if (this.status !== 'running') {
+    if (this.status !== TaskStatus.RUNNING) {
       this.steps.querySelector('.step-working')?.remove();
       return;
     }
@@ -98,57 +99,57 @@ export class TurnView {
   /** Apply one event of this task (``type`` and ``data`` of the envelope). */
   apply(type, data, ts) {
     switch (type) {
-      case 'task.queued': {
+      case EventType.TASK_QUEUED: {
         if (this.startedTs === null) this.startedTs = ts;
         const text = messageOf(data.input);
         this.userText.textContent = text;
         this.userRow.hidden = !text;
-        this.setStatus('queued', data.position ? `Queued (${data.position} ahead)` : STATUS_TEXT.queued);
+        this.setStatus(TaskStatus.QUEUED, data.position ? `Queued (${data.position} ahead)` : STATUS_TEXT[TaskStatus.QUEUED]);
         break;
       }
-      case 'task.started':
-        this.setStatus('running');
+      case EventType.TASK_STARTED:
+        this.setStatus(TaskStatus.RUNNING);
         break;
-      case 'node.completed':
+      case EventType.NODE_COMPLETED:
         this.flush();
         if (!HOOK_NODE.test(data.node || '') || this.ctx.steps[data.node]) this.addStep(this.ctx.steps[data.node] || data.node);
-        if (this.status !== 'running') this.setStatus('running');
+        if (this.status !== TaskStatus.RUNNING) this.setStatus(TaskStatus.RUNNING);
         break;
-      case 'tool.started':
+      case EventType.TOOL_STARTED:
         this.flush();
         this.tools.started(data);
-        if (this.status !== 'running') this.setStatus('running');
+        if (this.status !== TaskStatus.RUNNING) this.setStatus(TaskStatus.RUNNING);
         this.ctx.announce(`Running ${data.tool || 'a tool'}`);
         break;
-      case 'tool.completed':
+      case EventType.TOOL_COMPLETED:
         this.tools.completed(data);
         break;
-      case 'message.delta':
+      case EventType.MESSAGE_DELTA:
         this.delta(data);
         break;
-      case 'interrupt':
+      case EventType.INTERRUPT:
         this.flush();
         this.ask(data);
         break;
-      case 'interrupt.answered':
+      case EventType.INTERRUPT_ANSWERED:
         this.answered(data);
         break;
-      case 'task.resumed':
+      case EventType.TASK_RESUMED:
         this.resumed(data);
         break;
-      case 'task.retrying':
+      case EventType.TASK_RETRYING:
         this.addStep(`Retry ${data.retry ?? data.attempt ?? ''}`.trim(), 'retry');
-        this.setStatus('queued', 'Retrying…');
+        this.setStatus(TaskStatus.QUEUED, 'Retrying…');
         break;
-      case 'task.completed':
+      case EventType.TASK_COMPLETED:
         this.completed(data, ts);
         break;
-      case 'task.failed':
-        this.finish('failed');
+      case EventType.TASK_FAILED:
+        this.finish(TaskStatus.FAILED);
         this.answer.append(h('p', { class: 'note error', role: 'alert' }, `Failed: ${(data.error && data.error.message) || 'unknown error'}`));
         break;
-      case 'task.cancelled':
-        this.finish('cancelled');
+      case EventType.TASK_CANCELLED:
+        this.finish(TaskStatus.CANCELLED);
         this.answer.append(h('p', { class: 'note' }, `Cancelled${data.reason ? `: ${data.reason}` : ''}`));
         break;
       default:
@@ -167,7 +168,7 @@ export class TurnView {
     block.text += data.text || '';
     block.dirty = true;
     this.answer.setAttribute('aria-busy', 'true');
-    if (this.status !== 'running') this.setStatus('running');
+    if (this.status !== TaskStatus.RUNNING) this.setStatus(TaskStatus.RUNNING);
     if (!this.renderTimer) this.renderTimer = setTimeout(() => this.flush(), RENDER_EVERY_MS);
   }
 
@@ -252,7 +253,7 @@ export class TurnView {
     card.append(entry.error, entry.answered);
     this.asks.set(id, entry);
     this.answer.append(card);
-    this.setStatus('waiting_input', this.waitingText());
+    this.setStatus(TaskStatus.WAITING_INPUT, this.waitingText());
     this.ctx.announce(`${approval ? 'Approval needed' : 'Question'}: ${data.question || 'the assistant needs your answer'}`);
     if (!Number(data.index)) this.ctx.focus(entry.form ? entry.form.first : entry.controls[0]);
   }
@@ -282,7 +283,7 @@ export class TurnView {
 
   waitingText() {
     const left = this.pending().length;
-    return left > 1 ? `Waiting for ${left} answers` : STATUS_TEXT.waiting_input;
+    return left > 1 ? `Waiting for ${left} answers` : STATUS_TEXT[TaskStatus.WAITING_INPUT];
   }
 
   /** Show the answer the gateway accepted for a card (``answer`` is the resume value) and mark it answered. */
@@ -323,7 +324,7 @@ export class TurnView {
   answered(data) {
     const entry = this.asks.get(data.interrupt_id);
     if (entry) this.settle(entry, data.answer);
-    if (this.active) this.setStatus('waiting_input', this.waitingText());
+    if (this.active) this.setStatus(TaskStatus.WAITING_INPUT, this.waitingText());
   }
 
   /** ``task.resumed``: every card of the pause is settled (``answers`` by interrupt id) and the run goes on. */
@@ -338,7 +339,7 @@ export class TurnView {
       const entry = this.asks.get(data.interrupt_id) || this.pending()[0];
       if (entry) this.settle(entry, data.answer);
     }
-    this.setStatus('queued', 'Continuing…');
+    this.setStatus(TaskStatus.QUEUED, 'Continuing…');
   }
 
   completed(data, ts) {
@@ -352,7 +353,7 @@ export class TurnView {
     }
     if (final.childNodes.length) this.answer.append(final);
     const took = this.startedTs && ts ? ` in ${Math.max(0, ts - this.startedTs).toFixed(1)} s` : '';
-    this.finish('completed', `Done${took}`);
+    this.finish(TaskStatus.COMPLETED, `Done${took}`);
     this.ctx.announce('The answer is complete.');
   }
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from graphgate.core.events import EventType
 from graphgate.testing.client import Api, Received, terminal_of
 from graphgate.testing.stack import Stack
 from tests.web.demo import DemoPage, words
@@ -43,12 +42,6 @@ def ask_agent(demo: DemoPage, text: str) -> tuple[str, Any]:
     card = demo.approval(task_id)
     card.wait_for()
     return task_id, card
-
-
-def test_the_widget_listens_to_every_event_type(open_demo: Any) -> None:
-    demo: DemoPage = open_demo()
-    types = demo.page.evaluate("async () => (await import('/web/stream.js')).EVENT_TYPES")
-    assert sorted(types) == sorted(t.value for t in EventType)
 
 
 def test_approve_an_email_from_the_form_with_the_keyboard(open_demo: Any, web_stack: Stack, artifacts: Path) -> None:

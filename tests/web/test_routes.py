@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from graphgate.testing.stack import Stack
+from graphgate.testing.stack import ROOT, Stack
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,9 @@ def test_widget_files_are_served_as_modules(web_stack: Stack) -> None:
     entry = httpx.get(f"{web_stack.url}/widget.js")
     assert entry.status_code == 200 and entry.headers["content-type"].startswith("text/javascript")
     assert "./web/widget.js" in entry.text
-    for name in ("widget.js", "element.js", "stream.js", "markdown.js", "widget.css"):
+    names = sorted(path.name for path in (ROOT / "web").iterdir() if path.is_file())
+    assert {"widget.js", "element.js", "conversation.js", "stream.js", "taskstatus.js", "widget.css"} <= set(names)
+    for name in names:  # every module the widget imports, and the rest of web/
         resp = httpx.get(f"{web_stack.url}/web/{name}")
         assert resp.status_code == 200, name
         again = httpx.get(f"{web_stack.url}/web/{name}", headers={"If-None-Match": resp.headers["etag"]})

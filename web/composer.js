@@ -1,0 +1,120 @@
+// The composer at the bottom of the widget: the message box, the graph's option fields (web/forms.js decides
+// which), Send and Cancel. It shows what it is told (which form, whether a task is running) and hands what
+// the reader does to the element: ``onSend`` for Send or Enter, ``onCancel`` for Cancel.
+
+import { h } from './dom.js';
+
+export class Composer {
+  /** @param {{onSend: () => void, onCancel: () => void}} handlers */
+  constructor({ onSend, onCancel }) {
+    this.fieldsEl = h('div', { class: 'fields' });
+    this.optionsEl = h('details', { class: 'options', open: true, hidden: true }, h('summary', {}, 'Options'), this.fieldsEl);
+    this.label = h('label', { for: 'gg-message', class: 'label' }, 'Message');
+    this.input = h('textarea', { id: 'gg-message', rows: '2', maxlength: '20000', 'aria-describedby': 'gg-hint' });
+    this.input.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey && !ev.isComposing) {
+        ev.preventDefault();
+        onSend();
+      }
+    });
+    this.sendBtn = h('button', { type: 'submit', class: 'primary send' }, 'Send');
+    this.cancelBtn = h('button', { type: 'button', class: 'secondary cancel', hidden: true, onclick: () => onCancel() }, 'Cancel');
+    this.el = h(
+      'form',
+      { class: 'composer', novalidate: true },
+      this.label,
+      h('div', { class: 'row' }, this.input, h('div', { class: 'actions' }, this.sendBtn, this.cancelBtn)),
+      this.optionsEl,
+      h('p', { id: 'gg-hint', class: 'hint' }, 'Enter sends · Shift+Enter adds a line'),
+    );
+    this.el.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      onSend();
+    });
+  }
+
+  /** What is in the message box. */
+  get text() {
+    return this.input.value;
+  }
+
+  set text(value) {
+    this.input.value = value;
+  }
+
+  focus() {
+    this.input.focus();
+  }
+
+  /** After a message was sent: an empty box, the options folded away. */
+  sent() {
+    this.input.value = '';
+    this.optionsEl.open = false;
+  }
+
+  /** A new conversation shows its options open. */
+  openOptions() {
+    this.optionsEl.open = true;
+  }
+
+  /** Send is off while a message is being sent or a task runs; Cancel shows while a task runs. */
+  update({ sending, active }) {
+    this.sendBtn.disabled = sending || active;
+    this.cancelBtn.hidden = !active;
+  }
+
+  /** The option fields' values by field name (numbers as numbers, an empty number as undefined). */
+  values() {
+    const values = {};
+    for (const field of this.fieldsEl.querySelectorAll('[data-field]')) {
+      const name = field.dataset.field;
+      if (field.type === 'checkbox') values[name] = field.checked;
+      else if (field.type === 'number') values[name] = field.value === '' ? undefined : Number(field.value);
+      else values[name] = field.value.trim();
+    }
+    return values;
+  }
+
+  /** Show ``form`` (a web/forms.js config); fields it shares with the form shown before keep their values. */
+  show(form) {
+    this.label.textContent = form.messageLabel || 'Message';
+    this.input.placeholder = form.placeholder || 'Type a message';
+    const previous = this.values();
+    this.fieldsEl.replaceChildren();
+    for (const field of form.fields || []) {
+      const control = fieldControl(field);
+      if (field.name in previous && previous[field.name] !== undefined) {
+        if (control.type === 'checkbox') control.checked = previous[field.name];
+        else control.value = String(previous[field.name]);
+      }
+      this.fieldsEl.append(h('div', { class: `field ${field.type}` }, h('label', { for: control.id }, field.label || field.name), control));
+    }
+    this.optionsEl.hidden = !(form.fields || []).length;
+  }
+}
+
+/** The input for one form field, set to the field's default value. */
+function fieldControl(field) {
+  const id = `gg-field-${field.name}`;
+  let control;
+  if (field.type === 'select') {
+    control = h('select', { id }, (field.options || []).map((opt) => h('option', { value: opt }, opt)));
+    control.value = String(field.value ?? '');
+  } else if (field.type === 'checkbox') {
+    control = h('input', { id, type: 'checkbox' });
+    control.checked = Boolean(field.value);
+  } else {
+    control = h('input', {
+      id,
+      type: field.type === 'number' ? 'number' : 'text',
+      min: field.min,
+      max: field.max,
+      step: field.step,
+      placeholder: field.placeholder,
+      required: field.required,
+    });
+    if (field.value !== undefined) control.value = String(field.value);
+  }
+  control.dataset.field = field.name;
+  return control;
+}
