@@ -1,4 +1,4 @@
-"""The python-telegram-bot objects graphgate uses, built from settings, and the command table.
+"""The python-telegram-bot objects graphgate uses, built from settings.
 
 ``GRAPHGATE_TELEGRAM_API_URL`` is the Bot API's base URL (``https://api.telegram.org``, a local Bot API
 server, or a test fake); calls go to ``<url>/bot<token>/<method>`` as python-telegram-bot appends the
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +19,6 @@ from telegram.request import HTTPXRequest
 
 from graphgate.core.settings import Settings
 
-RESERVED_COMMANDS = ("start", "help", "new", "cancel")  # handled by the connector itself
 ALLOWED_UPDATES = ["message", "callback_query"]
 CONNECTIONS = 32  # concurrent Bot API requests per process
 
@@ -90,34 +88,3 @@ def build_application(settings: Settings, **hooks: Any) -> Application:  # type:
     for name, hook in hooks.items():
         builder = getattr(builder, name)(hook)
     return builder.build()
-
-
-@dataclass(frozen=True)
-class CommandTarget:
-    """What a command (``/ask``) runs."""
-
-    graph: str | None  # None: the registry's default graph
-    mode: str
-    config: dict[str, Any] = field(default_factory=dict)
-    description: str = ""
-
-
-def command_targets(settings: Settings) -> dict[str, CommandTarget]:
-    """``GRAPHGATE_TELEGRAM_COMMANDS``: ``{"ask": "writer"}`` or ``{"ask": {"graph", "mode", "config",
-    "description"}}``; names without the slash, lower case. Default: ``/ask`` runs the default graph."""
-    raw: dict[str, object] = dict(settings.telegram_commands) or {"ask": ""}
-    targets: dict[str, CommandTarget] = {}
-    for name, value in raw.items():
-        command = name.lstrip("/").lower()
-        if not command or command in RESERVED_COMMANDS:
-            raise TelegramNotConfigured(f"GRAPHGATE_TELEGRAM_COMMANDS may not define /{command}")
-        if isinstance(value, dict):
-            targets[command] = CommandTarget(
-                graph=str(value.get("graph") or "") or None,
-                mode=str(value.get("mode") or settings.telegram_task_mode),
-                config=dict(value.get("config") or {}),
-                description=str(value.get("description") or ""),
-            )
-        else:
-            targets[command] = CommandTarget(graph=str(value or "") or None, mode=settings.telegram_task_mode)
-    return targets

@@ -133,11 +133,11 @@ def keyboard(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup:
 class TelegramPlatform(Platform):
     name = PLATFORM
 
-    def __init__(self, settings: Settings, bot: Bot | None = None) -> None:
+    def __init__(self, settings: Settings, bot: Bot | None = None, flood: FloodControl | None = None) -> None:
         self.settings = settings
         self.bot = bot or build_bot(settings)
         self.drafts = settings.telegram_drafts  # False once the Bot API refused sendMessageDraft
-        self.flood = FloodControl()
+        self.flood = flood or FloodControl()
         self._migrated: dict[int, int] = {}  # group id -> supergroup id it became
 
     # --- the Platform interface ---------------------------------------------------------------------

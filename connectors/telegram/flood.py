@@ -5,6 +5,9 @@ Telegram allows about one message per second in a chat (the dispatcher's ``Pacer
 keeps sliding windows for the last two: a call into a group whose minute is full gets ``RateLimited`` with
 the wait (the dispatcher holds the chat that long, and meanwhile folds new events into fewer edits); a call
 over the global rate waits its turn. A 429 with ``retry_after`` from Telegram is still honoured on top.
+
+The clock and the sleep are parameters (as for workers/pacer.py's ``Pacer``) so that tests can run the
+windows on a fake clock without waiting.
 """
 
 from __future__ import annotations
@@ -12,11 +15,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 from graphgate.core.platform import RateLimited
 
 GROUP_PER_MINUTE = 18  # of Telegram's 20: room for the gateway's own replies in the chat
 GLOBAL_PER_SECOND = 28  # of Telegram's 30
+
+Clock = Callable[[], float]  # monotonic seconds
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class Window:
@@ -39,8 +46,16 @@ class Window:
 
 
 class FloodControl:
-    def __init__(self, group_per_minute: int = GROUP_PER_MINUTE, global_per_second: int = GLOBAL_PER_SECOND) -> None:
+    def __init__(
+        self,
+        group_per_minute: int = GROUP_PER_MINUTE,
+        global_per_second: int = GLOBAL_PER_SECOND,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.group_per_minute = group_per_minute
+        self.clock = clock
+        self.sleep = sleep
         self._global = Window(global_per_second, 1.0)
         self._groups: dict[int, Window] = {}
 
@@ -49,12 +64,12 @@ class FloodControl:
         group's minute is full."""
         if group:
             window = self._groups.setdefault(chat_id, Window(self.group_per_minute, 60.0))
-            wait = window.wait(time.monotonic())
+            wait = window.wait(self.clock())
             if wait > 0:
                 raise RateLimited(wait, f"group {chat_id} sent {self.group_per_minute} messages this minute")
-        while (wait := self._global.wait(time.monotonic())) > 0:
-            await asyncio.sleep(wait)
-        now = time.monotonic()
+        while (wait := self._global.wait(self.clock())) > 0:
+            await self.sleep(wait)
+        now = self.clock()
         self._global.take(now)
         if group:
             self._groups[chat_id].take(now)

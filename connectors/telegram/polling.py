@@ -28,7 +28,8 @@ from graphgate.connectors.telegram.bot import (
     build_bot,
     redacted,
 )
-from graphgate.connectors.telegram.inbound import TelegramConnector, TelegramServices
+from graphgate.connectors.telegram.inbound import TelegramConnector
+from graphgate.connectors.telegram.services import TelegramServices
 from graphgate.connectors.telegram.webhook import WEBHOOK_PATH
 from graphgate.core.services import open_services
 from graphgate.core.settings import Settings

@@ -20,7 +20,8 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from graphgate.connectors.telegram.bot import build_bot, redacted
-from graphgate.connectors.telegram.inbound import TelegramConnector, TelegramServices
+from graphgate.connectors.telegram.inbound import TelegramConnector
+from graphgate.connectors.telegram.services import TelegramServices
 from graphgate.core.errors import Forbidden
 from graphgate.core.services import Services
 from graphgate.core.settings import Settings

@@ -11,7 +11,8 @@ text as shown, inline keyboard, edit history) and drafts, and refuses what Teleg
   edits of unknown messages; edits that change nothing ("message is not modified"); drafts outside private
   chats;
 * flood: more than about one message per second in a chat (a bucket of 2, refilled once a second), more
-  than 20 per minute in a group, more than 30 per second overall: HTTP 429 with ``retry_after``.
+  than 20 per minute in a group, more than 30 per second overall: HTTP 429 with ``retry_after``. The
+  limits run on ``clock`` (real monotonic time unless a test gives a fake clock it moves itself).
 
 Tests can make calls fail on demand (``fail``: 429 with ``retry_after``, or any error) and feed
 ``getUpdates`` from a queue (``enqueue``). ``message_update`` / ``callback_update`` build real ``Update``
@@ -120,7 +121,7 @@ def parse_html(text: str) -> str:
 
 @dataclass
 class Call:
-    at: float  # time.monotonic() when the call arrived
+    at: float  # the fake's clock (time.monotonic() unless given another) when the call arrived
     method: str
     args: dict[str, Any]
     status: int
@@ -178,8 +179,14 @@ class FakeBotApi(FakePlatform[Call]):
     thread_name = "fake-bot-api"
     label = "fake Bot API"
 
-    def __init__(self, token: str = "123456789:TEST-fake-bot-token-AAAA", username: str = "graphgate_test_bot") -> None:
+    def __init__(
+        self,
+        token: str = "123456789:TEST-fake-bot-token-AAAA",
+        username: str = "graphgate_test_bot",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
+        self.clock = clock  # what the flood limits and the calls' ``at`` are measured on
         self.token = token
         self.bot_id = int(token.split(":")[0])
         self.username = username
@@ -358,7 +365,7 @@ class FakeBotApi(FakePlatform[Call]):
                     body["parameters"] = exc.parameters
                 if exc.injected:
                     body["injected"] = True  # kept in the record, not sent
-            self.calls.append(Call(time.monotonic(), method, args, status, body))
+            self.calls.append(Call(self.clock(), method, args, status, body))
         return JSONResponse({k: v for k, v in body.items() if k != "injected"}, status_code=status)
 
     async def _wait_for_updates(self, args: dict[str, Any]) -> None:
@@ -387,7 +394,7 @@ class FakeBotApi(FakePlatform[Call]):
         return handler(args)
 
     def _flood(self, chat: int) -> None:
-        now = time.monotonic()
+        now = self.clock()
         tokens, at = self._chat_bucket.get(chat, (CHAT_BUCKET, now))
         tokens = min(CHAT_BUCKET, tokens + (now - at) * CHAT_RATE)
         if tokens < 1:

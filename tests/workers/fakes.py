@@ -27,24 +27,11 @@ from graphgate.core.platform import (
 )
 from graphgate.core.settings import Settings
 from graphgate.core.taskview import TaskView
+from graphgate.testing.clock import FakeClock
 from graphgate.workers.dispatch.faults import Faults
 from graphgate.workers.dispatcher import Dispatcher
 
 T = TypeVar("T")
-
-
-class FakeClock:
-    """Monotonic time that moves only when someone sleeps on it: a 30 s Retry-After passes at once."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
 
 
 @dataclass

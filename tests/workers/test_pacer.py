@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from graphgate.testing.clock import FakeClock
 from graphgate.workers.pacer import Pacer
-from tests.workers.fakes import FakeClock
 
 
 def test_calls_into_a_channel_are_spaced_and_channels_are_independent() -> None:

@@ -13,6 +13,7 @@ from telegram import Bot, ForceReply, ReplyParameters
 from telegram.error import BadRequest
 
 from graphgate.connectors.telegram import html
+from graphgate.connectors.telegram.answers import json_object
 from graphgate.connectors.telegram.chats import (
     CALLBACK_DATA_LIMIT,
     interrupt_token,
@@ -20,7 +21,6 @@ from graphgate.connectors.telegram.chats import (
     question_of_buttons,
     task_token,
 )
-from graphgate.connectors.telegram.inbound import json_object
 from graphgate.connectors.telegram.render import render_task
 from graphgate.core.errors import InvalidInput
 from graphgate.core.events import Event, EventType

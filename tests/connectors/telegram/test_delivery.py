@@ -1,11 +1,11 @@
 """The Telegram platform against the fake Bot API over real HTTP: what each Bot API answer becomes for the
-dispatcher, and the messages a task view renders to."""
+dispatcher, and the messages a task view renders to. The fake's flood limits and the platform's own flood
+control run on one fake clock: a test moves it past a chat's one-message-a-second instead of waiting."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -29,21 +29,33 @@ from graphgate.core.platform import (
 )
 from graphgate.core.settings import Settings
 from graphgate.core.taskview import TaskView
+from graphgate.testing.clock import FakeClock
 from graphgate.testing.fake_bot_api import TEXT_LIMIT, FakeBotApi, utf16
 
 TAG = Tag("task-1", "status", "1-0")
+CHAT_SECOND = 1.05  # past the fake's refill of a chat's one message a second
 _chats = itertools.count(50_001)
+clock = FakeClock()  # the fake Bot API's and the platforms' time
 
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeBotApi]:
-    api = FakeBotApi().start()
+    api = FakeBotApi(clock=clock).start()
     yield api
     api.stop()
 
 
+@pytest.fixture(autouse=True)
+def quiet_minute() -> None:
+    """Each test starts a minute after the last: no flood window of an earlier test is still open."""
+    clock.now += 60.0
+
+
 def platform_for(fake: FakeBotApi, **settings: object) -> TelegramPlatform:
-    return TelegramPlatform(Settings(telegram_bot_token=fake.token, telegram_api_url=fake.url, **settings))
+    return TelegramPlatform(
+        Settings(telegram_bot_token=fake.token, telegram_api_url=fake.url, **settings),
+        flood=FloodControl(clock=clock, sleep=clock.sleep),
+    )
 
 
 def binding(chat: int, chat_type: str = "private") -> dict[str, object]:
@@ -70,10 +82,10 @@ def test_post_edit_and_unchanged_edit(fake: FakeBotApi) -> None:
         try:
             body = {"text": "<b>hi</b> &amp; bye", "keyboard": [[{"text": "Cancel", "callback_data": "c:abc"}]]}
             posted = await p.post(binding(chat), Message("status", body), TAG)
-            await asyncio.sleep(1.05)
+            await clock.sleep(CHAT_SECOND)
             again = await p.edit(binding(chat), posted, Message("status", body), TAG)  # "message is not modified"
             assert again.id == posted.id
-            await asyncio.sleep(1.05)
+            await clock.sleep(CHAT_SECOND)
             await p.edit(binding(chat), posted, Message("status", {"text": "<i>done</i>"}), TAG)
         finally:
             await p.close()
@@ -110,7 +122,7 @@ def test_missing_message_is_gone_and_a_blocked_bot_is_permanent(fake: FakeBotApi
             with pytest.raises(MessageGone):
                 await p.edit(binding(chat), Posted("9999"), Message("status", {"text": "x"}), TAG)
             fake.blocked.add(chat)
-            await asyncio.sleep(1.05)
+            await clock.sleep(CHAT_SECOND)
             with pytest.raises(PermanentError) as caught:
                 await p.post(binding(chat), Message("status", {"text": "x"}), TAG)
             assert caught.value.code == "forbidden"
@@ -145,10 +157,10 @@ def test_drafts_in_private_chats_and_fallback_when_refused(fake: FakeBotApi) -> 
             draft = Message("draft:1", {"text": "streaming…", "draft_id": 5}, stream=True)
             posted = await p.post(binding(chat), draft, TAG)
             assert posted.id == "draft:5" and posted.extra == {"draft": True}
-            await asyncio.sleep(1.05)
+            await clock.sleep(CHAT_SECOND)
             await p.edit(binding(chat), posted, Message("draft:1", {"text": "streaming… more", "draft_id": 5}), TAG)
             fake.drafts_supported = False
-            await asyncio.sleep(1.05)
+            await clock.sleep(CHAT_SECOND)
             assert (await p.edit(binding(chat), posted, draft, TAG)).id == NOTHING
             assert p.drafts is False  # from now on answers stream by edits
         finally:
@@ -161,18 +173,26 @@ def test_drafts_in_private_chats_and_fallback_when_refused(fake: FakeBotApi) -> 
 
 
 def test_flood_control_limits_groups_per_minute_and_all_chats_per_second() -> None:
+    own = FakeClock()
+
     async def go() -> None:
-        flood = FloodControl(group_per_minute=3, global_per_second=5)
+        flood = FloodControl(group_per_minute=3, global_per_second=5, clock=own, sleep=own.sleep)
         for _ in range(3):
             await flood.admit(-1, group=True)
+            await own.sleep(1.0)
         with pytest.raises(RateLimited) as caught:
             await flood.admit(-1, group=True)
-        assert 55 < caught.value.retry_after <= 60
+        assert caught.value.retry_after == 57.0  # the first of the three leaves the window then
         await flood.admit(-2, group=True)  # another group has its own minute
-        started = time.monotonic()
+        started = own()
+        times = []
         for _ in range(6):
             await flood.admit(1, group=False)
-        assert time.monotonic() - started >= 0.5  # the sixth call in a second waited for the window
+            times.append(own() - started)
+        assert times == [0.0, 0.0, 0.0, 0.0, 1.0, 1.0]  # with -2's call, five in that second: the rest waited
+        own.now += 60.0
+        for _ in range(3):
+            await flood.admit(-1, group=True)  # a minute later the group has room again
 
     run(go())
 

@@ -1,0 +1,276 @@
+"""Answering a task's questions from Slack: buttons, the modals of a tool approval, typed answers, Cancel.
+
+* A question's button resumes the task once; a second click or someone else's click gets an ephemeral
+  note and changes nothing. Each button names its task and interrupt, so a pause with several questions is
+  answered one question at a time.
+* A tool approval's Approve button answers ``approve``; Edit and Reject open a modal (connectors/slack/
+  modals.py) whose submission answers with the edited arguments or the reason. A submission that is no
+  valid answer is refused in the modal itself (``response_action: errors``) and changes nothing.
+* A reply in the thread answers the first pending question the way graphgate/core/interrupts.py reads text
+  (an option's label, ``approve``, ``reject: <reason>``, ``edit {json}``); an answer the graph would refuse
+  gets an ephemeral note saying why.
+* The Cancel button cancels the task.
+
+Only the person who started a task may answer it: a Slack user acts as their own principal
+(connectors/slack/threads.py), so the task service finds the task for its starter only and refuses
+everyone else with ``NotFound``. ``Answers.waiting`` is where every answer meets that check, and
+``refusal`` the one place that says so to the person.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from graphgate.connectors.slack import modals
+from graphgate.connectors.slack.notes import note
+from graphgate.connectors.slack.threads import principal
+from graphgate.core import interrupts
+from graphgate.core.errors import Conflict, InvalidInput, NotFound
+from graphgate.core.services import Services
+from graphgate.core.store import TaskRecord, TaskStatus
+from graphgate.core.tasks import Principal
+
+log = logging.getLogger("graphgate.slack")
+
+NOT_YOURS = "Only the person who started this task can answer its questions."
+ANSWERED = "This question was already answered."
+NOT_MINE = "That button is not one of mine."
+
+
+def refusal(exc: Conflict | NotFound) -> str:
+    """What a person is told when their answer came too late or the task is not theirs."""
+    return NOT_YOURS if isinstance(exc, NotFound) else ANSWERED
+
+
+@dataclass(frozen=True)
+class Click:
+    """Where a block action happened and who clicked."""
+
+    channel: str
+    user: str
+    thread_ts: str | None
+    who: Principal
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Click:
+        channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
+        user = str((body.get("user") or {}).get("id") or "")
+        message = body.get("message") or {}
+        thread_ts = message.get("thread_ts") or (body.get("container") or {}).get("thread_ts") or message.get("ts")
+        return cls(channel, user, thread_ts, principal(team_of(body), user))
+
+
+def team_of(body: dict[str, Any]) -> str:
+    """The team of the person behind a block action or a view submission."""
+    return str((body.get("user") or {}).get("team_id") or (body.get("team") or {}).get("id") or "")
+
+
+def pending_interrupt(task: TaskRecord, interrupt_id: str) -> dict[str, Any] | None:
+    """The interrupt ``interrupt_id`` of ``task`` while it still waits for its answer, else None."""
+    if task.status != TaskStatus.WAITING_INPUT:
+        return None
+    return next((i for i in task.pending() if i.get("interrupt_id") == interrupt_id), None)
+
+
+class Answers:
+    """The handlers of answers and cancels, with the ``services`` of the running process."""
+
+    def __init__(self, services: Callable[[], Services]) -> None:
+        self.services = services
+
+    async def waiting(self, who: Principal, task_id: str, interrupt_id: str) -> dict[str, Any]:
+        """The interrupt ``interrupt_id`` of ``who``'s task ``task_id`` while it waits for its answer.
+
+        ``NotFound`` when the task is not ``who``'s (only its starter answers it), ``Conflict`` when that
+        question was answered already.
+        """
+        task = await self.services().tasks.get_task(who, task_id)
+        pending = pending_interrupt(task, interrupt_id)
+        if pending is None:
+            raise Conflict(ANSWERED)
+        return pending
+
+    # --- buttons ----------------------------------------------------------------------------------------
+
+    async def on_answer(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        """An option's button (a tool approval's Approve is one): resume with that option's value."""
+        await ack()
+        click = Click.of(body)
+        found = await self._clicked(client, click, action)
+        if found is None:
+            return
+        task_id, pending, value = found
+        options = pending.get("options") or []
+        index = value.get("o")
+        if not isinstance(index, int) or not 0 <= index < len(options):
+            await note(client, click.channel, click.user, click.thread_ts, NOT_MINE)
+            return
+        await self.resume(
+            client,
+            click.who,
+            task_id,
+            options[index].get("value"),
+            pending["interrupt_id"],
+            click.channel,
+            click.thread_ts,
+        )
+
+    async def on_edit(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        """A tool approval's Edit button: a modal with the call's arguments."""
+        await ack()
+        click = Click.of(body)
+        found = await self._clicked(client, click, action)
+        if found is None:
+            return
+        task_id, pending, _ = found
+        actions = pending.get("actions") or []
+        if len(actions) != 1 or "edit" not in (actions[0].get("allowed_decisions") or []):
+            text = "This request cannot be edited here; approve or reject it."
+            await note(client, click.channel, click.user, click.thread_ts, text)
+            return
+        origin = modals.Origin(task_id, str(pending["interrupt_id"]), click.channel, click.thread_ts)
+        await self._open(client, body, modals.edit_view(origin, actions[0]), click)
+
+    async def on_reject(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        """A tool approval's Reject button: a modal asking for an optional reason."""
+        await ack()
+        click = Click.of(body)
+        found = await self._clicked(client, click, action)
+        if found is None:
+            return
+        task_id, pending, _ = found
+        origin = modals.Origin(task_id, str(pending["interrupt_id"]), click.channel, click.thread_ts)
+        await self._open(client, body, modals.reject_view(origin, pending.get("actions") or []), click)
+
+    async def on_cancel(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        """The Cancel button of a task's status message."""
+        await ack()
+        click = Click.of(body)
+        try:
+            await self.services().tasks.cancel(
+                click.who, str(action.get("value")), reason=f"cancelled by {click.who.id}"
+            )
+        except NotFound:
+            text = "Only the person who started this task can cancel it."
+            await note(client, click.channel, click.user, click.thread_ts, text)
+        except Conflict:
+            await note(client, click.channel, click.user, click.thread_ts, "This task has already finished.")
+
+    async def _clicked(
+        self, client: AsyncWebClient, click: Click, action: dict[str, Any]
+    ) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+        """(task id, its pending interrupt, the button's value) of a click on a question's button, or None
+        after telling the user why the click changes nothing (not their task, already answered)."""
+        try:
+            value = json.loads(action.get("value") or "{}")
+            task_id, interrupt_id = str(value["t"]), str(value["i"])
+        except (ValueError, KeyError, TypeError):
+            await note(client, click.channel, click.user, click.thread_ts, NOT_MINE)
+            return None
+        try:
+            pending = await self.waiting(click.who, task_id, interrupt_id)
+        except (NotFound, Conflict) as exc:
+            await note(client, click.channel, click.user, click.thread_ts, refusal(exc))
+            return None
+        return task_id, pending, value
+
+    async def _open(self, client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any], click: Click) -> None:
+        """Open a modal for the click in ``body`` (its ``trigger_id`` is good for 3 seconds, once)."""
+        try:
+            await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else str(exc)
+            log.warning("could not open a modal for %s: %s", click.user, error)
+            text = f"I could not open the form ({error}). Reply in this thread instead, e.g. `reject: <reason>`."
+            await note(client, click.channel, click.user, click.thread_ts, text)
+
+    # --- modal submissions ------------------------------------------------------------------------------
+
+    async def on_edit_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The Edit modal's submission: approve the call with the edited arguments."""
+
+        def answer(pending: dict[str, Any]) -> Any:
+            return interrupts.edit_decision(pending.get("actions") or [], modals.submitted_args(view))
+
+        await self._submitted(ack, body, view, modals.ARGS_BLOCK, answer)
+
+    async def on_reject_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The Reject modal's submission: reject the call(s), with the reason when one was given."""
+
+        def answer(pending: dict[str, Any]) -> Any:
+            reason = modals.submitted_reason(view)
+            return {"type": "reject", "message": reason} if reason else {"type": "reject"}
+
+        await self._submitted(ack, body, view, modals.REASON_BLOCK, answer)
+
+    async def _submitted(
+        self,
+        ack: Any,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        block: str,
+        answer: Callable[[dict[str, Any]], Any],
+    ) -> None:
+        """Resume with the modal's answer, then close it; or keep it open with the reason under ``block``.
+
+        Slack waits 3 seconds for this ack, and its ``errors`` are the only way to say what was wrong in
+        the modal: the answer is checked and the task resumed before acking (both are quick Redis calls).
+        """
+        user = (body.get("user") or {}).get("id") or ""
+        who = principal(team_of(body), str(user))
+        try:
+            origin = modals.Origin.of_view(view)
+            pending = await self.waiting(who, origin.task_id, origin.interrupt_id)
+            value = answer(pending)
+            await self.services().tasks.resume(who, origin.task_id, value, interrupt_id=origin.interrupt_id, by=who.id)
+        except InvalidInput as exc:
+            await ack(response_action="errors", errors=modals.field_errors(block, exc.message))
+            return
+        except (Conflict, NotFound) as exc:
+            await ack(response_action="errors", errors=modals.field_errors(block, refusal(exc)))
+            return
+        await ack()
+
+    # --- typed answers, and resuming ----------------------------------------------------------------------
+
+    async def typed(
+        self, client: AsyncWebClient, who: Principal, task: TaskRecord, text: str, channel: str, thread_ts: str
+    ) -> None:
+        """A reply in the thread of ``task``, which waits for an answer: it answers the first pending question."""
+        pending = task.interrupt or {}
+        try:
+            answer = interrupts.answer_from_text(pending, text)
+        except InvalidInput as exc:
+            await note(client, channel, user_id(who), thread_ts, f"I could not take that answer: {exc.message}")
+            return
+        await self.resume(client, who, task.id, answer, str(pending.get("interrupt_id")), channel, thread_ts)
+
+    async def resume(
+        self,
+        client: AsyncWebClient,
+        who: Principal,
+        task_id: str,
+        answer: Any,
+        interrupt_id: str,
+        channel: str,
+        thread_ts: str | None,
+    ) -> None:
+        """Answer ``interrupt_id`` of ``task_id`` as ``who``; an answer that changes nothing gets a note."""
+        try:
+            await self.services().tasks.resume(who, task_id, answer, interrupt_id=interrupt_id, by=who.id)
+        except InvalidInput as exc:
+            await note(client, channel, user_id(who), thread_ts, f"I could not take that answer: {exc.message}")
+        except (Conflict, NotFound) as exc:
+            await note(client, channel, user_id(who), thread_ts, refusal(exc))
+
+
+def user_id(who: Principal) -> str:
+    """The Slack user id of a ``slack:T:U`` principal."""
+    return who.id.rsplit(":", 1)[-1]
