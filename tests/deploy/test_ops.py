@@ -127,7 +127,11 @@ def test_graph_routed_to_its_own_queue(deployment: Deployment) -> None:
 
     samples = wait_for(parked_one)
     assert value(samples, "graphgate_queue_depth", queue=f"{stack.prefix}.runs") == 0
-    time.sleep(1.0)
+    # the sentinel: a run sent after it to the default queue is taken and finished by the stack's workers,
+    # which would have taken the parked message first had they consumed its queue
+    later = api.create(graph="echo", input={"text": "after the parked one"})
+    api.wait_status(later["task_id"], {"completed"}, timeout=60)
+    assert value(scrape(deployment.replica_b), "graphgate_queue_depth", queue=parked) == 1
     assert api.get(created["task_id"])["status"] == "queued"  # nobody took it
     worker = stack.start_queue_worker("parked", pool="solo")
     try:

@@ -143,15 +143,16 @@ def test_resume_with_wrong_interrupt_id_changes_nothing(api: Api) -> None:
 
 def test_cancel_running_task_stops_promptly(api: Api) -> None:
     created = api.create(graph="echo", input={"text": "x", "sleep": 30})
-    api.wait_status(created["task_id"], {"running"})
-    time.sleep(0.2)
+    # the sentinel: the first node is done, so the run is in the middle node's 30 s sleep
+    before = api.events(created["session_id"], lambda e: e.type == "node.completed" and e.data["node"] == "receive")
     t0 = time.monotonic()
     resp = api.cancel(created["task_id"])
     assert resp.status_code == 202
-    events = api.events(created["session_id"], terminal_of(created["task_id"]))
+    events = api.events(created["session_id"], terminal_of(created["task_id"]), last_event_id=before[-1].id)
     assert events[-1].type == "task.cancelled"
     # the sleep is inside one node: the run is stopped mid-node, not after 30 s
     assert time.monotonic() - t0 < 3
+    assert [e for e in events if e.type == "node.completed"] == []  # the sleeping node never finished
     assert api.get(created["task_id"])["status"] == "cancelled"
     assert api.cancel(created["task_id"]).status_code == 409
 

@@ -17,8 +17,9 @@ import pytest
 import redis
 
 from graphgate.connectors.slack import mrkdwn
+from graphgate.core.keys import DELIVERY_GROUP, Keys, delivery_shard
 from graphgate.testing.client import terminal_of
-from graphgate.testing.dispatcher import start_dispatcher
+from graphgate.testing.dispatcher import DISPATCHER_ENV, start_dispatcher
 from graphgate.testing.fake_slack import FakeSlack
 from graphgate.testing.slack import (
     SlackSender,
@@ -38,6 +39,7 @@ from graphgate.testing.stack import Proc, Stack
 from graphgate.testing.waiting import wait_for
 
 INTERVAL = 0.3  # GRAPHGATE_DISPATCHER_CHANNEL_INTERVAL in these tests
+SHARDS = int(DISPATCHER_ENV["GRAPHGATE_DELIVERY_SHARDS"])
 DISPATCHER_METHODS = {"chat.update", "chat.startStream", "chat.appendStream", "chat.stopStream"}
 REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "slack" / "calls-interactive-writer.txt"
 
@@ -281,7 +283,7 @@ def test_direct_message_starts_a_task_and_a_typed_reply_answers_buttons(
 def test_retried_event_creates_no_second_task(
     slack: SlackSender, fake_slack: FakeSlack, slack_stack: Stack, dispatcher: Proc
 ) -> None:
-    fake, channel, user = fake_slack, new_channel(), "UDAVE001"
+    fake, channel, user, event_id = fake_slack, new_channel(), "UDAVE001", "Ev0RETRY0001"
     msg = fake.user_message(channel, user, f"<@{fake.bot_user}> write about rivers")
     event = {
         "type": "app_mention",
@@ -292,7 +294,7 @@ def test_retried_event_creates_no_second_task(
         "event_ts": msg.ts,
         "team": "T0001",
     }
-    body = slack.event_body(event, event_id="Ev0RETRY0001")
+    body = slack.event_body(event, event_id=event_id)
     assert slack.post(body, "application/json").status_code == 200
     for attempt in (1, 2):  # Slack's retries: same body, X-Slack-Retry-Num
         resp = slack.post(
@@ -302,7 +304,9 @@ def test_retried_event_creates_no_second_task(
         )
         assert resp.status_code == 200
     slot_message(fake, channel, "question:")
-    time.sleep(1.0)
+    # the sentinel: the API has decided on both retries (each is logged as ignored when it is handled)
+    ignored = f"slack event {event_id} delivered again; ignored"
+    wait_for(lambda: slack_stack.apis[0][0].text().count(ignored) == 2, 30, what="both retries to be ignored")
     tasks = slack_api(slack_stack, user).http.get("/api/v1/tasks").json()["tasks"]
     assert len(tasks) == 1 and tasks[0]["session_id"] == f"slack:T0001:{channel}:{msg.ts}"
     assert len(fake.by_slot(channel, "status")) == 1
@@ -327,8 +331,13 @@ def test_forged_or_stale_requests_are_refused(slack: SlackSender, fake_slack: Fa
         }
     )
     assert slack.post(event, "application/json", secret="wrong").status_code == 401
-    time.sleep(0.5)
-    assert fake_slack.calls_of(channel=channel) == []
+    # the sentinel: a genuine mention with no request, sent after the refused ones, is handled all the way
+    # (its note is posted from the same background path a refused request would have taken, and starts no task)
+    assert slack.mention(channel, user, "")[1].status_code == 200
+    wait_for(lambda: fake_slack.calls_of(channel=channel), 30, what="the note for the genuine mention")
+    calls = fake_slack.calls_of(channel=channel)
+    assert [(c.method, c.args["user"]) for c in calls] == [("chat.postEphemeral", user)]
+    assert calls[0].args["text"].startswith("Tell me what to do")
     assert slack_api(slack_stack, user).http.get("/api/v1/tasks").json()["tasks"] == []
 
 
@@ -379,13 +388,25 @@ def test_dispatcher_killed_between_post_and_ack_posts_once(
 def pending_entries(redis_url: str, stack: Stack) -> int:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     total = 0
-    for shard in range(4):
-        key = f"{stack.prefix}:delivery:{shard}"
+    for shard in range(SHARDS):
+        key = Keys(stack.prefix).delivery(shard)
         try:
             total += int(client.xpending(key, "dispatchers")["pending"])
         except redis.ResponseError:
             pass
     return total
+
+
+def shard_drained(redis_url: str, stack: Stack, session_id: str) -> bool:
+    """True once the dispatchers have read every entry of the session's delivery shard and acked them all."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    key = Keys(stack.prefix).delivery(delivery_shard(session_id, SHARDS))
+    try:
+        last = client.xinfo_stream(key)["last-generated-id"]
+        group = next((g for g in client.xinfo_groups(key) if g["name"] == DELIVERY_GROUP), None)
+    finally:
+        client.close()
+    return group is not None and group["last-delivered-id"] == last and group["pending"] == 0
 
 
 def test_rate_limit_in_the_middle_of_the_final_answer(
@@ -415,7 +436,7 @@ def test_rate_limit_in_the_middle_of_the_final_answer(
 
 
 def test_permanent_error_becomes_delivery_failed(
-    slack: SlackSender, fake_slack: FakeSlack, slack_stack: Stack, dispatcher: Proc
+    slack: SlackSender, fake_slack: FakeSlack, slack_stack: Stack, redis_url: str, dispatcher: Proc
 ) -> None:
     fake, channel, user = fake_slack, new_channel(), "UHEIDI01"
     # the bot is removed from the channel right after the root message: every later post is refused
@@ -436,7 +457,9 @@ def test_permanent_error_becomes_delivery_failed(
     assert failed.data == {"platform": "slack", "error": "not_in_channel", "detail": "not_in_channel"}
     assert failed.task_id == task["task_id"]
     api.wait_status(task["task_id"], {"completed"})
-    time.sleep(1.5)
+    # the sentinel: the dispatcher has read and acked every entry of the session's shard, task.completed
+    # included; each later event was a chance to try again
+    wait_for(lambda: shard_drained(redis_url, slack_stack, task["session_id"]), 30, what="the shard to be drained")
     tried = [c for c in fake.calls_of(channel=channel) if c.slot]
     assert len(tried) == 1 and tried[0].response["error"] == "not_in_channel"  # no more attempts after that
 

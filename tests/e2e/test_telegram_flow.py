@@ -9,7 +9,6 @@ polling process by ``getUpdates``.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -183,9 +182,13 @@ def test_webhook_resent_update_makes_one_task(tg: Stack, fake: FakeBotApi) -> No
         assert hook.send(update).status_code == 200
     api = chat_api(tg, chat_id)
     wait_for(lambda: [m for m in fake.bot_messages(chat_id) if "once only" in m.text], 60, what="the echo answer")
-    time.sleep(1.5)  # give a second task (if any) the time to show up
+    # the sentinel: a later message of the chat runs in the same session, after anything the re-sent update
+    # could have started; once its answer is shown, every message of the tasks before it was sent too
+    assert hook.send(fake.message_update(chat, user, "/echo the sentinel")).status_code == 200
+    wait_for(lambda: [m for m in fake.bot_messages(chat_id) if "the sentinel" in m.text], 60, what="the sentinel")
     tasks = tasks_of(api)
-    assert len(tasks) == 1 and tasks[0]["input"] == {"text": "once only"}
+    assert [t["input"] for t in tasks] == [{"text": "the sentinel"}, {"text": "once only"}]
+    assert len({t["session_id"] for t in tasks}) == 1
     assert len([m for m in fake.bot_messages(chat_id) if "once only" in m.text]) == 1
 
 
@@ -222,9 +225,12 @@ def test_webhook_wrong_or_missing_secret_is_403_and_starts_nothing(tg: Stack, fa
         resp = hook.send(update, secret=secret)
         assert resp.status_code == 403, resp.text
         assert resp.json()["error"]["code"] == "forbidden"
-    time.sleep(1.0)
+    # the sentinel: a genuine update sent after the refused ones is handled (the webhook answers once it
+    # was), and its reply is the only thing the bot has said in the chat
+    assert hook.send(fake.message_update(chat, user, "/echo")).status_code == 200
     assert tasks_of(chat_api(tg, chat_id)) == []
-    assert fake.bot_messages(chat_id) == []
+    said = [m.text for m in fake.bot_messages(chat_id)]
+    assert len(said) == 1 and said[0].startswith("Tell me what to do"), said
     # the update was not recorded as handled: with the right secret it runs
     assert hook.send(update).status_code == 200
     wait_for(lambda: tasks_of(chat_api(tg, chat_id)), 30, what="the task")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,6 +18,27 @@ def test_parse_id() -> None:
     for bad in ("", "x-1", "1-x", "-1", "1--1"):
         with pytest.raises(ValueError):
             parse_id(bad)
+
+
+async def until(check: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = 5) -> None:
+    """Poll ``check`` (plain or async) until it is true; an AssertionError after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what} ({timeout} s)")
+        await asyncio.sleep(0.01)
+
+
+async def reader_blocked(client: aioredis.Redis, hub: StreamHub) -> bool:
+    """Redis's own view (CLIENT LIST): the hub's reader connection waits in a blocking XREAD."""
+    reader = hub._reader_id
+    return any(int(c["id"]) == reader and c["cmd"] == "xread" and "b" in c["flags"] for c in await client.client_list())
 
 
 async def _collect(hub: StreamHub, key: str, after: str, n: int) -> list[str]:
@@ -40,12 +63,12 @@ def test_replay_then_live_without_gap_or_duplicate(redis_url: str) -> None:
             for i in range(5, 300):
                 await client.xadd(key, {"e": str(i)})
                 if i % 50 == 0:
-                    await asyncio.sleep(0.01)
+                    await asyncio.sleep(0.01)  # a pause between bursts: the hub's reader and the followers run
 
         # many followers join while the writer is writing: each sees every entry once, in order
         followers = [asyncio.create_task(_collect(hub, key, "0-0", 300)) for _ in range(20)]
         late = asyncio.create_task(_collect(hub, key, ids[2], 297))
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # one turn of the event loop: the followers start subscribing as the writer starts
         await writer()
         results = await asyncio.wait_for(asyncio.gather(*followers, late), 20)
         for r in results[:-1]:
@@ -68,11 +91,15 @@ def test_new_stream_joins_a_blocked_reader_at_once(redis_url: str) -> None:
         hub = StreamHub(redis_url, client, block_ms=30_000)
         await hub.start()
         first = asyncio.create_task(_collect(hub, "fanout-test:a", "0-0", 1))
-        await asyncio.sleep(0.2)  # the reader is now blocked on stream a only
-        second = asyncio.create_task(_collect(hub, "fanout-test:b", "0-0", 1))
-        await asyncio.sleep(0.2)
-        await client.xadd("fanout-test:b", {"e": "b1"})
-        assert await asyncio.wait_for(second, 5) == ["b1"]
+        await until(lambda: reader_blocked(client, hub), "the reader to block")  # on stream a only
+        assert hub.cursors() == {"fanout-test:a": "0-0"}
+        second = asyncio.create_task(_collect(hub, "fanout-test:b", "0-0", 2))
+        await until(lambda: "fanout-test:b" in hub.cursors(), "the hub to follow stream b")
+        b1 = await client.xadd("fanout-test:b", {"e": "b1"})
+        # the reader itself read b1 (a follower's replay does not move its cursor): its 30 s block was cut short
+        await until(lambda: hub.cursors().get("fanout-test:b") == b1, "the reader to read b1")
+        await client.xadd("fanout-test:b", {"e": "b2"})
+        assert await asyncio.wait_for(second, 5) == ["b1", "b2"]
         await client.xadd("fanout-test:a", {"e": "a1"})
         assert await asyncio.wait_for(first, 5) == ["a1"]
         await hub.stop()

@@ -4,7 +4,6 @@ each client reconnects with Last-Event-ID and ends up with exactly the session's
 from __future__ import annotations
 
 import signal
-import time
 
 import redis
 
@@ -19,6 +18,13 @@ from tests.reliability.support import (
     wait_for,
 )
 
+MORE = 5  # events each follower of a running task receives through a new API process before the next restart
+
+
+def running_task(follower: Follower) -> bool:
+    """The follower's task has started and not ended (a task waiting for a worker streams nothing yet)."""
+    return not follower.done and any(e.type == "task.started" for e in follower.received)
+
 
 def test_sse_clients_reconnect_across_api_restarts(stack2: Stack, store: redis.Redis) -> None:
     api = Api(stack2.url)
@@ -32,7 +38,13 @@ def test_sse_clients_reconnect_across_api_restarts(stack2: Stack, store: redis.R
         wait_for(
             lambda: all(f.connects >= len(gaps) + 1 or f.done for f in followers), 30, what="followers to reconnect"
         )
-        time.sleep(1)  # let more events flow through the new process
+        # the sentinel: every follower whose task runs has received new events through the new process
+        running = [(f, len(f.received)) for f in followers if running_task(f)]
+        wait_for(
+            lambda: all(f.done or len(f.received) >= n + MORE for f, n in running),
+            30,
+            what="events to flow through the new process",
+        )
 
     for task, follower in zip(tasks, followers):
         follower.join()
