@@ -28,6 +28,7 @@ from graphgate.gateway.api import web as web_api
 from graphgate.gateway.api.deps import Gateway
 from graphgate.gateway.auth import Authenticator
 from graphgate.gateway.fanout import StreamHub
+from graphgate.gateway.langgraph_api import routers as langgraph_routers
 
 log = logging.getLogger("graphgate.api")
 
@@ -76,6 +77,10 @@ def create_app(settings: Settings | None = None, mounts: Sequence[Mount] = ()) -
     app.include_router(tasks_api.router)
     app.include_router(events_api.router)
     app.include_router(health_api.router)
+    # the LangGraph Server API at the root, where the SDK looks (docs/langgraph-api.md); its contract is the
+    # LangGraph server's, documented there, so it stays out of graphgate's own OpenAPI document
+    for router in langgraph_routers():
+        app.include_router(router, include_in_schema=False)
     for mount in mounts:  # the chat connectors' webhooks, handed in by the composition root (graphgate/cli)
         mount(app, settings, lambda: app.state.gateway.services)
     app.include_router(metrics.router)

@@ -23,7 +23,7 @@ class Keys:
 
     # --- per session (one hash slot) ------------------------------------------------------------
     def session(self, session_id: str) -> str:
-        """Hash: owner, graph, active task id, created_at."""
+        """Hash: owner, graph (set by the first task), active task id, created_at, metadata (JSON, optional)."""
         return f"{self.prefix}:{{{session_id}}}:session"
 
     def events(self, session_id: str) -> str:
@@ -63,6 +63,10 @@ class Keys:
     def principal_tasks(self, principal: str) -> str:
         """Sorted set: a principal's task ids scored by creation time."""
         return f"{self.prefix}:principal:{principal}:tasks"
+
+    def principal_sessions(self, principal: str) -> str:
+        """Sorted set: a principal's session ids (LangGraph threads) scored by the session's creation time."""
+        return f"{self.prefix}:principal:{principal}:sessions"
 
     def delivery(self, shard: int) -> str:
         """Stream: events of chat-bound sessions whose hash falls in this shard, for the dispatcher."""

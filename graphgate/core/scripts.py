@@ -1,4 +1,5 @@
-"""Lua scripts that change a task's state and write the event announcing it in one atomic step.
+"""Lua scripts that change a task's state and write the event announcing it in one atomic step, and that create
+and delete a session as a whole.
 
 Every key a script touches belongs to one session (same ``{session_id}`` hash tag), so each script runs
 on one Redis Cluster slot. The scripts are plain text here; graphgate/core/store.py registers them with a client
@@ -97,7 +98,11 @@ else
 end
 
 if not existing_owner then
-  redis.call('HSET', session_key, 'owner', owner, 'graph', graph, 'created_at', now)
+  redis.call('HSET', session_key, 'owner', owner, 'created_at', now)
+end
+if not existing_graph then
+  -- a session created empty (a LangGraph thread) takes the graph of its first task
+  redis.call('HSET', session_key, 'graph', graph)
 end
 local fields = {}
 for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
@@ -175,6 +180,41 @@ redis.call('EXPIRE', events_key, ttl)
 return id
 """
 )
+
+# KEYS: session. ARGV: owner, now, metadata_json ('' = none), ttl
+# Creates an empty session (a LangGraph thread before its first run). Returns 'created', 'exists' (the caller's
+# already) or 'forbidden' (another principal's).
+CREATE_SESSION = """
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner then
+  if owner ~= ARGV[1] then return 'forbidden' end
+  return 'exists'
+end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'created_at', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'metadata', ARGV[3]) end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+return 'created'
+"""
+
+# KEYS: session, events, tasks, pending, delivered. ARGV: owner, task_prefix, emitted_prefix, lease_prefix
+# Deletes a session with its events and every task record of it, unless a task of it is running (a worker holds
+# it: cancel it first). Returns {'deleted', task ids...}, {'busy', running task id} or {'missing'} (no such
+# session, or another principal's).
+DELETE_SESSION = """
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner or owner ~= ARGV[1] then return {'missing'} end
+local ids = redis.call('LRANGE', KEYS[3], 0, -1)
+for _, id in ipairs(ids) do
+  if redis.call('HGET', ARGV[2] .. id, 'status') == 'running' then return {'busy', id} end
+end
+local out = {'deleted'}
+for _, id in ipairs(ids) do
+  redis.call('DEL', ARGV[2] .. id, ARGV[3] .. id, ARGV[4] .. id)
+  out[#out + 1] = id
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+return out
+"""
 
 # The one lease pair, for every lease graphgate keeps: a worker's run of a task (graphgate/core/keys.py ``lease``,
 # token = a run's uuid; workers/runstore.py) and a dispatcher's delivery shard (``delivery_owner``,

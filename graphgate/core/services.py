@@ -1,12 +1,20 @@
 """The services a process that takes requests stands on, built in one place: Redis, the graphs, the task
-service and the inbound log. The HTTP app, Slack's Socket Mode and Telegram's polling each open one."""
+service and the inbound log. The HTTP app, Slack's Socket Mode and Telegram's polling each open one.
+
+The checkpointer is opened on first use only: the LangGraph API reads threads' state from it, nothing else in
+a process that takes requests needs it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from graphgate.core.checkpointer import open_checkpointer
 from graphgate.core.inbound import InboundLog
 from graphgate.core.queue import enqueue_run_async
 from graphgate.core.registry import GraphRegistry, load_registry
@@ -21,9 +29,23 @@ class Services:
     graphs: GraphRegistry
     tasks: TaskService
     inbound: InboundLog  # which platform deliveries were handled already
+    _checkpointer: BaseCheckpointSaver[Any] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def checkpointer(self) -> BaseCheckpointSaver[Any]:
+        """The checkpointer the workers write, opened once for this process (safe from any thread)."""
+        with self._lock:
+            if self._checkpointer is None:
+                self._checkpointer = open_checkpointer(self.settings)
+            return self._checkpointer
 
     async def close(self) -> None:
         await self.redis.aclose()
+        with self._lock:
+            close = getattr(getattr(self._checkpointer, "conn", None), "close", None)
+            if callable(close):
+                close()
+            self._checkpointer = None
 
 
 def open_services(settings: Settings, *, pool: aioredis.ConnectionPool | None = None) -> Services:

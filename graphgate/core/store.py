@@ -1,6 +1,6 @@
-"""Task records in Redis: their shape, and the calls that change them atomically.
+"""Task and session records in Redis: their shape, and the calls that change them atomically.
 
-``TaskRecord`` is what a task hash holds. The ``*_call`` functions build the keys and arguments of the Lua
+``TaskRecord`` is what a task hash holds, ``SessionRecord`` what a session hash holds. The ``*_call`` functions build the keys and arguments of the Lua
 scripts in graphgate/core/scripts.py; the async task service (graphgate/core/tasks.py) and the worker's synchronous store
 (workers/runstore.py) both go through them, so there is one definition of each state change.
 """
@@ -35,7 +35,18 @@ class TaskStatus(str, Enum):
 TERMINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 ACTIVE_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.WAITING_INPUT})
 
-_JSON_FIELDS = ("input", "config", "output", "error", "interrupt", "interrupts", "answers", "resume", "binding")
+_JSON_FIELDS = (
+    "input",
+    "config",
+    "output",
+    "error",
+    "interrupt",
+    "interrupts",
+    "answers",
+    "resume",
+    "binding",
+    "metadata",
+)
 
 
 @dataclass
@@ -56,6 +67,8 @@ class TaskRecord:
     answer_rev: str = ""  # changes with every answer: answers are compare-and-set against it
     resume: Any = None  # {"answers": {interrupt id: value}} to hand to Command(resume=...) on the next run
     binding: dict[str, Any] | None = None  # where chat events go (Slack thread, Telegram chat); None = web
+    metadata: dict[str, Any] | None = None  # the caller's own labels for the run (the LangGraph API's run metadata)
+    multitask: str = "enqueue"  # what the task asked for when its session was busy: enqueue, reject or interrupt
     run: int = 1  # 1 for the first run, +1 for each resume
     attempts: int = 0  # deliveries of the current run to a worker
     retries: int = 0  # error retries so far (task.retrying events)
@@ -108,6 +121,35 @@ class TaskRecord:
             else:
                 kwargs[name] = value
         return cls(**kwargs)
+
+
+@dataclass
+class SessionRecord:
+    """A session (a LangGraph thread): who owns it, the graph it runs once its first task named one, the caller's
+    metadata, and where its latest task stands."""
+
+    id: str
+    owner: str
+    created_at: float
+    graph: str | None = None  # None until the session's first task
+    metadata: dict[str, Any] = field(default_factory=dict)
+    active: str | None = None  # the task id holding the session (queued, running or waiting for input)
+    latest: TaskRecord | None = None  # the active task, else the session's newest task; None before any
+
+    @property
+    def updated_at(self) -> float:
+        return max(self.created_at, self.latest.updated_at if self.latest else 0.0)
+
+    @classmethod
+    def from_hash(cls, session_id: str, raw: dict[str, str]) -> SessionRecord:
+        return cls(
+            id=session_id,
+            owner=raw.get("owner", ""),
+            created_at=float(raw.get("created_at") or 0),
+            graph=raw.get("graph") or None,
+            metadata=json.loads(raw["metadata"]) if raw.get("metadata") else {},
+            active=raw.get("active") or None,
+        )
 
 
 EventSpec = tuple[EventType, dict[str, Any]]  # an event's type and data, before it has an envelope
@@ -172,6 +214,29 @@ def create_call(keys: Keys, settings: Settings, record: TaskRecord, multitask: s
             str(settings.delivery_maxlen),
             *fields,
         ],
+    )
+
+
+def create_session_call(keys: Keys, settings: Settings, session: SessionRecord) -> ScriptCall:
+    """Arguments of scripts.CREATE_SESSION for an empty session (no task yet)."""
+    metadata = json.dumps(session.metadata, ensure_ascii=False, default=str) if session.metadata else ""
+    return ScriptCall(
+        keys=[keys.session(session.id)],
+        args=[session.owner, repr(session.created_at), metadata, str(settings.session_ttl_seconds)],
+    )
+
+
+def delete_session_call(keys: Keys, session_id: str, owner: str) -> ScriptCall:
+    """Arguments of scripts.DELETE_SESSION: the session, its events and every task record of it."""
+    return ScriptCall(
+        keys=[
+            keys.session(session_id),
+            keys.events(session_id),
+            keys.session_tasks(session_id),
+            keys.pending(session_id),
+            keys.delivered(session_id),
+        ],
+        args=[owner, keys.task(session_id, ""), keys.emitted(session_id, ""), keys.lease(session_id, "")],
     )
 
 

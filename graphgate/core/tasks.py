@@ -1,8 +1,13 @@
-"""The task service: the one place where tasks are created, read, resumed and cancelled.
+"""The task service: the one place where tasks are created, read, resumed and cancelled, and sessions (LangGraph
+threads) created, found and deleted.
 
 The HTTP API and every connector (Slack, Telegram, web) call this service; none of them touches Redis keys or
 Celery directly. The service writes the task record and its first event atomically, then hands the task to
-the queue through the ``enqueue`` callable it was given.
+the queue through the ``enqueue`` callable it was given. A session is made by its first task, or empty ahead of
+any (``create_session``); either way it is listed among its owner's sessions.
+
+One job, the records of tasks and sessions in Redis, so one module even past 400 lines: a session and its
+tasks are written by the same scripts and read together.
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ from graphgate.core.store import (
     ACTIVE_STATUSES,
     EventSpec,
     ScriptCall,
+    SessionRecord,
     TaskRecord,
     TaskStatus,
     create_call,
+    create_session_call,
+    delete_session_call,
     transition_call,
     transition_result,
 )
@@ -38,6 +46,8 @@ SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 RESERVED_CONFIG_KEYS = frozenset({"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map"})
 MULTITASK_STRATEGIES = ("enqueue", "reject", "interrupt")
 ANSWER_RACE_RETRIES = 5  # answers to one pause that collide are applied one after the other
+IF_EXISTS = ("raise", "do_nothing")
+SEARCH_BATCH = 200  # sessions read per round trip while searching a principal's sessions
 
 Enqueue = Callable[..., Awaitable[None]]  # await enqueue(task_id, session_id, graph=name): hand the task to a worker
 
@@ -68,6 +78,8 @@ class TaskService:
         self.graphs = graphs
         self._create = redis.register_script(scripts.CREATE)
         self._transition = redis.register_script(scripts.TRANSITION)
+        self._create_session = redis.register_script(scripts.CREATE_SESSION)
+        self._delete_session = redis.register_script(scripts.DELETE_SESSION)
 
     async def _run(self, script: AsyncScript, call: ScriptCall) -> Any:
         return await script(keys=call.keys, args=call.args)
@@ -85,6 +97,7 @@ class TaskService:
         config: dict[str, Any] | None = None,
         multitask: str = "enqueue",
         binding: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> TaskRecord:
         """Create a task and queue it; it runs now, or after the session's active task (multitask).
 
@@ -115,6 +128,8 @@ class TaskService:
             config=config,
             mode=mode,
             binding=binding,
+            metadata=metadata,
+            multitask=multitask,
             created_at=now,
             updated_at=now,
         )
@@ -131,6 +146,8 @@ class TaskService:
             pipe.set(self.keys.task_index(record.id), record.session_id, ex=self.settings.session_ttl_seconds)
             pipe.zadd(self.keys.principal_tasks(principal.id), {record.id: now})
             pipe.expire(self.keys.principal_tasks(principal.id), self.settings.session_ttl_seconds)
+            pipe.zadd(self.keys.principal_sessions(principal.id), {record.session_id: now}, nx=True)
+            pipe.expire(self.keys.principal_sessions(principal.id), self.settings.session_ttl_seconds)
             await pipe.execute()
         if verdict == "run":
             await self.enqueue(record.id, record.session_id, graph=record.graph)
@@ -159,17 +176,17 @@ class TaskService:
             raise NotFound(f"session {session_id!r} not found")
 
     async def list_tasks(
-        self, principal: Principal, session_id: str | None = None, limit: int = 50
+        self, principal: Principal, session_id: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[TaskRecord]:
-        """The principal's tasks, newest first: those of one session, or all recent ones."""
+        """The principal's tasks, newest first (after skipping ``offset``): those of one session, or all recent ones."""
         if session_id is not None:
             await self.authorize_session(principal, session_id)
-            ids = list(
-                reversed(cast("list[str]", await self.redis.lrange(self.keys.session_tasks(session_id), -limit, -1)))
-            )
+            key = self.keys.session_tasks(session_id)
+            ids = list(reversed(cast("list[str]", await self.redis.lrange(key, -(offset + limit), -(offset + 1)))))
             pairs = [(session_id, tid) for tid in ids]
         else:
-            ids = cast("list[str]", await self.redis.zrevrange(self.keys.principal_tasks(principal.id), 0, limit - 1))
+            key = self.keys.principal_tasks(principal.id)
+            ids = cast("list[str]", await self.redis.zrevrange(key, offset, offset + limit - 1))
             sessions = cast(
                 "list[str | None]", await self.redis.mget([self.keys.task_index(t) for t in ids]) if ids else []
             )
@@ -179,6 +196,133 @@ class TaskService:
                 pipe.hgetall(self.keys.task(sid, tid))
             raws = await pipe.execute() if pairs else []
         return [rec for rec in (TaskRecord.from_hash(raw) for raw in raws if raw) if rec.owner == principal.id]
+
+    async def last_event_id(self, session_id: str) -> str:
+        """The id of the session's newest event ("0-0" when it has none): follow it from here to miss nothing
+        of what a call made next writes."""
+        newest = cast("list[tuple[str, Any]]", await self.redis.xrevrange(self.keys.events(session_id), count=1))
+        return newest[0][0] if newest else "0-0"
+
+    # --- sessions (LangGraph threads) ------------------------------------------------------------------
+
+    async def create_session(
+        self,
+        principal: Principal,
+        session_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        if_exists: str = "raise",
+    ) -> SessionRecord:
+        """An empty session of ``principal``, ready for tasks (its graph is set by the first one).
+
+        A taken id raises ``Conflict``, unless ``if_exists='do_nothing'`` and the session is the caller's:
+        then it is returned as it is.
+        """
+        if if_exists not in IF_EXISTS:
+            raise InvalidInput(f"if_exists must be one of {', '.join(IF_EXISTS)}")
+        if session_id is not None and not SESSION_ID_RE.match(session_id):
+            raise InvalidInput("session_id must be 1-128 characters of letters, digits and . _ : -")
+        session = SessionRecord(
+            id=session_id or new_session_id(),
+            owner=principal.id,
+            created_at=time.time(),
+            metadata=dict(metadata or {}),
+        )
+        verdict = await self._run(self._create_session, create_session_call(self.keys, self.settings, session))
+        if verdict == "forbidden" or (verdict == "exists" and if_exists == "raise"):
+            raise Conflict(f"session {session.id!r} already exists")
+        if verdict == "exists":
+            return await self.get_session(principal, session.id)
+        key = self.keys.principal_sessions(principal.id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(key, {session.id: session.created_at}, nx=True)
+            pipe.expire(key, self.settings.session_ttl_seconds)
+            await pipe.execute()
+        return session
+
+    async def get_session(self, principal: Principal, session_id: str) -> SessionRecord:
+        """The session with its latest task, if it exists and belongs to ``principal``; else ``NotFound``."""
+        found = await self._load_sessions([session_id]) if SESSION_ID_RE.match(session_id) else [None]
+        session = found[0]
+        if session is None or session.owner != principal.id:
+            raise NotFound(f"session {session_id!r} not found")
+        return session
+
+    async def search_sessions(
+        self,
+        principal: Principal,
+        match: Callable[[SessionRecord], bool] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> list[SessionRecord]:
+        """The principal's sessions, newest first, that ``match`` accepts (all without it), after skipping
+        ``offset`` of them. Sessions that expired or were deleted leave the index on the way."""
+        key = self.keys.principal_sessions(principal.id)
+        found: list[SessionRecord] = []
+        skipped = start = 0
+        while len(found) < limit:
+            ids = cast("list[str]", await self.redis.zrevrange(key, start, start + SEARCH_BATCH - 1))
+            if not ids:
+                break
+            sessions = await self._load_sessions(ids)
+            gone = [sid for sid, s in zip(ids, sessions) if s is None or s.owner != principal.id]
+            if gone:
+                await self.redis.zrem(key, *gone)
+            start += len(ids) - len(gone)  # the index shrank by what left it
+            for session in sessions:
+                if session is None or session.owner != principal.id or (match is not None and not match(session)):
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                found.append(session)
+                if len(found) == limit:
+                    break
+        return found
+
+    async def delete_session(self, principal: Principal, session_id: str) -> None:
+        """Delete the session, its events and its task records; ``Conflict`` while a task of it is running
+        (cancel it first), ``NotFound`` unless it is the principal's. Checkpoints are the checkpointer's."""
+        if not SESSION_ID_RE.match(session_id):
+            raise NotFound(f"session {session_id!r} not found")
+        raw = await self._run(self._delete_session, delete_session_call(self.keys, session_id, principal.id))
+        verdict, task_ids = raw[0], list(raw[1:])
+        if verdict == "missing":
+            raise NotFound(f"session {session_id!r} not found")
+        if verdict == "busy":
+            raise Conflict(f"session {session_id!r} is running task {task_ids[0]}; cancel it first")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for task_id in task_ids:
+                pipe.delete(self.keys.task_index(task_id))
+            if task_ids:
+                pipe.zrem(self.keys.principal_tasks(principal.id), *task_ids)
+            pipe.zrem(self.keys.principal_sessions(principal.id), session_id)
+            await pipe.execute()
+
+    async def _load_sessions(self, session_ids: list[str]) -> list[SessionRecord | None]:
+        """Each session (None where there is none) with its latest task: the active one, else the newest."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid in session_ids:
+                pipe.hgetall(self.keys.session(sid))
+                pipe.lindex(self.keys.session_tasks(sid), -1)
+            raw = await pipe.execute()
+        sessions: list[SessionRecord | None] = []
+        for n, sid in enumerate(session_ids):
+            fields, newest = raw[2 * n], raw[2 * n + 1]
+            session = SessionRecord.from_hash(sid, fields) if fields else None
+            sessions.append(session)
+            if session is not None:
+                session.active = session.active or newest  # the task to describe it by (loaded below)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for s in sessions:
+                if s is not None and s.active:
+                    pipe.hgetall(self.keys.task(s.id, s.active))
+            tasks = iter(await pipe.execute())
+        for s in sessions:
+            if s is not None and s.active:
+                task = next(tasks)
+                s.latest = TaskRecord.from_hash(task) if task else None
+                s.active = s.active if s.latest is not None and not s.latest.status.terminal else None
+        return sessions
 
     # --- resume and cancel --------------------------------------------------------------------------
 

@@ -1,0 +1,364 @@
+"""``/threads/{thread_id}/runs``: runs are graphgate tasks, started, followed and cancelled through the task
+service, run by the same workers, streamed from the same Redis stream as every other task.
+
+* ``input`` starts a task (``multitask_strategy`` is the task's multitask; LangGraph's default, reject);
+* ``command={"resume": value}`` answers the thread's pending interrupt (``TaskService.resume``): the paused
+  task continues under its own id, so the run id of a resumed run is the id of the run that paused;
+  with several interrupts pending, ``{interrupt id: value}`` answers them;
+* ``/stream`` translates the run's events into SSE frames (gateway/langgraph_api/wire.py), ``/wait`` and
+  ``/join`` answer the thread's values when the run stops (``{"__error__": …}`` when it failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from graphgate.core.errors import Conflict, GraphgateError, InvalidInput, NotFound
+from graphgate.core.store import SessionRecord, TaskRecord, TaskStatus
+from graphgate.core.tasks import Principal
+from graphgate.gateway.api.deps import Gateway, GatewayDep
+from graphgate.gateway.fanout import parse_id
+from graphgate.gateway.langgraph_api import shapes
+from graphgate.gateway.langgraph_api.deps import RATE_LIMITED, Caller, States
+from graphgate.gateway.langgraph_api.follow import Stop, Watch, run_events, stopped_now, until_stopped, wait_stop
+from graphgate.gateway.langgraph_api.requests import RunCreate
+from graphgate.gateway.langgraph_api.state import StateReader
+from graphgate.gateway.langgraph_api.wire import (
+    STREAM_MODES,
+    RunView,
+    dumps,
+    failure,
+    stream_modes,
+    with_interrupts,
+)
+
+router = APIRouter(tags=["langgraph: runs"])
+
+HEARTBEAT_SECONDS = 10.0  # a waiting /wait or /join sends a newline this often, so proxies keep it open
+RUN_STATUSES = ("pending", "running", "error", "success", "timeout", "interrupted")
+_BACKGROUND: set[asyncio.Future[Any]] = set()  # cancels started by closed streams, kept until they finish
+
+
+# --- starting a run --------------------------------------------------------------------------------------
+
+
+async def _start(gw: Gateway, who: Principal, thread_id: str, body: RunCreate) -> tuple[TaskRecord, str]:
+    """Start (or resume) the run ``body`` asks for; returns its task and the thread's stream id before it.
+    A refused run changes nothing: not even the thread ``if_not_exists='create'`` made for it stays."""
+    body.check()
+    graph = shapes.resolve_assistant(gw.graphs, body.assistant_id)
+    mode, configurable = body.run_config()
+    if body.input is not None:
+        gw.graphs.validate_input(graph, body.input)
+    made = False
+    try:
+        session = await gw.service.get_session(who, thread_id)
+    except NotFound:
+        if body.if_not_exists != "create":
+            raise NotFound(f"thread {thread_id!r} not found (if_not_exists='create' makes it)") from None
+        session = await gw.service.create_session(who, thread_id, if_exists="do_nothing")
+        made = True
+    try:
+        after = await gw.service.last_event_id(thread_id)
+        if body.command is not None:
+            return await _resume(gw, who, session, graph, body.command), after
+        return await _new_run(gw, who, session, graph, body, mode, configurable), after
+    except GraphgateError:
+        if made:
+            await gw.service.delete_session(who, thread_id)
+        raise
+
+
+async def _new_run(
+    gw: Gateway,
+    who: Principal,
+    session: SessionRecord,
+    graph: str,
+    body: RunCreate,
+    mode: str,
+    configurable: dict[str, Any],
+) -> TaskRecord:
+    waiting = session.latest if session.active and session.latest else None
+    if waiting and waiting.status == TaskStatus.WAITING_INPUT and body.multitask_strategy == "reject":
+        raise Conflict(
+            f"thread {session.id!r} has run {waiting.id} waiting for input: answer it with "
+            "command={'resume': ...}, cancel it, or start this run with multitask_strategy 'interrupt'"
+        )
+    return await gw.service.create_task(
+        who,
+        input=body.input or {},
+        graph=graph,
+        session_id=session.id,
+        mode=mode,
+        config=configurable,
+        multitask=body.multitask_strategy,
+        metadata=body.metadata,
+    )
+
+
+async def _resume(
+    gw: Gateway, who: Principal, session: SessionRecord, graph: str, command: dict[str, Any]
+) -> TaskRecord:
+    """Answer the thread's pending interrupt(s) with ``command['resume']``."""
+    other = sorted(set(command) - {"resume"})
+    if other:
+        raise InvalidInput(f"command: only 'resume' is supported, not {', '.join(other)}")
+    if "resume" not in command:
+        raise InvalidInput("command needs 'resume': the answer to the thread's pending interrupt")
+    task = session.latest if session.active else None
+    if task is None or task.status != TaskStatus.WAITING_INPUT:
+        raise Conflict(f"thread {session.id!r} has no run waiting for input")
+    if task.graph != graph:
+        raise Conflict(f"thread {session.id!r} runs assistant {task.graph!r}, not {graph!r}")
+    value = command["resume"]
+    pending = {i["interrupt_id"] for i in task.pending()}
+    if isinstance(value, dict) and value and set(value) <= pending:  # {interrupt id: answer}
+        if len(value) == 1:
+            ((interrupt_id, answer),) = value.items()
+            return await gw.service.resume(who, task.id, answer, interrupt_id)
+        return await gw.service.resume(who, task.id, value)
+    if value is None:
+        raise InvalidInput("command.resume must not be null")
+    return await gw.service.resume(who, task.id, value)
+
+
+def _locations(record: TaskRecord, modes: tuple[str, ...] | None = None, tail: str = "") -> dict[str, str]:
+    """Where the run is (``Content-Location``, which the SDK reads the run id from) and where to reconnect."""
+    run_path = f"/threads/{record.session_id}/runs/{record.id}"
+    headers = {"Content-Location": run_path}
+    if tail:
+        query = f"?{urlencode([('stream_mode', m) for m in modes])}" if modes else ""
+        headers["Location"] = f"{run_path}/{tail}{query}"
+    return headers
+
+
+@router.post("/threads/{thread_id}/runs", dependencies=RATE_LIMITED)
+async def create(thread_id: str, body: RunCreate, response: Response, gw: GatewayDep, who: Caller) -> dict[str, Any]:
+    """Start a run in the background (or resume the thread's interrupted one) and answer it at once."""
+    stream_modes(body.stream_mode)  # refused now rather than when someone joins the stream
+    record, _ = await _start(gw, who, thread_id, body)
+    response.headers.update(_locations(record))
+    return shapes.run(record)
+
+
+@router.post("/threads/{thread_id}/runs/stream", dependencies=RATE_LIMITED)
+async def stream(thread_id: str, body: RunCreate, gw: GatewayDep, who: Caller, states: States) -> EventSourceResponse:
+    """Start (or resume) a run and stream it in the requested modes until it stops."""
+    modes = stream_modes(body.stream_mode)
+    record, after = await _start(gw, who, thread_id, body)
+    view = RunView(record.id, thread_id, record.graph, shapes.assistant_id(record.graph), modes)
+    cancel = body.on_disconnect == "cancel"
+    headers = _locations(record, modes, "stream")
+    return _sse(gw, who, states, record, view, after, cancel, headers, _still_paused(record))
+
+
+def _still_paused(record: TaskRecord) -> Stop | None:
+    """After an answer to some of a pause's interrupts the run does not go on: it stops where it is, on the
+    interrupts still pending."""
+    return stopped_now(record) if record.status == TaskStatus.WAITING_INPUT else None
+
+
+@router.post("/threads/{thread_id}/runs/wait", dependencies=RATE_LIMITED)
+async def wait(thread_id: str, body: RunCreate, gw: GatewayDep, who: Caller, states: States) -> StreamingResponse:
+    """Start (or resume) a run and answer the thread's values when it stops."""
+    record, after = await _start(gw, who, thread_id, body)
+    paused = _still_paused(record) is not None  # look at the record itself: the run is not going on
+    return _outcome(gw, who, states, record, None if paused else after, _locations(record, None, "join"))
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(
+    thread_id: str,
+    gw: GatewayDep,
+    who: Caller,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    status: Annotated[str | None, Query()] = None,
+    select: Annotated[list[str] | None, Query()] = None,
+) -> list[dict[str, Any]]:
+    """The thread's runs, newest first."""
+    if status is not None and status not in RUN_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(RUN_STATUSES)}")
+    if status is None:
+        records = await gw.service.list_tasks(who, thread_id, limit, offset)
+    else:
+        every = await gw.service.list_tasks(who, thread_id, 1000)
+        records = [r for r in every if shapes.run_status(r) == status][offset : offset + limit]
+    return [shapes.select(shapes.run(r), select) for r in records]
+
+
+async def _run_of(gw: Gateway, who: Principal, thread_id: str, run_id: str) -> TaskRecord:
+    record = await gw.service.get_task(who, run_id)
+    if record.session_id != thread_id:
+        raise NotFound(f"run {run_id!r} not found in thread {thread_id!r}")
+    return record
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}")
+async def get(thread_id: str, run_id: str, gw: GatewayDep, who: Caller) -> dict[str, Any]:
+    return shapes.run(await _run_of(gw, who, thread_id, run_id))
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join")
+async def join(thread_id: str, run_id: str, gw: GatewayDep, who: Caller, states: States) -> StreamingResponse:
+    """Wait for the run to stop; the thread's values then (at once if it has stopped already)."""
+    record = await _run_of(gw, who, thread_id, run_id)
+    return _outcome(gw, who, states, record, None, _locations(record))
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream")
+async def join_stream(
+    thread_id: str,
+    run_id: str,
+    gw: GatewayDep,
+    who: Caller,
+    states: States,
+    stream_mode: Annotated[list[str] | None, Query()] = None,
+    cancel_on_disconnect: bool = False,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    """Follow a run until it stops: after ``Last-Event-ID`` (a reconnect), else from now on."""
+    modes = stream_modes([m for m in stream_mode or [] if m], STREAM_MODES)  # the SDK sends None as ""
+    record = await _run_of(gw, who, thread_id, run_id)
+    view = RunView(record.id, thread_id, record.graph, shapes.assistant_id(record.graph), modes)
+    if last_event_id:
+        try:
+            parse_id(last_event_id)
+        except ValueError:
+            raise InvalidInput("Last-Event-ID must be an id this stream sent (like 1732560000000-0)") from None
+        after: str | None = last_event_id
+    else:
+        after = await gw.service.last_event_id(thread_id)
+        record = await _run_of(gw, who, thread_id, run_id)
+        if stopped_now(record) is not None:
+            after = None  # nothing more will come: the stream ends after its metadata
+    return _sse(gw, who, states, record, view, after, cancel_on_disconnect, _locations(record))
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel", dependencies=RATE_LIMITED)
+async def cancel(
+    thread_id: str,
+    run_id: str,
+    gw: GatewayDep,
+    who: Caller,
+    wait: bool = False,
+    action: str = "interrupt",
+) -> Response:
+    """Cancel the run (queued or waiting: at once; running: at its next step); ``wait=1`` until it stopped."""
+    if action != "interrupt":
+        raise InvalidInput(f"action {action!r} is not supported; use 'interrupt'")
+    record = await _run_of(gw, who, thread_id, run_id)
+    after = await gw.service.last_event_id(thread_id)
+    record = await gw.service.cancel(who, record.id)
+    if wait and stopped_now(record) is None:
+        await until_stopped(gw, thread_id, record.id, after)
+    return Response(status_code=204 if wait else 202)
+
+
+# --- answering a run -----------------------------------------------------------------------------------------
+
+
+async def _values_at(states: StateReader, gw: Gateway, who: Principal, thread_id: str) -> dict[str, Any]:
+    return await states.values(await gw.service.get_session(who, thread_id))
+
+
+async def _result(
+    gw: Gateway, who: Principal, states: StateReader, stop: Stop | None, thread_id: str
+) -> dict[str, Any]:
+    """What /wait and /join answer: the thread's values (with ``__interrupt__`` when the run paused), or
+    ``{"__error__": {"error", "message"}}`` when it failed."""
+    if stop is not None and stop.failed:
+        return {"__error__": failure(stop.event)}
+    values = await _values_at(states, gw, who, thread_id)
+    return with_interrupts(values, stop.interrupts if stop is not None else [])
+
+
+def _outcome(
+    gw: Gateway, who: Principal, states: StateReader, record: TaskRecord, after: str | None, headers: dict[str, str]
+) -> StreamingResponse:
+    """The run's result as JSON once it stops; newlines before it keep a long wait's connection alive (JSON
+    allows leading whitespace, and the SDK reads the body whole)."""
+
+    async def body() -> AsyncIterator[bytes]:
+        waiting = asyncio.ensure_future(wait_stop(gw, who, record, after))
+        try:
+            while True:
+                done, _ = await asyncio.wait({waiting}, timeout=HEARTBEAT_SECONDS)
+                if done:
+                    break
+                yield b"\n"
+            result = await _result(gw, who, states, waiting.result(), record.session_id)
+        finally:
+            waiting.cancel()
+        yield dumps(result).encode()
+
+    return StreamingResponse(body(), media_type="application/json", headers=headers)
+
+
+def _sse(
+    gw: Gateway,
+    who: Principal,
+    states: StateReader,
+    record: TaskRecord,
+    view: RunView,
+    after: str | None,
+    cancel_on_disconnect: bool,
+    headers: dict[str, str],
+    stopped_at: Stop | None = None,
+) -> EventSourceResponse:
+    """The run's frames from ``after`` until it stops; the frames of ``stopped_at`` at once when the run is
+    there already; the metadata frame only when ``after`` is None."""
+
+    async def feed() -> AsyncIterator[ServerSentEvent]:
+        yield view.metadata().sse()
+        if stopped_at is not None:
+            values = (
+                await _values_at(states, gw, who, record.session_id) if view.needs_values(stopped_at.event) else None
+            )
+            for frame in view.stop(stopped_at.event, stopped_at.interrupts, values):
+                yield frame.sse()
+            return
+        if after is None:
+            return
+        stopped = False
+        watch = Watch()
+        try:
+            async for event in run_events(gw, record.session_id, record.id, after):
+                for frame in view.progress(event):
+                    yield frame.sse()
+                stop = watch.see(event)
+                if stop is not None:
+                    stopped = True
+                    values = await _values_at(states, gw, who, record.session_id) if view.needs_values(event) else None
+                    for frame in view.stop(event, stop.interrupts, values):
+                        yield frame.sse()
+                    return
+        finally:
+            if not stopped and cancel_on_disconnect:  # no await here: a closed stream's task is being cancelled
+                _in_background(_cancel_quietly(gw, who, record.id))
+
+    return EventSourceResponse(
+        feed(),
+        ping=gw.settings.sse_ping_seconds,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", **headers},
+    )
+
+
+async def _cancel_quietly(gw: Gateway, who: Principal, task_id: str) -> None:
+    try:
+        await gw.service.cancel(who, task_id, "cancelled: its stream was closed")
+    except GraphgateError:
+        pass  # it stopped meanwhile
+
+
+def _in_background(work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(work)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)

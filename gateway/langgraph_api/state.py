@@ -1,0 +1,94 @@
+"""Threads' state, read from the checkpointer the workers write, through the thread's own compiled graph.
+
+The API process opens the checkpointer once (``Services.checkpointer``); its calls block, so they run in a
+worker thread and never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langgraph.types import StateSnapshot
+
+from graphgate.core.errors import InvalidInput
+from graphgate.core.services import Services
+from graphgate.core.store import SessionRecord
+from graphgate.gateway.langgraph_api.wire import jsonable
+
+
+class StateReader:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def _graph(self, session: SessionRecord) -> Any | None:
+        """The session's graph compiled with the checkpointer; None before its first run (no state yet), or when
+        the graph is no longer registered."""
+        if session.graph is None or session.graph not in self.services.graphs.specs:
+            return None
+        config = {"configurable": {"thread_id": session.id}}
+        return self.services.graphs.compiled(session.graph, self.services.checkpointer(), config)
+
+    async def snapshot(
+        self, session: SessionRecord, checkpoint_id: str | None = None, subgraphs: bool = False
+    ) -> StateSnapshot | None:
+        """The thread's state (at ``checkpoint_id``, else its newest); None when no run has written any."""
+
+        def read() -> StateSnapshot | None:
+            graph = self._graph(session)
+            return None if graph is None else graph.get_state(config(session.id, checkpoint_id), subgraphs=subgraphs)
+
+        return await asyncio.to_thread(read)
+
+    async def values(self, session: SessionRecord) -> dict[str, Any]:
+        """The thread's current values, JSON-safe ({} before any run)."""
+        snap = await self.snapshot(session)
+        values = jsonable(snap.values) if snap is not None else {}
+        return values if isinstance(values, dict) else {"__root__": values}
+
+    async def history(
+        self,
+        session: SessionRecord,
+        limit: int,
+        before: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> list[StateSnapshot]:
+        """The thread's states, newest first: at most ``limit``, older than checkpoint ``before``, whose
+        checkpoint metadata holds ``metadata``."""
+
+        def read() -> list[StateSnapshot]:
+            graph = self._graph(session)
+            if graph is None:
+                return []
+            return list(
+                graph.get_state_history(
+                    config(session.id, None),
+                    filter=metadata or None,
+                    before=config(session.id, before) if before else None,
+                    limit=limit,
+                )
+            )
+
+        return await asyncio.to_thread(read)
+
+
+def config(thread_id: str, checkpoint_id: str | None) -> dict[str, Any]:
+    conf: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+    if checkpoint_id:
+        conf["checkpoint_id"] = checkpoint_id
+    return {"configurable": conf}
+
+
+def checkpoint_id_of(checkpoint: Any, thread_id: str) -> str | None:
+    """The checkpoint id a request names: a bare id, or a ``{"checkpoint_id", "checkpoint_ns"}`` object of this
+    thread's root graph; ``InvalidInput`` for a subgraph's namespace or another thread."""
+    if checkpoint is None or isinstance(checkpoint, str):
+        return checkpoint or None
+    if not isinstance(checkpoint, dict):
+        raise InvalidInput("checkpoint must be a checkpoint id or an object with checkpoint_id")
+    if checkpoint.get("checkpoint_ns"):
+        raise InvalidInput("a subgraph's checkpoint (checkpoint_ns) is not supported")
+    if checkpoint.get("thread_id") not in (None, thread_id):
+        raise InvalidInput("checkpoint belongs to another thread")
+    value = checkpoint.get("checkpoint_id")
+    return str(value) if value else None
