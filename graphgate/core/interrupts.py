@@ -243,7 +243,7 @@ def answer_from_text_for_actions(actions: list[dict[str, Any]], text: str) -> li
         return [{"type": "reject"} for _ in actions]
     match = _PREFIXED.match(stripped)
     verb, rest = (match.group(1).casefold(), match.group(2).strip()) if match else ("", stripped)
-    if verb == "approve" and not rest:
+    if verb == "approve":  # "approve", "approve: looks good": what follows is a comment
         return [{"type": "approve"} for _ in actions]
     if verb == "edit":
         return [edit_decision(actions, _parse_args(rest))]

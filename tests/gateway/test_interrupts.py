@@ -88,6 +88,7 @@ def test_words_and_clicks_become_the_middlewares_decisions() -> None:
     data = interrupt_data("i", HITL)
     assert resume_value(data, "approve") == {"decisions": [{"type": "approve"}]}
     assert resume_value(data, "Yes!") == {"decisions": [{"type": "approve"}]}
+    assert resume_value(data, "approve: looks good") == {"decisions": [{"type": "approve"}]}
     assert resume_value(data, "reject") == {"decisions": [{"type": "reject"}]}
     assert resume_value(data, "reject: wrong recipient") == {
         "decisions": [{"type": "reject", "message": "wrong recipient"}]
