@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from graphgate.core.errors import RateLimited
+from graphgate.core.errors import TooManyRequests
 from graphgate.core.keys import Keys
 from graphgate.core.tasks import Principal
 from graphgate.gateway.api.deps import GatewayDep, PrincipalDep
@@ -28,7 +28,7 @@ class RateLimiter:
     per_minute: int
 
     async def hit(self, principal: Principal, now: float | None = None) -> None:
-        """Count one request of ``principal``; raise ``RateLimited`` (429 with Retry-After: the seconds until
+        """Count one request of ``principal``; raise ``TooManyRequests`` (429 with Retry-After: the seconds until
         the window ends) when it is over the limit. Refused requests count too."""
         if self.per_minute <= 0:
             return
@@ -41,7 +41,7 @@ class RateLimiter:
             count, _ = await pipe.execute()
         if count > self.per_minute:
             retry_after = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
-            raise RateLimited(
+            raise TooManyRequests(
                 f"rate limit of {self.per_minute} requests per minute exceeded; try again in {retry_after} s",
                 retry_after,
             )

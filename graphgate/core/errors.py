@@ -46,7 +46,7 @@ class PayloadTooLarge(GraphgateError):
     code = "payload_too_large"
 
 
-class RateLimited(GraphgateError):
+class TooManyRequests(GraphgateError):
     status_code = 429
     code = "rate_limited"
 

@@ -18,6 +18,9 @@ Tests can make calls fail on demand (``fail``: 429 with ``retry_after``, or any 
 ``getUpdates`` from a queue (``enqueue``). ``message_update`` / ``callback_update`` build real ``Update``
 JSON shapes (a reply's ``reply_to_message`` carries the replied message with its inline keyboard, as
 Telegram sends it).
+
+One module of more than 400 lines, on purpose: it has one job, to behave as Telegram does, and its
+methods share one store of chats and messages; split, each part would reach into the others' state.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ takes a trigger id that ``trigger`` issued (good once, for 3 seconds, as Slack's
 as Slack does (``check_view``) and records it in ``views``. Socket Mode:
 ``apps.connections.open`` hands out a WebSocket on the same server; ``socket_send`` pushes an envelope to the
 connected app and ``socket_acks`` collects what it answered.
+
+One module of more than 400 lines, on purpose: it has one job, to behave as Slack does, and its
+methods share one store of chats and messages; split, each part would reach into the others' state.
 """
 
 from __future__ import annotations

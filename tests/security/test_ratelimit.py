@@ -11,7 +11,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from graphgate.core.errors import RateLimited
+from graphgate.core.errors import TooManyRequests
 from graphgate.core.keys import Keys
 from graphgate.core.tasks import Principal
 from graphgate.gateway.ratelimit import WINDOW_SECONDS, RateLimiter
@@ -28,7 +28,7 @@ def test_limiter_counts_per_principal_and_window(redis_url: str) -> None:
         start = 1_800_000_000.0 + 12  # 12 s into a window
         for i in range(3):
             await limiter.hit(Principal("ann"), now=start + i)
-        with pytest.raises(RateLimited) as refused:
+        with pytest.raises(TooManyRequests) as refused:
             await limiter.hit(Principal("ann"), now=start + 5)
         assert refused.value.status_code == 429
         assert refused.value.headers == {"Retry-After": str(WINDOW_SECONDS - 12 - 5)}
