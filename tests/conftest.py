@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from graphgate.testing.client import Api
-from graphgate.testing.stack import RedisServer, Stack
+from graphgate.testing.stack import RedisServer, Stack, running_stack
 
 
 @pytest.fixture(scope="session")
@@ -27,13 +27,8 @@ def redis_url(redis_server: RedisServer) -> str:
 @pytest.fixture(scope="session")
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One API process and one worker process (prefork, 2 children), shared by the integration tests."""
-    s = Stack(redis_url=redis_url, workdir=tmp_path_factory.mktemp("stack"))
-    try:
-        s.start_worker()
-        s.start_api()
+    with running_stack(redis_url, tmp_path_factory.mktemp("stack")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,6 +176,21 @@ class Stack:
             self.stop_proc(proc)
         self.apis.clear()
         self.workers.clear()
+
+
+@contextmanager
+def running_stack(
+    redis_url: str, workdir: Path, extra_env: dict[str, str] | None = None, concurrency: int = 2
+) -> Iterator[Stack]:
+    """A stack with one worker (``concurrency`` children) and one API, stopped when the block ends however it
+    ends (a test module's fixture: ``with running_stack(...) as stack: yield stack``)."""
+    stack = Stack(redis_url=redis_url, workdir=workdir, extra_env=dict(extra_env or {}))
+    try:
+        stack.start_worker(concurrency=concurrency)
+        stack.start_api()
+        yield stack
+    finally:
+        stack.stop()
 
 
 def token(sub: str, **claims: object) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from graphgate.testing.client import Api, terminal_of
 from graphgate.testing.fake_openai import FakeOpenAI
-from graphgate.testing.stack import Stack
+from graphgate.testing.stack import Stack, running_stack
 
 API_KEY = "sk-test-graphgate"
 
@@ -31,13 +31,8 @@ def openai_stack(
         "GRAPHGATE_CHAT_MODEL_BASE_URL": openai_server.base_url,
         "GRAPHGATE_CHAT_MODEL_API_KEY": API_KEY,
     }
-    stack = Stack(redis_url=redis_url, workdir=tmp_path_factory.mktemp("openai"), extra_env=env)
-    try:
-        stack.start_worker()
-        stack.start_api()
+    with running_stack(redis_url, tmp_path_factory.mktemp("openai"), env) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_streamed_tool_calls_approval_and_answer_through_chat_openai(

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from graphgate.testing.client import Api, terminal_of
-from graphgate.testing.stack import Stack
+from graphgate.testing.stack import Stack, running_stack
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -29,15 +29,8 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def pg_stack(redis_url: str, pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(
-        redis_url=redis_url, workdir=tmp_path_factory.mktemp("pg"), extra_env={"GRAPHGATE_CHECKPOINTER_URL": pg_url}
-    )
-    try:
-        stack.start_worker()
-        stack.start_api()
+    with running_stack(redis_url, tmp_path_factory.mktemp("pg"), {"GRAPHGATE_CHECKPOINTER_URL": pg_url}) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_interactive_writer_with_postgres_checkpoints(pg_stack: Stack, pg_url: str) -> None:

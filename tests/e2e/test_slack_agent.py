@@ -29,7 +29,7 @@ from graphgate.testing.slack import (
     status_says,
     tasks_of,
 )
-from graphgate.testing.stack import Proc, Stack
+from graphgate.testing.stack import Proc, Stack, running_stack
 from graphgate.testing.waiting import wait_for
 
 COMMANDS = {"/ask": "agent", "/review": "parallel"}
@@ -52,13 +52,8 @@ def agent_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, fake_s
         GRAPHGATE_SLACK_MENTION_GRAPH="agent",
         GRAPHGATE_OFFLINE_MODEL_DELAY="0.2",  # answers stream for a second or two: the tool progress shows
     )
-    stack = Stack(redis_url=redis_url, workdir=tmp_path_factory.mktemp("slack-agent"), extra_env=env)
-    try:
-        stack.start_worker()
-        stack.start_api()
+    with running_stack(redis_url, tmp_path_factory.mktemp("slack-agent"), env) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")

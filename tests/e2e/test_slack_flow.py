@@ -35,7 +35,7 @@ from graphgate.testing.slack import (
     summarize_calls,
     write_report,
 )
-from graphgate.testing.stack import Proc, Stack
+from graphgate.testing.stack import Proc, Stack, running_stack
 from graphgate.testing.waiting import wait_for
 
 INTERVAL = 0.3  # GRAPHGATE_DISPATCHER_CHANNEL_INTERVAL in these tests
@@ -54,13 +54,8 @@ def fake_slack() -> Iterator[FakeSlack]:
 @pytest.fixture(scope="module")
 def slack_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlack) -> Iterator[Stack]:
     env = slack_env(fake_slack, GRAPHGATE_OFFLINE_MODEL_DELAY="0.01")
-    stack = Stack(redis_url=redis_url, workdir=tmp_path_factory.mktemp("slack"), extra_env=env)
-    try:
-        stack.start_worker()
-        stack.start_api()
+    with running_stack(redis_url, tmp_path_factory.mktemp("slack"), env) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from langgraph_sdk._sync.client import SyncLangGraphClient
 from langgraph_sdk.errors import ConflictError, InternalServerError, NotFoundError, UnprocessableEntityError
 
 from graphgate.testing.client import Api
-from graphgate.testing.stack import Stack, token
+from graphgate.testing.stack import Stack, running_stack, token
 from graphgate.testing.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -33,17 +33,8 @@ NAMESPACE_GRAPH = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
 @pytest.fixture(scope="module")
 def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(
-        redis_url=redis_url,
-        workdir=tmp_path_factory.mktemp("langgraph-api"),
-        extra_env={"GRAPHGATE_CONFIG": str(CONFIG)},
-    )
-    try:
-        stack.start_worker()
-        stack.start_api()
+    with running_stack(redis_url, tmp_path_factory.mktemp("langgraph-api"), {"GRAPHGATE_CONFIG": str(CONFIG)}) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def sdk(server: Stack, sub: str) -> SyncLangGraphClient:

@@ -17,7 +17,7 @@ from graphgate.core.settings import Settings
 from graphgate.testing.dispatcher import start_dispatcher
 from graphgate.testing.fake_slack import FakeSlack
 from graphgate.testing.slack import SlackSender, new_channel, slack_env
-from graphgate.testing.stack import Stack
+from graphgate.testing.stack import Stack, running_stack
 from graphgate.testing.waiting import wait_for
 
 pytestmark = pytest.mark.integration  # starts graphgate processes
@@ -29,13 +29,8 @@ CLIENT_ID = "1111.2222"
 def oauth_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack) -> Iterator[Stack]:
     env = slack_env(fake, GRAPHGATE_SLACK_CLIENT_ID=CLIENT_ID, GRAPHGATE_SLACK_CLIENT_SECRET="client-secret")
     env["GRAPHGATE_SLACK_BOT_TOKEN"] = ""
-    stack = Stack(redis_url=redis_url, workdir=tmp_path_factory.mktemp("slack-oauth"), extra_env=env)
-    try:
-        stack.start_worker(concurrency=1)
-        stack.start_api()
+    with running_stack(redis_url, tmp_path_factory.mktemp("slack-oauth"), env, concurrency=1) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def install(stack: Stack, fake: FakeSlack, team: str) -> httpx.Response:
