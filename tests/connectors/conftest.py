@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from graphgate.core.registry import GraphRegistry
-from tests.connectors.world import World, registry_in
+from graphgate.testing.world import PLAIN_GRAPH, World, write_registry
 
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> GraphRegistry:
-    return registry_in(tmp_path_factory.mktemp("graphs"))
+    return write_registry(tmp_path_factory.mktemp("graphs"), PLAIN_GRAPH, ["plain"])
 
 
 @pytest.fixture

@@ -4,23 +4,16 @@ several pending interrupts (the worker's side of a pause is written with the wor
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-import redis.asyncio as aioredis
 
 from graphgate.core.errors import Conflict, InvalidInput
-from graphgate.core.interrupts import interrupt_data
-from graphgate.core.registry import GraphRegistry, load_registry
-from graphgate.core.settings import Settings
-from graphgate.core.store import TaskRecord, TaskStatus, pause
-from graphgate.core.tasks import Principal, TaskService
-from graphgate.workers.runstore import RunStore
+from graphgate.core.registry import GraphRegistry
+from graphgate.core.store import TaskRecord, TaskStatus
+from graphgate.core.tasks import Principal
+from graphgate.testing.world import World, write_registry
 
 GRAPHS = """
 from typing_extensions import NotRequired, TypedDict
@@ -50,62 +43,12 @@ ALICE = Principal("alice")
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> GraphRegistry:
-    folder = tmp_path_factory.mktemp("graphs")
-    (folder / "graphs.py").write_text(GRAPHS)
-    config = folder / "langgraph.json"
-    config.write_text(json.dumps({"graphs": {"chat": "./graphs.py:chat", "plain": "./graphs.py:plain"}}))
-    return load_registry(Path(config))
+    return write_registry(tmp_path_factory.mktemp("graphs"), GRAPHS, ["chat", "plain"])
 
 
 @pytest.fixture
-def settings(redis_url: str) -> Settings:
-    return Settings(redis_url=redis_url, key_prefix=f"t{uuid.uuid4().hex[:8]}")
-
-
-class World:
-    """A task service and the worker's store on one Redis, with what the service handed to the queue."""
-
-    def __init__(self, settings: Settings, registry: GraphRegistry) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.enqueued: list[str] = []
-        self.aredis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
-        self.service = TaskService(self.aredis, settings, self._enqueue, registry)
-        self.store = RunStore(redis.Redis.from_url(settings.redis_url, decode_responses=True), settings)
-        self.settings = settings
-
-    async def _enqueue(self, task_id: str, *_: Any, **__: Any) -> None:
-        self.enqueued.append(task_id)
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-    def waiting(self, graph: str, values: list[Any]) -> TaskRecord:
-        """A task of ``graph`` whose run stopped on one interrupt per value, as a worker leaves it."""
-        record = self.run(self.service.create_task(ALICE, input={}, graph=graph))
-        token = self.store.acquire_lease(record.session_id, record.id)
-        assert token
-        started = self.store.transition(record, {TaskStatus.QUEUED}, TaskStatus.RUNNING, None, token)
-        assert started.ok
-        events, fields = pause([interrupt_data(f"i{n}", v) for n, v in enumerate(values)])
-        assert self.store.transition(
-            record, {TaskStatus.RUNNING}, TaskStatus.WAITING_INPUT, events, token, fields=fields
-        ).ok
-        self.store.release_lease(record.session_id, record.id, token)
-        self.enqueued.clear()
-        return self.run(self.service.get_task(ALICE, record.id))
-
-    def events(self, record: TaskRecord) -> list[dict[str, Any]]:
-        entries = self.store.redis.xrange(self.store.keys.events(record.session_id))
-        return [json.loads(fields["e"]) for _, fields in entries]
-
-    def close(self) -> None:
-        self.run(self.aredis.aclose())
-        self.loop.close()
-
-
-@pytest.fixture
-def world(settings: Settings, registry: GraphRegistry) -> Iterator[World]:
-    w = World(settings, registry)
+def world(redis_url: str, registry: GraphRegistry) -> Iterator[World]:
+    w = World(redis_url, registry)
     yield w
     w.close()
 
@@ -150,7 +93,7 @@ def test_input_the_graph_refuses_is_refused_and_changes_nothing(
 
 
 def test_a_tool_approval_is_answered_with_the_middlewares_format(world: World) -> None:
-    record = world.waiting("chat", [HITL])
+    record = world.waiting(ALICE, graph="chat", questions=[HITL])
     assert record.interrupt and record.interrupt["kind"] == "tool_approval"
     with pytest.raises(InvalidInput, match="'respond' is not allowed"):
         world.run(world.service.resume(ALICE, record.id, {"type": "respond", "message": "x"}))
@@ -166,8 +109,9 @@ def test_a_tool_approval_is_answered_with_the_middlewares_format(world: World) -
 
 def test_several_interrupts_are_answered_one_by_one(world: World) -> None:
     record = world.waiting(
-        "plain",
-        [
+        ALICE,
+        graph="plain",
+        questions=[
             {"question": "Legal?", "options": ["approve", "reject"]},
             {"question": "Finance?", "options": ["approve", "reject"]},
         ],
@@ -193,7 +137,7 @@ def test_several_interrupts_are_answered_one_by_one(world: World) -> None:
 
 
 def test_several_interrupts_answered_at_once_with_a_map(world: World) -> None:
-    record = world.waiting("plain", ["A?", "B?"])
+    record = world.waiting(ALICE, graph="plain", questions=["A?", "B?"])
     with pytest.raises(Conflict, match="'nope' is not pending"):
         world.run(world.service.resume(ALICE, record.id, "x", interrupt_id="nope"))
     done = world.run(world.service.resume(ALICE, record.id, {"i0": "a", "i1": "b"}))
@@ -201,7 +145,7 @@ def test_several_interrupts_answered_at_once_with_a_map(world: World) -> None:
 
 
 def test_concurrent_answers_to_one_interrupt_resume_once(world: World) -> None:
-    record = world.waiting("plain", ["A?"])
+    record = world.waiting(ALICE, graph="plain", questions=["A?"])
 
     async def race() -> list[Any]:
         return await asyncio.gather(
@@ -216,7 +160,7 @@ def test_concurrent_answers_to_one_interrupt_resume_once(world: World) -> None:
 
 
 def test_concurrent_answers_to_different_interrupts_all_count(world: World) -> None:
-    record = world.waiting("plain", ["A?", "B?", "C?"])
+    record = world.waiting(ALICE, graph="plain", questions=["A?", "B?", "C?"])
 
     async def race() -> list[Any]:
         return await asyncio.gather(

@@ -4,22 +4,15 @@ task, listed per principal newest first, found by a filter, deleted with their r
 
 from __future__ import annotations
 
-import asyncio
-import json
-import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-import redis
-import redis.asyncio as aioredis
 
 from graphgate.core.errors import Conflict, InvalidInput, NotFound
-from graphgate.core.registry import GraphRegistry, load_registry
-from graphgate.core.settings import Settings
+from graphgate.core.registry import GraphRegistry
 from graphgate.core.store import TaskStatus
-from graphgate.core.tasks import Principal, TaskService
-from graphgate.workers.runstore import RunStore
+from graphgate.core.tasks import Principal
+from graphgate.testing.world import World, write_registry
 
 GRAPHS = """
 from typing_extensions import TypedDict
@@ -40,33 +33,7 @@ ALICE, BOB = Principal("alice"), Principal("bob")
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> GraphRegistry:
-    folder = tmp_path_factory.mktemp("graphs")
-    (folder / "graphs.py").write_text(GRAPHS)
-    (folder / "langgraph.json").write_text(json.dumps({"graphs": {"one": "./graphs.py:one", "two": "./graphs.py:two"}}))
-    return load_registry(folder / "langgraph.json")
-
-
-class World:
-    """The task service and the worker's store on one Redis, with the tasks handed to the queue."""
-
-    def __init__(self, redis_url: str, registry: GraphRegistry) -> None:
-        self.settings = Settings(redis_url=redis_url, key_prefix=f"t{uuid.uuid4().hex[:8]}")
-        self.loop = asyncio.new_event_loop()
-        self.enqueued: list[str] = []
-        self.aredis = aioredis.Redis.from_url(redis_url, decode_responses=True)
-        self.service = TaskService(self.aredis, self.settings, self._enqueue, registry)
-        self.store = RunStore(redis.Redis.from_url(redis_url, decode_responses=True), self.settings)
-        self.keys = self.service.keys
-
-    async def _enqueue(self, task_id: str, *_: Any, **__: Any) -> None:
-        self.enqueued.append(task_id)
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-    def close(self) -> None:
-        self.run(self.aredis.aclose())
-        self.loop.close()
+    return write_registry(tmp_path_factory.mktemp("graphs"), GRAPHS, ["one", "two"])
 
 
 @pytest.fixture

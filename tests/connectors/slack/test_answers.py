@@ -10,7 +10,7 @@ from graphgate.connectors.slack import modals
 from graphgate.connectors.slack.answers import ANSWERED, NOT_YOURS, Answers
 from graphgate.connectors.slack.threads import SlackThread, principal
 from graphgate.core.store import TaskRecord, TaskStatus
-from tests.connectors.world import World
+from graphgate.testing.world import QUESTION, World
 
 THREAD = SlackThread("T0001", "C0001", "1700000000.000100")
 ADA, BO = "UADA0001", "UBO00001"
@@ -45,7 +45,13 @@ def click(user: str, record: TaskRecord, option: int = 0) -> tuple[dict[str, Any
 
 
 def waiting(world: World) -> TaskRecord:
-    return world.waiting(principal(THREAD.team, ADA), THREAD.session_id, THREAD.binding(ADA))
+    return world.waiting(
+        principal(THREAD.team, ADA),
+        [QUESTION],
+        graph="plain",
+        session_id=THREAD.session_id,
+        binding=THREAD.binding(ADA),
+    )
 
 
 def status(world: World, record: TaskRecord) -> TaskStatus:

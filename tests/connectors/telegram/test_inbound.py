@@ -18,7 +18,7 @@ from graphgate.connectors.telegram.replies import Replies
 from graphgate.connectors.telegram.router import Router, help_text
 from graphgate.connectors.telegram.services import TelegramServices
 from graphgate.core.store import TaskRecord, TaskStatus
-from tests.connectors.world import World
+from graphgate.testing.world import QUESTION, World
 
 BOT_ID, BOT = 123456789, "graphgate_test_bot"
 ADA, BO = 7, 8
@@ -135,7 +135,9 @@ class Handlers:
     def waiting(self) -> TaskRecord:
         """A task Ada started in the group's current session, waiting on one question."""
         session = self.world.run(self.services.store.current(GROUP)).session_id
-        record = self.world.waiting(GROUP.principal, session, GROUP.binding(ADA, "Ada", 1))
+        record = self.world.waiting(
+            GROUP.principal, [QUESTION], graph="plain", session_id=session, binding=GROUP.binding(ADA, "Ada", 1)
+        )
         self.world.run(self.services.store.started(GROUP, session, "plain", record.id))
         return record
 
