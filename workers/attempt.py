@@ -10,13 +10,17 @@ through the run's lease, so an attempt that lost its task (to a stall or a Redis
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
 
+from graphgate.core import lgrun
 from graphgate.core.events import EventType, answer_text, to_jsonable
 from graphgate.core.interrupts import interrupt_data
+from graphgate.core.rollback import roll_back
+from graphgate.core.runoptions import RunOptions
 from graphgate.core.store import TaskRecord, TaskStatus, pause
 from graphgate.workers.cancel import (
     CancelRequested,
@@ -37,6 +41,7 @@ class Attempt:
         self.task_id, self.session_id = task_id, session_id
         self.log_ids = {"task_id": task_id, "session_id": session_id}  # JSON logs carry them
         self.token = ""
+        self.options = RunOptions()
         self.events: RunEvents | None = None  # the run's progress events, once it holds the lease
 
     # --- entry ------------------------------------------------------------------------------------------
@@ -63,7 +68,9 @@ class Attempt:
             )
             return
         self.token = token
-        self.events = RunEvents(self.store, self.task_id, self.session_id, token, bound=record.binding is not None)
+        self.options = RunOptions.from_dict(record.options)
+        bound = record.binding is not None
+        self.events = RunEvents(self.store, self.task_id, self.session_id, token, bound, self.options)
         with LeaseKeeper(self.store, self.session_id, self.task_id, token) as keeper:
             try:
                 self._run_owned(record)
@@ -126,12 +133,14 @@ class Attempt:
         try:
             config = self._config(record)
             graph = self.rt.registry.compiled(record.graph, self.rt.checkpointer, config)
-            graph_input = self._input(graph, config, record)
+            graph_input, config = self._input(graph, config, record)
             nodes = NodeThreads()
             watch_soft_limit()
             with CancelWatcher(self.store, self.session_id, self.task_id, nodes):
-                self._events().stream(graph, graph_input, {**config, "callbacks": [nodes, *self._events().callbacks()]})
-            self._settle(graph, config, record)
+                events = self._events()
+                run_config = {**config, "callbacks": [nodes, *events.callbacks()]}
+                events.stream(graph, graph_input, run_config, **self._stream_kwargs())
+            self._settle(graph, self._config(record), record)
         except CancelRequested:
             reason = self.store.cancel_requested(self.session_id, self.task_id) or "cancelled by request"
             self._finish(record, TaskStatus.CANCELLED, EventType.TASK_CANCELLED, {"reason": reason}, {})
@@ -144,16 +153,35 @@ class Attempt:
             self._graph_error(record, exc)
 
     def _config(self, record: TaskRecord) -> dict[str, Any]:
+        """The run's LangGraph config: the task's configuration and run mode, the caller's run metadata (in
+        every checkpoint's metadata, as the LangGraph server keeps it), and the LangGraph config keys it set."""
         return {
+            **self.options.config,
             "configurable": {**record.config, "mode": record.mode, "thread_id": record.session_id},
-            "metadata": {"graphgate_task_id": record.id, "graphgate_run": record.run},
+            "metadata": {**(record.metadata or {}), "graphgate_task_id": record.id, "graphgate_run": record.run},
         }
 
-    def _input(self, graph: Any, config: dict[str, Any], record: TaskRecord) -> Any:
-        """What to stream: None to continue this run's own checkpoint, the resume answer, or the input."""
+    def _stream_kwargs(self) -> dict[str, Any]:
+        """LangGraph's run options the run asked for: breakpoints, runtime context, durability."""
+        opts = self.options
+        kwargs: dict[str, Any] = {}
+        if opts.interrupt_before is not None:
+            kwargs["interrupt_before"] = opts.interrupt_before
+        if opts.interrupt_after is not None:
+            kwargs["interrupt_after"] = opts.interrupt_after
+        if opts.context is not None:
+            kwargs["context"] = opts.context
+        if opts.durability is not None:
+            kwargs["durability"] = opts.durability
+        return kwargs
+
+    def _input(self, graph: Any, config: dict[str, Any], record: TaskRecord) -> tuple[Any, dict[str, Any]]:
+        """What to stream, and the config to stream it with: None to continue this run's own checkpoint, the
+        resume answer, a command, None after a breakpoint, or the input (from the checkpoint a fork names)."""
         from langgraph.types import Command
 
         state = graph.get_state(config)
+        self._events().chunks.anchor_at(_checkpoint_id(state))
         meta = state.metadata or {}
         if (
             meta.get("graphgate_task_id") == record.id
@@ -166,12 +194,19 @@ class Attempt:
             for task in state.tasks:
                 if task.result is not None and not task.error and not task.interrupts:
                     self._events().node_completed({"name": task.name, "id": task.id, "result": task.result})
-            return None
+            return None, config
         if record.run > 1 and record.resume is not None:
             answers = record.resume.get("answers") or {"": record.resume.get("answer")}
             # one answer goes as is (what every LangGraph version takes); several by interrupt id
-            return Command(resume=next(iter(answers.values())) if len(answers) == 1 else answers)
-        return record.input
+            return Command(resume=next(iter(answers.values())) if len(answers) == 1 else answers), config
+        opts = self.options
+        if opts.rollback:  # multitask 'rollback': the run this one replaced leaves no trace in the thread
+            roll_back(graph, record.session_id, opts.rollback)
+        if opts.checkpoint_id:
+            config = {**config, "configurable": {**config["configurable"], "checkpoint_id": opts.checkpoint_id}}
+        if opts.command:
+            return Command(update=opts.update, goto=opts.goto if opts.goto is not None else ()), config
+        return (None if opts.from_checkpoint else record.input), config
 
     def _events(self) -> RunEvents:
         assert self.events is not None, "the run's events are written only under its lease"
@@ -184,18 +219,18 @@ class Attempt:
         if interrupts:
             pending = [interrupt_data(i.id, i.value, getattr(i, "response_schema", None)) for i in interrupts]
             events, fields = pause(pending)
-            self.store.transition(
+            paused = self.store.transition(
                 record, {TaskStatus.RUNNING}, TaskStatus.WAITING_INPUT, events, self.token, fields=fields
             )
+            if paused.ok and self.options.webhook:
+                self.rt.notify(record.id, record.session_id, "interrupted")
             return
         output = to_jsonable(state.values)
-        self._finish(
-            record,
-            TaskStatus.COMPLETED,
-            EventType.TASK_COMPLETED,
-            {"output": output, "text": answer_text(output)},
-            {"output": output, "interrupt": None},
-        )
+        data: dict[str, Any] = {"output": output, "text": answer_text(output)}
+        fields: dict[str, Any] = {"output": output, "interrupt": None}
+        if state.next:  # stopped at a breakpoint (interrupt_before/after): a run without input goes on
+            data["next"] = fields["next"] = list(state.next)
+        self._finish(record, TaskStatus.COMPLETED, EventType.TASK_COMPLETED, data, fields)
 
     def _graph_error(self, record: TaskRecord, exc: Exception) -> None:
         retries = record.retries
@@ -236,8 +271,14 @@ class Attempt:
         result = self.store.transition(
             record, {TaskStatus.QUEUED, TaskStatus.RUNNING}, status, (etype, data), self.token, fields=fields
         )
+        if result.ok and self.options.webhook:
+            self.rt.notify(record.id, record.session_id, lgrun.run_status(replace(record, status=status, **fields)))
         if result.ok and result.next_task:
             self.rt.enqueue(result.next_task, self.session_id, graph=record.graph)  # a session runs one graph
+
+
+def _checkpoint_id(state: Any) -> str:
+    return str(((getattr(state, "config", None) or {}).get("configurable") or {}).get("checkpoint_id") or "")
 
 
 def _retryable(exc: Exception) -> bool:

@@ -2,6 +2,6 @@
 handlers registered on it. ``celery -A graphgate.workers.celery_app`` and ``graphgate worker`` load this."""
 
 from graphgate.core.queue import app
-from graphgate.workers import metrics, run  # noqa: F401  (registers run_graph and the run metrics handlers)
+from graphgate.workers import metrics, run, webhooks  # noqa: F401  (registers the tasks and the metrics handlers)
 
 __all__ = ["app"]

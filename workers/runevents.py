@@ -21,6 +21,8 @@ from graphgate.core.events import (
     content_text,
     to_jsonable,
 )
+from graphgate.core.runoptions import RunOptions
+from graphgate.workers.runchunks import ChunkWriter, StreamEvents
 from graphgate.workers.runstore import RunStore
 
 MAX_UPDATE_CHARS = 16_000  # node updates larger than this are announced without their content
@@ -31,19 +33,42 @@ STREAM_MODES = ["tasks", "messages", "custom"]
 class RunEvents:
     """Writes the progress events of one attempt, under its lease (a lost lease raises ``LeaseLost``)."""
 
-    def __init__(self, store: RunStore, task_id: str, session_id: str, token: str, bound: bool) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        task_id: str,
+        session_id: str,
+        token: str,
+        bound: bool,
+        options: RunOptions | None = None,
+    ) -> None:
         self.store, self.task_id, self.session_id = store, task_id, session_id
         self.token = token
         self.bound = bound  # the task has a chat binding: its events also go to a delivery shard
+        self.options = options or RunOptions()
         self._delta_seq: dict[tuple[Any, ...], int] = {}
+        self.chunks = ChunkWriter(self._publish_chunk, self.options.stream, self.options.subgraphs)
 
     def callbacks(self) -> list[BaseCallbackHandler]:
         """The callback handlers to run the graph with, for the events callbacks carry (tools)."""
-        return [ToolEvents(self.publish)]
+        handlers: list[BaseCallbackHandler] = [ToolEvents(self.publish)]
+        if "events" in self.options.stream:
+            handlers.append(StreamEvents(self.chunks))
+        return handlers
 
-    def stream(self, graph: Any, graph_input: Any, config: dict[str, Any]) -> None:
-        """Run ``graph`` to its next stop, writing what it streams."""
-        for mode, chunk in graph.stream(graph_input, config, stream_mode=STREAM_MODES):
+    def stream(self, graph: Any, graph_input: Any, config: dict[str, Any], **kwargs: Any) -> None:
+        """Run ``graph`` to its next stop, writing what it streams (``kwargs``: LangGraph's run options)."""
+        opts = self.options
+        modes = list(dict.fromkeys([*STREAM_MODES, *(self.chunks.stream_modes() if opts.stream else [])]))
+        lg_messages = "messages" in self.chunks.modes
+        for item in graph.stream(graph_input, config, stream_mode=modes, subgraphs=opts.subgraphs, **kwargs):
+            ns, mode, chunk = item if opts.subgraphs else ((), *item)
+            if mode == "messages" and lg_messages:
+                self.chunks.message(tuple(ns), *chunk)
+            elif mode != "messages":
+                self.chunks.chunk(tuple(ns), mode, chunk)
+            if ns:
+                continue  # graphgate's own events are the root graph's, as LangGraph streams without subgraphs
             if mode == "tasks":
                 if "result" in chunk and not chunk.get("error") and not chunk.get("interrupts"):
                     self.node_completed(chunk)
@@ -82,6 +107,10 @@ class RunEvents:
 
     def publish(self, etype: EventType, data: dict[str, Any], dedupe_key: str) -> None:
         self.store.publish(Event(etype, self.task_id, self.session_id, data), dedupe_key, self.token, self.bound)
+
+    def _publish_chunk(self, etype: EventType, data: dict[str, Any], dedupe_key: str) -> None:
+        """A LangGraph stream chunk: for the API's LangGraph streams only, never for a chat's delivery."""
+        self.store.publish(Event(etype, self.task_id, self.session_id, data), dedupe_key, self.token, False)
 
 
 class ToolEvents(BaseCallbackHandler):

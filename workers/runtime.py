@@ -15,7 +15,7 @@ import redis
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from graphgate.core.checkpointer import open_checkpointer
-from graphgate.core.queue import enqueue_run
+from graphgate.core.queue import enqueue_run, enqueue_webhook
 from graphgate.core.registry import GraphRegistry, load_registry
 from graphgate.core.settings import Settings, get_settings
 from graphgate.workers.runstore import RunStore
@@ -31,6 +31,7 @@ class Runtime:
     registry: GraphRegistry
     checkpointer: BaseCheckpointSaver[Any]
     enqueue: Callable[..., None] = enqueue_run  # enqueue(task_id, session_id, countdown=, graph=): queue a run
+    notify: Callable[[str, str, str], None] = enqueue_webhook  # notify(task_id, session_id, status): the webhook
 
 
 _runtime: Runtime | None = None

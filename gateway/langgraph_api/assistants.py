@@ -13,11 +13,11 @@ from pydantic import TypeAdapter, create_model
 
 from graphgate.core.errors import InvalidInput
 from graphgate.core.registry import GraphRegistry
+from graphgate.core.wirejson import jsonable
 from graphgate.gateway.api.deps import GatewayDep
 from graphgate.gateway.langgraph_api import shapes
 from graphgate.gateway.langgraph_api.deps import Caller
 from graphgate.gateway.langgraph_api.requests import AssistantCount, AssistantSearch
-from graphgate.gateway.langgraph_api.wire import jsonable
 
 router = APIRouter(tags=["langgraph: assistants"])
 

@@ -12,7 +12,9 @@ service, run by the same workers, streamed from the same Redis stream as every o
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Coroutine
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -21,6 +23,8 @@ from fastapi.responses import StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graphgate.core.errors import Conflict, GraphgateError, InvalidInput, NotFound
+from graphgate.core.queue import enqueue_webhook_async
+from graphgate.core.runoptions import RunOptions
 from graphgate.core.store import SessionRecord, TaskRecord, TaskStatus
 from graphgate.core.tasks import Principal
 from graphgate.gateway.api.deps import Gateway, GatewayDep
@@ -29,10 +33,11 @@ from graphgate.gateway.langgraph_api import shapes
 from graphgate.gateway.langgraph_api.deps import RATE_LIMITED, Caller, States
 from graphgate.gateway.langgraph_api.follow import Stop, Watch, run_events, stopped_now, until_stopped, wait_stop
 from graphgate.gateway.langgraph_api.requests import RunCreate
-from graphgate.gateway.langgraph_api.state import StateReader
+from graphgate.gateway.langgraph_api.state import StateReader, checkpoint_id_of
 from graphgate.gateway.langgraph_api.wire import (
-    STREAM_MODES,
+    DERIVED_MODES,
     RunView,
+    chunk_modes,
     dumps,
     failure,
     stream_modes,
@@ -41,6 +46,7 @@ from graphgate.gateway.langgraph_api.wire import (
 
 router = APIRouter(tags=["langgraph: runs"])
 
+MAX_BATCH = 100  # runs in one /runs/batch
 HEARTBEAT_SECONDS = 10.0  # a waiting /wait or /join sends a newline this often, so proxies keep it open
 RUN_STATUSES = ("pending", "running", "error", "success", "timeout", "interrupted")
 _BACKGROUND: set[asyncio.Future[Any]] = set()  # cancels started by closed streams, kept until they finish
@@ -49,12 +55,20 @@ _BACKGROUND: set[asyncio.Future[Any]] = set()  # cancels started by closed strea
 # --- starting a run --------------------------------------------------------------------------------------
 
 
-async def _start(gw: Gateway, who: Principal, thread_id: str, body: RunCreate) -> tuple[TaskRecord, str]:
-    """Start (or resume) the run ``body`` asks for; returns its task and the thread's stream id before it.
-    A refused run changes nothing: not even the thread ``if_not_exists='create'`` made for it stays."""
+async def _start(
+    gw: Gateway,
+    who: Principal,
+    thread_id: str,
+    body: RunCreate,
+    modes: tuple[str, ...] = (),
+    states: StateReader | None = None,
+) -> tuple[TaskRecord, str]:
+    """Start (or resume) the run ``body`` asks for, its worker publishing the chunks of stream ``modes``;
+    returns its task and the thread's stream id before it. A refused run changes nothing: not even the
+    thread ``if_not_exists='create'`` made for it stays."""
     body.check()
     graph = shapes.resolve_assistant(gw.graphs, body.assistant_id)
-    mode, configurable = body.run_config()
+    mode, configurable, extra = body.run_config()
     if body.input is not None:
         gw.graphs.validate_input(graph, body.input)
     made = False
@@ -67,9 +81,14 @@ async def _start(gw: Gateway, who: Principal, thread_id: str, body: RunCreate) -
         made = True
     try:
         after = await gw.service.last_event_id(thread_id)
-        if body.command is not None:
-            return await _resume(gw, who, session, graph, body.command), after
-        return await _new_run(gw, who, session, graph, body, mode, configurable), after
+        if body.resumes:
+            assert body.command is not None
+            return await _resume(gw, who, session, graph, body.command["resume"]), after
+        checkpoint_id = checkpoint_id_of(body.checkpoint or body.checkpoint_id, thread_id)
+        if checkpoint_id and states is not None and not await states.exists(session, checkpoint_id):
+            raise NotFound(f"checkpoint {checkpoint_id!r} not found in thread {thread_id!r}")
+        options = body.options(modes, checkpoint_id, extra)
+        return await _new_run(gw, who, session, graph, body, mode, configurable, options), after
     except GraphgateError:
         if made:
             await gw.service.delete_session(who, thread_id)
@@ -84,6 +103,7 @@ async def _new_run(
     body: RunCreate,
     mode: str,
     configurable: dict[str, Any],
+    options: RunOptions,
 ) -> TaskRecord:
     waiting = session.latest if session.active and session.latest else None
     if waiting and waiting.status == TaskStatus.WAITING_INPUT and body.multitask_strategy == "reject":
@@ -91,6 +111,11 @@ async def _new_run(
             f"thread {session.id!r} has run {waiting.id} waiting for input: answer it with "
             "command={'resume': ...}, cancel it, or start this run with multitask_strategy 'interrupt'"
         )
+    multitask = body.multitask_strategy
+    if multitask == "rollback":  # the thread's run is cancelled, and the new one starts from before it
+        multitask = "interrupt"
+        if session.active:
+            options = replace(options, rollback=session.active)
     return await gw.service.create_task(
         who,
         input=body.input or {},
@@ -98,26 +123,19 @@ async def _new_run(
         session_id=session.id,
         mode=mode,
         config=configurable,
-        multitask=body.multitask_strategy,
-        metadata=body.metadata,
+        multitask=multitask,
+        metadata=body.run_metadata(),
+        options=options.to_dict(),
     )
 
 
-async def _resume(
-    gw: Gateway, who: Principal, session: SessionRecord, graph: str, command: dict[str, Any]
-) -> TaskRecord:
-    """Answer the thread's pending interrupt(s) with ``command['resume']``."""
-    other = sorted(set(command) - {"resume"})
-    if other:
-        raise InvalidInput(f"command: only 'resume' is supported, not {', '.join(other)}")
-    if "resume" not in command:
-        raise InvalidInput("command needs 'resume': the answer to the thread's pending interrupt")
+async def _resume(gw: Gateway, who: Principal, session: SessionRecord, graph: str, value: Any) -> TaskRecord:
+    """Answer the thread's pending interrupt(s) with ``value`` (``command['resume']``)."""
     task = session.latest if session.active else None
     if task is None or task.status != TaskStatus.WAITING_INPUT:
         raise Conflict(f"thread {session.id!r} has no run waiting for input")
     if task.graph != graph:
         raise Conflict(f"thread {session.id!r} runs assistant {task.graph!r}, not {graph!r}")
-    value = command["resume"]
     pending = {i["interrupt_id"] for i in task.pending()}
     if isinstance(value, dict) and value and set(value) <= pending:  # {interrupt id: answer}
         if len(value) == 1:
@@ -140,10 +158,12 @@ def _locations(record: TaskRecord, modes: tuple[str, ...] | None = None, tail: s
 
 
 @router.post("/threads/{thread_id}/runs", dependencies=RATE_LIMITED)
-async def create(thread_id: str, body: RunCreate, response: Response, gw: GatewayDep, who: Caller) -> dict[str, Any]:
+async def create(
+    thread_id: str, body: RunCreate, response: Response, gw: GatewayDep, who: Caller, states: States
+) -> dict[str, Any]:
     """Start a run in the background (or resume the thread's interrupted one) and answer it at once."""
-    stream_modes(body.stream_mode)  # refused now rather than when someone joins the stream
-    record, _ = await _start(gw, who, thread_id, body)
+    modes = stream_modes(body.stream_mode)  # what join_stream will show, published as the run goes
+    record, _ = await _start(gw, who, thread_id, body, modes, states)
     response.headers.update(_locations(record))
     return shapes.run(record)
 
@@ -152,11 +172,16 @@ async def create(thread_id: str, body: RunCreate, response: Response, gw: Gatewa
 async def stream(thread_id: str, body: RunCreate, gw: GatewayDep, who: Caller, states: States) -> EventSourceResponse:
     """Start (or resume) a run and stream it in the requested modes until it stops."""
     modes = stream_modes(body.stream_mode)
-    record, after = await _start(gw, who, thread_id, body)
-    view = RunView(record.id, thread_id, record.graph, shapes.assistant_id(record.graph), modes)
+    record, after = await _start(gw, who, thread_id, body, modes, states)
+    view = _view(record, modes)
     cancel = body.on_disconnect == "cancel"
     headers = _locations(record, modes, "stream")
     return _sse(gw, who, states, record, view, after, cancel, headers, _still_paused(record))
+
+
+def _view(record: TaskRecord, modes: tuple[str, ...]) -> RunView:
+    chunked = frozenset(chunk_modes(RunOptions.from_dict(record.options).stream))
+    return RunView(record.id, record.session_id, record.graph, shapes.assistant_id(record.graph), modes, chunked)
 
 
 def _still_paused(record: TaskRecord) -> Stop | None:
@@ -168,9 +193,68 @@ def _still_paused(record: TaskRecord) -> Stop | None:
 @router.post("/threads/{thread_id}/runs/wait", dependencies=RATE_LIMITED)
 async def wait(thread_id: str, body: RunCreate, gw: GatewayDep, who: Caller, states: States) -> StreamingResponse:
     """Start (or resume) a run and answer the thread's values when it stops."""
-    record, after = await _start(gw, who, thread_id, body)
+    record, after = await _start(gw, who, thread_id, body, (), states)
     paused = _still_paused(record) is not None  # look at the record itself: the run is not going on
     return _outcome(gw, who, states, record, None if paused else after, _locations(record, None, "join"))
+
+
+# --- stateless runs: a thread made for the run, deleted when it stops (on_completion='keep' keeps it) -----------
+
+
+def _stateless(body: RunCreate) -> tuple[str, bool]:
+    """The new thread of a stateless run, and whether it is deleted when the run stops."""
+    if body.resumes:
+        raise InvalidInput("a stateless run has no interrupted run to resume: resume on its thread")
+    body.if_not_exists = "create"
+    return str(uuid.uuid4()), body.on_completion != "keep"
+
+
+@router.post("/runs", dependencies=RATE_LIMITED)
+async def create_stateless(body: RunCreate, response: Response, gw: GatewayDep, who: Caller, states: States) -> Any:
+    """A stateless run in the background, on a thread of its own."""
+    thread_id, drop = _stateless(body)
+    record, after = await _start(gw, who, thread_id, body, stream_modes(body.stream_mode), states)
+    if drop:
+        _in_background(_drop_thread(gw, who, record, after))
+    response.headers.update(_locations(record))
+    return shapes.run(record)
+
+
+@router.post("/runs/batch", dependencies=RATE_LIMITED)
+async def create_batch(bodies: list[RunCreate], gw: GatewayDep, who: Caller, states: States) -> list[dict[str, Any]]:
+    """Several stateless background runs; all are checked before any starts."""
+    if not 1 <= len(bodies) <= MAX_BATCH:
+        raise InvalidInput(f"a batch holds 1 to {MAX_BATCH} runs")
+    for body in bodies:
+        body.check()
+        stream_modes(body.stream_mode)
+    out = []
+    for body in bodies:
+        thread_id, drop = _stateless(body)
+        record, after = await _start(gw, who, thread_id, body, stream_modes(body.stream_mode), states)
+        if drop:
+            _in_background(_drop_thread(gw, who, record, after))
+        out.append(shapes.run(record))
+    return out
+
+
+@router.post("/runs/stream", dependencies=RATE_LIMITED)
+async def stream_stateless(body: RunCreate, gw: GatewayDep, who: Caller, states: States) -> EventSourceResponse:
+    """A stateless run, streamed until it stops."""
+    thread_id, drop = _stateless(body)
+    modes = stream_modes(body.stream_mode)
+    record, after = await _start(gw, who, thread_id, body, modes, states)
+    cancel = body.on_disconnect == "cancel"
+    headers = _locations(record, modes, "stream")
+    return _sse(gw, who, states, record, _view(record, modes), after, cancel, headers, drop_thread=drop)
+
+
+@router.post("/runs/wait", dependencies=RATE_LIMITED)
+async def wait_stateless(body: RunCreate, gw: GatewayDep, who: Caller, states: States) -> StreamingResponse:
+    """A stateless run; its thread's values when it stops."""
+    thread_id, drop = _stateless(body)
+    record, after = await _start(gw, who, thread_id, body, (), states)
+    return _outcome(gw, who, states, record, after, _locations(record, None, "join"), drop_thread=drop)
 
 
 @router.get("/threads/{thread_id}/runs")
@@ -206,6 +290,14 @@ async def get(thread_id: str, run_id: str, gw: GatewayDep, who: Caller) -> dict[
     return shapes.run(await _run_of(gw, who, thread_id, run_id))
 
 
+@router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)
+async def delete(thread_id: str, run_id: str, gw: GatewayDep, who: Caller) -> Response:
+    """Delete a finished run's record (409 while it is going on: cancel it first)."""
+    await _run_of(gw, who, thread_id, run_id)
+    await gw.service.delete_task(who, run_id)
+    return Response(status_code=204)
+
+
 @router.get("/threads/{thread_id}/runs/{run_id}/join")
 async def join(thread_id: str, run_id: str, gw: GatewayDep, who: Caller, states: States) -> StreamingResponse:
     """Wait for the run to stop; the thread's values then (at once if it has stopped already)."""
@@ -225,9 +317,11 @@ async def join_stream(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
     """Follow a run until it stops: after ``Last-Event-ID`` (a reconnect), else from now on."""
-    modes = stream_modes([m for m in stream_mode or [] if m], STREAM_MODES)  # the SDK sends None as ""
     record = await _run_of(gw, who, thread_id, run_id)
-    view = RunView(record.id, thread_id, record.graph, shapes.assistant_id(record.graph), modes)
+    # without stream_mode: the run's own modes, else all that graphgate's events show (the SDK sends None as "")
+    own = RunOptions.from_dict(record.options).stream
+    modes = stream_modes([m for m in stream_mode or [] if m], own or DERIVED_MODES)
+    view = _view(record, modes)
     if last_event_id:
         try:
             parse_id(last_event_id)
@@ -248,15 +342,25 @@ async def cancel(
     run_id: str,
     gw: GatewayDep,
     who: Caller,
+    states: States,
     wait: bool = False,
     action: str = "interrupt",
 ) -> Response:
-    """Cancel the run (queued or waiting: at once; running: at its next step); ``wait=1`` until it stopped."""
-    if action != "interrupt":
-        raise InvalidInput(f"action {action!r} is not supported; use 'interrupt'")
+    """Cancel the run (queued or waiting: at once; running: at its next step); ``wait=1`` until it stopped.
+    ``action=rollback`` also undoes what the run wrote to the thread and deletes the run, once it stopped."""
+    if action not in ("interrupt", "rollback"):
+        raise InvalidInput(f"action {action!r} is not supported; use 'interrupt' or 'rollback'")
     record = await _run_of(gw, who, thread_id, run_id)
     after = await gw.service.last_event_id(thread_id)
     record = await gw.service.cancel(who, record.id)
+    if record.status.terminal and RunOptions.from_dict(record.options).webhook:  # stopped here, not by a worker
+        await enqueue_webhook_async(record.id, record.session_id, shapes.run_status(record))
+    if action == "rollback":
+        if stopped_now(record) is None:
+            await until_stopped(gw, thread_id, record.id, after)
+        await states.roll_back(await gw.service.get_session(who, thread_id), record.id)
+        await gw.service.delete_task(who, record.id)
+        return Response(status_code=204)
     if wait and stopped_now(record) is None:
         await until_stopped(gw, thread_id, record.id, after)
     return Response(status_code=204 if wait else 202)
@@ -281,13 +385,21 @@ async def _result(
 
 
 def _outcome(
-    gw: Gateway, who: Principal, states: StateReader, record: TaskRecord, after: str | None, headers: dict[str, str]
+    gw: Gateway,
+    who: Principal,
+    states: StateReader,
+    record: TaskRecord,
+    after: str | None,
+    headers: dict[str, str],
+    drop_thread: bool = False,
 ) -> StreamingResponse:
     """The run's result as JSON once it stops; newlines before it keep a long wait's connection alive (JSON
-    allows leading whitespace, and the SDK reads the body whole)."""
+    allows leading whitespace, and the SDK reads the body whole). ``drop_thread``: a stateless run's thread
+    is deleted once the result is read."""
 
     async def body() -> AsyncIterator[bytes]:
         waiting = asyncio.ensure_future(wait_stop(gw, who, record, after))
+        answered = False
         try:
             while True:
                 done, _ = await asyncio.wait({waiting}, timeout=HEARTBEAT_SECONDS)
@@ -295,8 +407,11 @@ def _outcome(
                     break
                 yield b"\n"
             result = await _result(gw, who, states, waiting.result(), record.session_id)
+            answered = True
         finally:
             waiting.cancel()
+            if drop_thread:
+                _in_background(_drop_thread(gw, who, record, None if answered else after))
         yield dumps(result).encode()
 
     return StreamingResponse(body(), media_type="application/json", headers=headers)
@@ -312,9 +427,11 @@ def _sse(
     cancel_on_disconnect: bool,
     headers: dict[str, str],
     stopped_at: Stop | None = None,
+    drop_thread: bool = False,
 ) -> EventSourceResponse:
     """The run's frames from ``after`` until it stops; the frames of ``stopped_at`` at once when the run is
-    there already; the metadata frame only when ``after`` is None."""
+    there already; the metadata frame only when ``after`` is None. ``drop_thread``: a stateless run's thread
+    is deleted once the run stopped."""
 
     async def feed() -> AsyncIterator[ServerSentEvent]:
         yield view.metadata().sse()
@@ -343,12 +460,26 @@ def _sse(
         finally:
             if not stopped and cancel_on_disconnect:  # no await here: a closed stream's task is being cancelled
                 _in_background(_cancel_quietly(gw, who, record.id))
+            if drop_thread:
+                _in_background(_drop_thread(gw, who, record, None if stopped else after))
 
     return EventSourceResponse(
         feed(),
         ping=gw.settings.sse_ping_seconds,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", **headers},
     )
+
+
+async def _drop_thread(gw: Gateway, who: Principal, record: TaskRecord, after: str | None) -> None:
+    """Delete a stateless run's thread (session, records, checkpoints) once the run has stopped (``after``:
+    where to wait for its stop from; None when it has)."""
+    try:
+        if after is not None:
+            await wait_stop(gw, who, record, after)
+        await gw.service.delete_session(who, record.session_id)
+        await asyncio.to_thread(gw.services.checkpointer().delete_thread, record.session_id)
+    except GraphgateError:
+        pass  # deleted meanwhile; a thread left behind expires with its session
 
 
 async def _cancel_quietly(gw: Gateway, who: Principal, task_id: str) -> None:

@@ -7,27 +7,18 @@ One assistant per registered graph, with the id the LangGraph server gives a gra
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from langgraph.types import StateSnapshot
 
 from graphgate.core.errors import NotFound
+from graphgate.core.lgrun import NAMESPACE_GRAPH, RUN_STATUS, assistant_id, iso, run, run_status
 from graphgate.core.registry import GraphRegistry
-from graphgate.core.store import SessionRecord, TaskRecord, TaskStatus
-from graphgate.gateway.langgraph_api.wire import interrupt, jsonable
+from graphgate.core.store import SessionRecord, TaskStatus
+from graphgate.core.wirejson import interrupt, jsonable
 
-NAMESPACE_GRAPH = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")  # the LangGraph server's, for the same ids
+__all__ = ["NAMESPACE_GRAPH", "RUN_STATUS", "assistant_id", "iso", "run", "run_status"]  # the run's shape is core's
 
-RUN_STATUS = {
-    TaskStatus.QUEUED: "pending",
-    TaskStatus.RUNNING: "running",
-    TaskStatus.WAITING_INPUT: "interrupted",  # stopped on interrupt(); a resume continues this same run
-    TaskStatus.COMPLETED: "success",
-    TaskStatus.FAILED: "error",
-    TaskStatus.CANCELLED: "interrupted",  # cancelled on request, or replaced (multitask interrupt)
-}
 THREAD_STATUS = {
     TaskStatus.QUEUED: "busy",
     TaskStatus.RUNNING: "busy",
@@ -38,15 +29,7 @@ THREAD_STATUS = {
 }
 
 
-def iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat() if ts else None
-
-
 # --- assistants -----------------------------------------------------------------------------------------
-
-
-def assistant_id(graph: str) -> str:
-    return str(uuid.uuid5(NAMESPACE_GRAPH, graph))
 
 
 def resolve_assistant(graphs: GraphRegistry, ref: str) -> str:
@@ -87,7 +70,12 @@ def registered_at(graphs: GraphRegistry) -> float:
 
 
 def thread_status(session: SessionRecord) -> str:
-    return THREAD_STATUS[session.latest.status] if session.latest else "idle"
+    """The thread's status is its latest run's; a run that stopped at a breakpoint leaves it ``interrupted``."""
+    if session.latest is None:
+        return "idle"
+    if session.latest.status == TaskStatus.COMPLETED and session.latest.next:
+        return "interrupted"
+    return THREAD_STATUS[session.latest.status]
 
 
 def thread_metadata(session: SessionRecord) -> dict[str, Any]:
@@ -127,29 +115,6 @@ def select(item: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
 
 
 # --- runs ------------------------------------------------------------------------------------------------
-
-
-def run_status(record: TaskRecord) -> str:
-    if record.status == TaskStatus.FAILED and (record.error or {}).get("kind") == "timeout":
-        return "timeout"
-    return RUN_STATUS[record.status]
-
-
-def run(record: TaskRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "run_id": record.id,
-        "thread_id": record.session_id,
-        "assistant_id": assistant_id(record.graph),
-        "created_at": iso(record.created_at),
-        "updated_at": iso(record.updated_at),
-        "status": run_status(record),
-        "metadata": record.metadata or {},
-        "multitask_strategy": record.multitask,
-        "kwargs": {"input": record.input, "config": {"configurable": {**record.config, "mode": record.mode}}},
-    }
-    if record.status == TaskStatus.CANCELLED:
-        out["cancel_reason"] = "cancelled"
-    return out
 
 
 # --- thread state ----------------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from typing import Any
 
 from langgraph.types import StateSnapshot
 
-from graphgate.core.errors import InvalidInput
+from graphgate.core.errors import Conflict, InvalidInput
+from graphgate.core.rollback import roll_back
 from graphgate.core.services import Services
 from graphgate.core.store import SessionRecord
-from graphgate.gateway.langgraph_api.wire import jsonable
+from graphgate.core.wirejson import jsonable
 
 
 class StateReader:
@@ -70,6 +71,68 @@ class StateReader:
             )
 
         return await asyncio.to_thread(read)
+
+    async def exists(self, session: SessionRecord, checkpoint_id: str) -> bool:
+        """Whether the thread has the checkpoint ``checkpoint_id``."""
+
+        def read() -> bool:
+            saver = self.services.checkpointer()
+            return saver.get_tuple(config(session.id, checkpoint_id)) is not None
+
+        return await asyncio.to_thread(read)
+
+    async def update(
+        self, session: SessionRecord, values: Any, as_node: str | None, checkpoint_id: str | None
+    ) -> dict[str, Any]:
+        """Write ``values`` to the thread as if node ``as_node`` had returned them (from ``checkpoint_id``, else
+        its newest checkpoint): a new checkpoint, whose config is returned. ``Conflict`` before the thread's first
+        run (it has no graph yet), ``InvalidInput`` for an update the graph refuses."""
+        from langgraph.errors import InvalidUpdateError
+
+        def write() -> dict[str, Any]:
+            graph = self._graph(session)
+            if graph is None:
+                raise Conflict(f"thread {session.id!r} has no graph yet: start a run on it first")
+            try:
+                return dict(graph.update_state(config(session.id, checkpoint_id), values, as_node=as_node))
+            except (InvalidUpdateError, ValueError, KeyError) as exc:
+                raise InvalidInput(f"the update was refused: {exc}") from None
+
+        return await asyncio.to_thread(write)
+
+    async def copy(self, source: SessionRecord, target_id: str) -> None:
+        """Copy every checkpoint of ``source`` (its subgraphs' too) and their pending writes to thread
+        ``target_id``, oldest first, so the copy has the same history."""
+
+        def write() -> None:
+            saver = self.services.checkpointer()
+            tuples = list(saver.list({"configurable": {"thread_id": source.id}}))
+            for item in reversed(tuples):  # oldest first: a checkpoint's parent is there before it
+                conf = item.config["configurable"]
+                ns = conf.get("checkpoint_ns", "")
+                parent = (item.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+                target = {"configurable": {"thread_id": target_id, "checkpoint_ns": ns}}
+                if parent:
+                    target["configurable"]["checkpoint_id"] = parent
+                checkpoint = item.checkpoint
+                saved = saver.put(target, checkpoint, item.metadata, dict(checkpoint.get("channel_versions", {})))
+                by_task: dict[str, list[tuple[str, Any]]] = {}
+                for task_id, channel, value in item.pending_writes or []:
+                    by_task.setdefault(task_id, []).append((channel, value))
+                for task_id, writes in by_task.items():
+                    saver.put_writes(saved, writes, task_id)
+
+        await asyncio.to_thread(write)
+
+    async def roll_back(self, session: SessionRecord, task_id: str) -> None:
+        """Put the thread back where it stood before task ``task_id`` ran (graphgate/core/rollback.py)."""
+
+        def write() -> None:
+            graph = self._graph(session)
+            if graph is not None:
+                roll_back(graph, session.id, task_id)
+
+        await asyncio.to_thread(write)
 
 
 def config(thread_id: str, checkpoint_id: str | None) -> dict[str, Any]:

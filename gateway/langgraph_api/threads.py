@@ -12,12 +12,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from graphgate.core.errors import Conflict, NotFound
 from graphgate.core.store import SessionRecord
 from graphgate.core.tasks import Principal
 from graphgate.gateway.api.deps import Gateway, GatewayDep
 from graphgate.gateway.langgraph_api import shapes
 from graphgate.gateway.langgraph_api.deps import Caller, States
-from graphgate.gateway.langgraph_api.requests import History, StateAt, ThreadCount, ThreadCreate, ThreadSearch
+from graphgate.gateway.langgraph_api.requests import (
+    History,
+    StateAt,
+    StateUpdate,
+    ThreadCount,
+    ThreadCreate,
+    ThreadPatch,
+    ThreadSearch,
+)
 from graphgate.gateway.langgraph_api.state import StateReader, checkpoint_id_of
 
 router = APIRouter(tags=["langgraph: threads"])
@@ -72,6 +81,25 @@ async def count(body: ThreadCount, gw: GatewayDep, who: Caller) -> int:
 @router.get("/threads/{thread_id}")
 async def get(thread_id: str, gw: GatewayDep, who: Caller, states: States) -> dict[str, Any]:
     return await _thread(states, await gw.service.get_session(who, thread_id))
+
+
+@router.patch("/threads/{thread_id}")
+async def update(thread_id: str, body: ThreadPatch, gw: GatewayDep, who: Caller, states: States) -> dict[str, Any]:
+    """Merge ``metadata`` into the thread's."""
+    body.refuse_unsupported("ttl")
+    session = await gw.service.update_session_metadata(who, thread_id, body.metadata or {})
+    return await _thread(states, session)
+
+
+@router.post("/threads/{thread_id}/copy")
+async def copy(thread_id: str, gw: GatewayDep, who: Caller, states: States) -> dict[str, Any]:
+    """A new thread of the caller's with this one's metadata, graph and checkpoints (not its runs)."""
+    source = await gw.service.get_session(who, thread_id)
+    if source.active:
+        raise Conflict(f"thread {thread_id!r} has run {source.active} going on; copy it when it has stopped")
+    copied = await gw.service.create_session(who, None, source.metadata, graph=source.graph)
+    await states.copy(source, copied.id)
+    return await _thread(states, copied)
 
 
 @router.delete("/threads/{thread_id}", status_code=204)
@@ -131,6 +159,25 @@ async def _state(
     snap = await states.snapshot(session, checkpoint_id, subgraphs)
     found = shapes.thread_state(snap) if snap is not None else shapes.empty_state(thread_id)
     return shapes.select(found, fields)
+
+
+@router.post("/threads/{thread_id}/state")
+async def update_state(
+    thread_id: str, body: StateUpdate, gw: GatewayDep, who: Caller, states: States
+) -> dict[str, Any]:
+    """Write values to the thread's state as node ``as_node`` (a new checkpoint). The thread must be still:
+    while a run is queued, running or waiting for an answer it answers 409."""
+    session = await gw.service.get_session(who, thread_id)
+    if session.active:
+        raise Conflict(
+            f"thread {thread_id!r} has run {session.active} going on; update its state when the run has stopped "
+            "(answer an interrupt with command={'resume': ...})"
+        )
+    checkpoint_id = checkpoint_id_of(body.checkpoint or body.checkpoint_id, thread_id)
+    if checkpoint_id and not await states.exists(session, checkpoint_id):
+        raise NotFound(f"checkpoint {checkpoint_id!r} not found in thread {thread_id!r}")
+    written = await states.update(session, body.values, body.as_node, checkpoint_id)
+    return {"checkpoint": shapes.checkpoint(written)}
 
 
 @router.post("/threads/{thread_id}/history")

@@ -11,7 +11,6 @@ from fastapi import APIRouter
 from graphgate.core.errors import GraphgateError
 
 ASSISTANTS = "assistants are the graphs registered in langgraph.json; they cannot be created, changed or deleted here"
-STATELESS = "stateless runs are not supported yet: create a thread (POST /threads) and run on it"
 ENDPOINTS: list[tuple[str, str, str]] = [  # (method, path, why)
     ("POST", "/assistants", ASSISTANTS),
     ("PATCH", "/assistants/{assistant_id}", ASSISTANTS),
@@ -20,16 +19,8 @@ ENDPOINTS: list[tuple[str, str, str]] = [  # (method, path, why)
     ("POST", "/assistants/{assistant_id}/latest", ASSISTANTS),
     ("GET", "/assistants/{assistant_id}/subgraphs", "subgraphs of an assistant are not listed yet"),
     ("GET", "/assistants/{assistant_id}/subgraphs/{namespace}", "subgraphs of an assistant are not listed yet"),
-    ("PATCH", "/threads/{thread_id}", "changing a thread's metadata is not supported yet"),
-    ("POST", "/threads/{thread_id}/state", "updating a thread's state (update_state) is not supported yet"),
-    ("POST", "/threads/{thread_id}/copy", "copying threads is not supported yet"),
     ("POST", "/threads/prune", "pruning threads is not supported yet; delete them one by one"),
     ("GET", "/threads/{thread_id}/stream", "following a whole thread is not supported yet; join a run's stream"),
-    ("DELETE", "/threads/{thread_id}/runs/{run_id}", "a run's record stays with its thread; delete the thread"),
-    ("POST", "/runs", STATELESS),
-    ("POST", "/runs/stream", STATELESS),
-    ("POST", "/runs/wait", STATELESS),
-    ("POST", "/runs/batch", STATELESS),
     ("POST", "/runs/cancel", "cancel runs one by one (POST /threads/{thread_id}/runs/{run_id}/cancel)"),
     ("POST", "/runs/crons", "crons are not supported"),
     ("POST", "/runs/crons/search", "crons are not supported"),

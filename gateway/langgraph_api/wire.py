@@ -4,11 +4,15 @@ A run's stream is a view of the run's graphgate events (docs/events.md); nothing
 checkpointer. ``RunView`` turns one event into the frames of the requested stream modes:
 
 * ``metadata`` first, ``{"run_id", "attempt"}``;
-* ``updates`` ← ``node.completed``: ``{node: update}``; a pause adds ``{"__interrupt__": [{"value", "id"}]}``;
-* ``messages`` (stream mode ``messages-tuple``) ← ``message.delta``: ``[AIMessageChunk dict, metadata]``;
-* ``custom`` ← ``custom``: the payload as the graph wrote it;
-* ``values`` ← the thread's state where the run stopped (completion or pause; with ``__interrupt__`` on a
-  pause): the workers do not write the state after each step, so values are not streamed step by step;
+* a ``stream.chunk`` event (a LangGraph stream chunk the run's worker published because the run asked for its
+  mode: values, updates, messages, custom, events, debug, tasks, checkpoints) → a frame of its mode, named
+  ``mode|namespace`` for a subgraph's; ``messages`` chunks make both ``messages-tuple`` frames and the
+  ``messages/metadata``, ``messages/partial`` and ``messages/complete`` frames of the ``messages`` mode;
+* for a run that did not ask for a mode (one started from /api/v1, a chat, or joined later), what graphgate's
+  own events show: ``updates`` ← ``node.completed``, ``messages-tuple`` ← ``message.delta`` (the model's
+  text), ``custom`` ← ``custom``, ``values`` ← the thread's state where the run stopped;
+* a pause → ``{"__interrupt__": [{"value", "id"}]}`` in ``updates`` (in ``values`` when updates were not
+  asked for), from graphgate's interrupt events;
 * ``error`` ← ``task.failed``: ``{"error", "message"}``, in any mode, as the LangGraph server does.
 
 There is no ``end`` frame: the LangGraph server ends a run's stream by closing it, and the SDK takes a clean
@@ -18,18 +22,20 @@ close (or an ``error`` frame) as the end.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessageChunk
-from langgraph.types import Interrupt
+from langchain_core.messages import AIMessageChunk, messages_from_dict
 from sse_starlette import ServerSentEvent
 
 from graphgate.core.errors import InvalidInput
-from graphgate.core.events import TERMINAL_EVENTS, Event, EventType, to_jsonable
+from graphgate.core.events import TERMINAL_EVENTS, Event, EventType
+from graphgate.core.wirejson import jsonable
 
-STREAM_MODES = ("values", "updates", "messages-tuple", "custom")  # the modes this API streams, in frame order
-LANGGRAPH_ONLY_MODES = ("messages", "events", "debug", "tasks", "checkpoints", "tools", "lifecycle")
+# the modes this API streams, in frame order (LangGraph's own names; messages-tuple is its pair form of messages)
+STREAM_MODES = ("values", "updates", "messages-tuple", "messages", "custom", "events", "debug", "tasks", "checkpoints")
+DERIVED_MODES = ("values", "updates", "messages-tuple", "custom")  # what graphgate's own events can show
+PROTOCOL_V2_MODES = ("tools", "lifecycle")
 
 
 @dataclass(frozen=True)
@@ -49,38 +55,6 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def jsonable(value: Any, _depth: int = 0) -> Any:
-    """``value`` as the LangGraph server serializes it: messages and pydantic models by ``model_dump()``,
-    interrupts as ``{"value", "id"}``, dataclasses as dicts, tuples and sets as lists."""
-    if _depth > 64:
-        return repr(value)
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else None
-    if isinstance(value, dict):
-        return {str(k): jsonable(v, _depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [jsonable(v, _depth + 1) for v in value]
-    if isinstance(value, Interrupt):
-        return interrupt(value)
-    if hasattr(value, "model_dump"):
-        try:
-            return jsonable(value.model_dump(), _depth + 1)
-        except Exception:  # a model that cannot dump itself falls back to graphgate's own reading
-            return to_jsonable(value)
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name), _depth + 1) for f in fields(value)}
-    return to_jsonable(value)
-
-
-def interrupt(value: Interrupt) -> dict[str, Any]:
-    out = {"value": jsonable(value.value), "id": value.id}
-    if getattr(value, "response_schema", None) is not None:
-        out["response_schema"] = jsonable(value.response_schema)
-    return out
-
-
 def stream_modes(requested: str | list[str] | None, default: tuple[str, ...] = ("values",)) -> tuple[str, ...]:
     """The requested stream modes, each once, in frame order; ``InvalidInput`` for a mode not streamed here."""
     if requested is None:
@@ -90,12 +64,18 @@ def stream_modes(requested: str | list[str] | None, default: tuple[str, ...] = (
         return default
     unknown = [m for m in asked if m not in STREAM_MODES]
     if unknown:
-        later = [m for m in unknown if m in LANGGRAPH_ONLY_MODES]
-        note = f" ({', '.join(later)} not yet)" if later else ""
+        v2 = [m for m in unknown if m in PROTOCOL_V2_MODES]
+        note = f" ({', '.join(v2)}: the streaming protocol v2's, not served here)" if v2 else ""
         raise InvalidInput(
             f"stream_mode {', '.join(map(repr, unknown))} is not supported{note}; use {', '.join(STREAM_MODES)}"
         )
     return tuple(m for m in STREAM_MODES if m in asked)
+
+
+def chunk_modes(modes: tuple[str, ...]) -> tuple[str, ...]:
+    """The LangGraph stream modes a worker publishes for these stream modes (both message modes are made
+    from LangGraph's ``messages`` chunks)."""
+    return tuple(dict.fromkeys("messages" if m == "messages-tuple" else m for m in modes))
 
 
 def stops(event: Event) -> bool:
@@ -125,55 +105,120 @@ def failure(event: Event) -> dict[str, Any]:
 
 @dataclass
 class RunView:
-    """The frames one SSE client of a run asked for (``modes``), event by event."""
+    """The frames one SSE client of a run asked for (``modes``), event by event.
+
+    ``chunked`` are the LangGraph stream modes the run's worker publishes as ``stream.chunk`` events (what the
+    run was started with); a mode that is not among them is made from graphgate's own events where it can be
+    (values at the stops, updates, messages-tuple, custom), so a run started from /api/v1 or a chat can be
+    followed here too.
+    """
 
     run_id: str
     thread_id: str
     graph: str
     assistant_id: str
     modes: tuple[str, ...]
+    chunked: frozenset[str] = frozenset()
+    _messages: dict[str, Any] = field(default_factory=dict)  # messages mode: each message so far, by id
 
     def metadata(self) -> Frame:
         return Frame("metadata", {"run_id": self.run_id, "attempt": 1})
 
+    def _from_chunks(self, mode: str) -> bool:
+        return ("messages" if mode == "messages-tuple" else mode) in self.chunked
+
     def progress(self, event: Event) -> list[Frame]:
         """The frames of a progress event (none for events no requested mode shows)."""
-        if event.type == EventType.NODE_COMPLETED and "updates" in self.modes:
+        if event.type == EventType.STREAM_CHUNK:
+            return self._chunk_frames(event)
+        if event.type == EventType.NODE_COMPLETED and self._derives("updates"):
             return [Frame("updates", {event.data.get("node", ""): event.data.get("update")}, event.id)]
-        if event.type == EventType.MESSAGE_DELTA and "messages-tuple" in self.modes:
-            return [Frame("messages", [self._chunk(event), self._message_metadata(event)], event.id)]
-        if event.type == EventType.CUSTOM and "custom" in self.modes:
+        if event.type == EventType.MESSAGE_DELTA and self._derives("messages-tuple"):
+            meta = {"langgraph_node": event.data.get("node", "")}
+            return [Frame("messages", [self._delta_chunk(event), self._message_metadata(meta)], event.id)]
+        if event.type == EventType.CUSTOM and self._derives("custom"):
             return [Frame("custom", event.data.get("payload"), event.id)]
         return []
 
+    def _derives(self, mode: str) -> bool:
+        return mode in self.modes and not self._from_chunks(mode)
+
+    def _chunk_frames(self, event: Event) -> list[Frame]:
+        mode, chunk = str(event.data.get("mode")), event.data.get("chunk")
+        ns = [str(p) for p in event.data.get("ns") or []]
+        suffix = f"|{'|'.join(ns)}" if ns else ""
+        if mode == "messages":
+            frames = []
+            if "messages-tuple" in self.modes:
+                message, meta = chunk
+                frames.append(Frame(f"messages{suffix}", [message, self._message_metadata(meta)], event.id))
+            if "messages" in self.modes:
+                frames.extend(self._full_messages(chunk, event.id))
+            return frames
+        return [Frame(f"{mode}{suffix}", chunk, event.id)] if mode in self.modes else []
+
+    def _full_messages(self, chunk: Any, event_id: str | None) -> list[Frame]:
+        """The ``messages`` mode: ``messages/metadata`` when a message first shows, then ``messages/partial``
+        with the message so far (its chunks added up), or ``messages/complete`` for a whole message."""
+        message, meta = chunk
+        msg_id = str(message.get("id") or "")
+        frames = []
+        is_chunk = "chunk" in str(message.get("type", "")).lower()
+        if msg_id not in self._messages:
+            frames.append(Frame("messages/metadata", {msg_id: {"metadata": self._message_metadata(meta)}}, event_id))
+        if is_chunk:
+            piece = _message(message)
+            so_far = self._messages.get(msg_id)
+            self._messages[msg_id] = piece if so_far is None else so_far + piece
+            frames.append(Frame("messages/partial", [jsonable(self._messages[msg_id])], event_id))
+        else:
+            self._messages[msg_id] = message
+            frames.append(Frame("messages/complete", [message], event_id))
+        return frames
+
     def stop(self, event: Event, interrupts: list[dict[str, Any]], values: dict[str, Any] | None) -> list[Frame]:
         """The frames where the run stopped at ``event``: the pause's ``interrupts`` (``[]`` when it ended), the
-        thread's state ``values`` (read by the caller when ``needs_values``), an error when it failed."""
+        thread's state ``values`` (read by the caller when ``needs_values``), an error when it failed.
+
+        A pause shows as ``{"__interrupt__": [...]}`` in ``updates``, or in ``values`` when updates were not
+        asked for, as the LangGraph server sends it."""
         frames: list[Frame] = []
-        if interrupts and "updates" in self.modes:
-            frames.append(Frame("updates", {"__interrupt__": interrupts}, event.id))
-        if values is not None and "values" in self.modes:
-            frames.append(Frame("values", with_interrupts(values, interrupts), event.id))
+        if values is not None:
+            frames.append(Frame("values", values, event.id))
+        if interrupts:
+            if "updates" in self.modes:
+                frames.append(Frame("updates", {"__interrupt__": interrupts}, event.id))
+            elif self._derives("values"):  # (LangGraph's own values chunks carry the pause)
+                frames.append(Frame("values", {"__interrupt__": interrupts}, event.id))
         if event.type == EventType.TASK_FAILED:
             frames.append(Frame("error", failure(event), event.id))
         return frames
 
     def needs_values(self, event: Event) -> bool:
-        return "values" in self.modes and event.type in (EventType.TASK_COMPLETED, EventType.INTERRUPT)
+        """Whether the stop needs the thread's values read: values are asked for but the run's worker does not
+        publish them step by step."""
+        return self._derives("values") and event.type in (EventType.TASK_COMPLETED, EventType.INTERRUPT)
 
-    def _chunk(self, event: Event) -> dict[str, Any]:
+    def _delta_chunk(self, event: Event) -> dict[str, Any]:
         chunk = AIMessageChunk(content=str(event.data.get("text") or ""), id=event.data.get("message_id"))
         return jsonable(chunk)  # type: ignore[no-any-return]
 
-    def _message_metadata(self, event: Event) -> dict[str, Any]:
+    def _message_metadata(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """A message's LangGraph metadata with the run's ids, as the LangGraph server's config metadata has them."""
         return {
-            "langgraph_node": event.data.get("node", ""),
+            "langgraph_node": "",
             "langgraph_checkpoint_ns": "",
+            **meta,
             "thread_id": self.thread_id,
             "run_id": self.run_id,
             "graph_id": self.graph,
             "assistant_id": self.assistant_id,
         }
+
+
+def _message(data: dict[str, Any]) -> Any:
+    """A serialized message (``model_dump()``) as its LangChain class, so chunks of one message add up."""
+    return messages_from_dict([{"type": data.get("type"), "data": data}])[0]
 
 
 def with_interrupts(values: dict[str, Any], interrupts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ class EventType(str, Enum):
     TASK_COMPLETED = "task.completed"  # terminal; data: output, text
     TASK_FAILED = "task.failed"  # terminal; data: error {kind, message}
     TASK_CANCELLED = "task.cancelled"  # terminal; data: reason
+    STREAM_CHUNK = "stream.chunk"  # a LangGraph stream chunk a LangGraph API run asked for; data: mode, ns, chunk
     DELIVERY_FAILED = "delivery.failed"  # a chat platform refused delivery for good; data: platform, error
 
 

@@ -24,6 +24,7 @@ from graphgate.core.keys import Keys
 from graphgate.core.settings import Settings, get_settings
 
 RUN_GRAPH = "graphgate.run_graph"
+DELIVER_WEBHOOK = "graphgate.deliver_webhook"
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -133,6 +134,16 @@ def enqueue_run(task_id: str, session_id: str, countdown: float | None = None, g
     if settings.graph_queues:
         queue = run_queue(settings, graph or _session_graph(settings, session_id))
     app.send_task(RUN_GRAPH, args=[task_id, session_id], countdown=countdown, queue=queue)
+
+
+def enqueue_webhook(task_id: str, session_id: str, stop: str) -> None:
+    """Have a worker POST the run to its webhook (workers/webhooks.py): ``stop`` is where it stopped, as the
+    run's status then (a resumed run stops again later)."""
+    app.send_task(DELIVER_WEBHOOK, args=[task_id, session_id, stop])
+
+
+async def enqueue_webhook_async(task_id: str, session_id: str, stop: str) -> None:
+    await asyncio.get_running_loop().run_in_executor(_publisher, partial(enqueue_webhook, task_id, session_id, stop))
 
 
 # Publishing is a blocking broker round trip; one thread does it for every event loop of the process, so an

@@ -181,7 +181,7 @@ return id
 """
 )
 
-# KEYS: session. ARGV: owner, now, metadata_json ('' = none), ttl
+# KEYS: session. ARGV: owner, now, metadata_json ('' = none), ttl, graph ('' = set by the first task)
 # Creates an empty session (a LangGraph thread before its first run). Returns 'created', 'exists' (the caller's
 # already) or 'forbidden' (another principal's).
 CREATE_SESSION = """
@@ -192,6 +192,7 @@ if owner then
 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'created_at', ARGV[2])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'metadata', ARGV[3]) end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'graph', ARGV[5]) end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 return 'created'
 """

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     task_soft_time_limit: float = 600.0
     task_time_limit: float = 660.0
     task_lease_seconds: float = 15.0  # a run's ownership lease, renewed while the run is alive
+    # run webhooks (the LangGraph API's ``webhook``): may they point at loopback or private addresses (off: a
+    # caller could make the workers reach internal services), and the secret that signs each POST
+    webhook_allow_private: bool = False
+    webhook_secret: str | None = None  # X-Graphgate-Signature: sha256=HMAC(secret, body) when set
+    webhook_timeout_seconds: float = 10.0
     # a message whose worker vanished comes back to the queue after this long; None: task_time_limit + 60 s
     # (at least 120 s). Keep it above the longest run: a run outliving it is delivered again (harmless but idle)
     broker_visibility_timeout: int | None = None

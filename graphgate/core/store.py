@@ -46,6 +46,8 @@ _JSON_FIELDS = (
     "resume",
     "binding",
     "metadata",
+    "options",
+    "next",
 )
 
 
@@ -68,6 +70,8 @@ class TaskRecord:
     resume: Any = None  # {"answers": {interrupt id: value}} to hand to Command(resume=...) on the next run
     binding: dict[str, Any] | None = None  # where chat events go (Slack thread, Telegram chat); None = web
     metadata: dict[str, Any] | None = None  # the caller's own labels for the run (the LangGraph API's run metadata)
+    options: dict[str, Any] | None = None  # LangGraph run options for the worker (graphgate/core/runoptions.py)
+    next: list[str] | None = None  # the nodes a completed run stopped before at a breakpoint (interrupt_before/after)
     multitask: str = "enqueue"  # what the task asked for when its session was busy: enqueue, reject or interrupt
     run: int = 1  # 1 for the first run, +1 for each resume
     attempts: int = 0  # deliveries of the current run to a worker
@@ -222,7 +226,13 @@ def create_session_call(keys: Keys, settings: Settings, session: SessionRecord) 
     metadata = json.dumps(session.metadata, ensure_ascii=False, default=str) if session.metadata else ""
     return ScriptCall(
         keys=[keys.session(session.id)],
-        args=[session.owner, repr(session.created_at), metadata, str(settings.session_ttl_seconds)],
+        args=[
+            session.owner,
+            repr(session.created_at),
+            metadata,
+            str(settings.session_ttl_seconds),
+            session.graph or "",
+        ],
     )
 
 

@@ -12,6 +12,7 @@ tasks are written by the same scripts and read together.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -98,6 +99,7 @@ class TaskService:
         multitask: str = "enqueue",
         binding: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> TaskRecord:
         """Create a task and queue it; it runs now, or after the session's active task (multitask).
 
@@ -129,6 +131,7 @@ class TaskService:
             mode=mode,
             binding=binding,
             metadata=metadata,
+            options=options or None,
             multitask=multitask,
             created_at=now,
             updated_at=now,
@@ -211,8 +214,9 @@ class TaskService:
         session_id: str | None = None,
         metadata: dict[str, Any] | None = None,
         if_exists: str = "raise",
+        graph: str | None = None,
     ) -> SessionRecord:
-        """An empty session of ``principal``, ready for tasks (its graph is set by the first one).
+        """An empty session of ``principal``, ready for tasks (its graph is set by the first one, unless given).
 
         A taken id raises ``Conflict``, unless ``if_exists='do_nothing'`` and the session is the caller's:
         then it is returned as it is.
@@ -225,6 +229,7 @@ class TaskService:
             id=session_id or new_session_id(),
             owner=principal.id,
             created_at=time.time(),
+            graph=graph,
             metadata=dict(metadata or {}),
         )
         verdict = await self._run(self._create_session, create_session_call(self.keys, self.settings, session))
@@ -296,6 +301,31 @@ class TaskService:
             if task_ids:
                 pipe.zrem(self.keys.principal_tasks(principal.id), *task_ids)
             pipe.zrem(self.keys.principal_sessions(principal.id), session_id)
+            await pipe.execute()
+
+    async def update_session_metadata(
+        self, principal: Principal, session_id: str, metadata: dict[str, Any]
+    ) -> SessionRecord:
+        """Merge ``metadata`` into the session's (a key set to null stays, as the LangGraph server keeps it)."""
+        session = await self.get_session(principal, session_id)
+        session.metadata = {**session.metadata, **metadata}
+        key = self.keys.session(session_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, "metadata", json.dumps(session.metadata, ensure_ascii=False, default=str))
+            pipe.expire(key, self.settings.session_ttl_seconds)
+            await pipe.execute()
+        return session
+
+    async def delete_task(self, principal: Principal, task_id: str) -> None:
+        """Delete a finished task's record (its events stay in the session's stream); ``Conflict`` while it is
+        queued, running or waiting for input."""
+        record = await self.get_task(principal, task_id)
+        if not record.status.terminal:
+            raise Conflict(f"task {task_id} is {record.status.value}; cancel it first")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrem(self.keys.session_tasks(record.session_id), 0, task_id)
+            pipe.delete(self.keys.task(record.session_id, task_id), self.keys.task_index(task_id))
+            pipe.zrem(self.keys.principal_tasks(principal.id), task_id)
             await pipe.execute()
 
     async def _load_sessions(self, session_ids: list[str]) -> list[SessionRecord | None]:

@@ -64,7 +64,7 @@ def new_thread(client: SyncLangGraphClient, **metadata: Any) -> str:
 
 def test_assistants_are_the_registered_graphs(alice: SyncLangGraphClient) -> None:
     every = alice.assistants.search(limit=100)
-    assert {a["graph_id"] for a in every} == {"echo", "ask", "agent", "writer", "parallel", "progress"}
+    assert {a["graph_id"] for a in every} == {"echo", "ask", "agent", "writer", "parallel", "progress", "nested"}
     ask = alice.assistants.search(graph_id="ask")
     assert [(a["graph_id"], a["assistant_id"]) for a in ask] == [("ask", str(uuid.uuid5(NAMESPACE_GRAPH, "ask")))]
     first, second = alice.assistants.search(limit=2), alice.assistants.search(limit=2, offset=2)
@@ -130,19 +130,21 @@ def test_threads_are_the_callers_own_sessions(alice: SyncLangGraphClient, bob: S
 # --- runs and their streams ------------------------------------------------------------------------------
 
 
-def test_a_run_streams_updates_then_the_final_values(alice: SyncLangGraphClient) -> None:
+def test_a_run_streams_the_values_and_updates_of_every_step(alice: SyncLangGraphClient) -> None:
     thread_id = new_thread(alice)
     created: list[Any] = []
     stream = alice.runs.stream(
         thread_id, "echo", input={"text": " hi "}, stream_mode=["updates", "values"], on_run_created=created.append
     )
     got = parts(stream)
-    assert [event for event, _ in got] == ["metadata", "updates", "updates", "updates", "values"]
     run_id = got[0][1]["run_id"]
-    assert created == [{"run_id": run_id, "thread_id": thread_id}]
+    assert got[0][0] == "metadata" and created == [{"run_id": run_id, "thread_id": thread_id}]
     assert got[1:] == [
+        ("values", {"text": " hi "}),
         ("updates", {"receive": {"text": "hi"}}),
+        ("values", {"text": "hi"}),
         ("updates", {"transform": {"echo": "hi"}}),
+        ("values", {"text": "hi", "echo": "hi"}),
         ("updates", {"respond": {"answer": "hi"}}),
         ("values", {"text": "hi", "echo": "hi", "answer": "hi"}),
     ]
@@ -171,9 +173,10 @@ def test_messages_tuple_streams_the_models_text(alice: SyncLangGraphClient) -> N
         )
     )
     names = [event for event, _ in got]
-    assert names[0] == "metadata" and names[-1] == "values" and set(names[1:-1]) == {"messages"}
+    assert names[0] == "metadata" and names[-1] == "values" and set(names[1:-1]) == {"messages", "values"}
     chunks = [data for event, data in got if event == "messages"]
     assert all(c[0]["type"] == "AIMessageChunk" and c[1]["langgraph_node"] == "model" for c in chunks)
+    assert all(c[1]["langgraph_step"] == 1 and c[1]["run_id"] == got[0][1]["run_id"] for c in chunks)
     assert len({c[0]["id"] for c in chunks}) == 1 and len(chunks) > 1
     final = got[-1][1]["messages"][-1]
     assert final["type"] == "ai" and "".join(c[0]["content"] for c in chunks) == final["content"]
@@ -190,9 +193,9 @@ def test_an_interrupt_is_answered_with_a_resume_command(alice: SyncLangGraphClie
     thread_id = new_thread(alice)
     paused = parts(alice.runs.stream(thread_id, "ask", input={}, stream_mode=["updates", "values"]))
     asked = {"question": "What should I call you?"}
-    assert [e for e, _ in paused] == ["metadata", "updates", "values"]
-    pending = paused[1][1]["__interrupt__"]
-    assert [i["value"] for i in pending] == [asked] and paused[2][1] == {"__interrupt__": pending}
+    assert [e for e, _ in paused] == ["metadata", "values", "updates"]  # the pause, in both modes
+    pending = paused[2][1]["__interrupt__"]
+    assert [i["value"] for i in pending] == [asked] and paused[1][1] == {"__interrupt__": pending}
 
     state = alice.threads.get_state(thread_id)
     assert state["next"] == ["ask"] and state["interrupts"] == pending
@@ -205,6 +208,7 @@ def test_an_interrupt_is_answered_with_a_resume_command(alice: SyncLangGraphClie
     resumed = parts(alice.runs.stream(thread_id, "ask", command={"resume": "Ada"}, stream_mode="values"))
     assert resumed == [
         ("metadata", {"run_id": run_id, "attempt": 1}),  # the paused run goes on, under its own id
+        ("values", {"name": "Ada"}),
         ("values", {"name": "Ada", "answer": "Nice to meet you, Ada!"}),
     ]
     assert alice.runs.get(thread_id, run_id)["status"] == "success"
@@ -218,8 +222,9 @@ def test_several_interrupts_are_answered_by_their_ids(alice: SyncLangGraphClient
     asks = {i["value"]["reviewer"]: i["id"] for i in paused["__interrupt__"]}
     assert set(asks) == {"legal", "finance"}
     half = parts(alice.runs.stream(thread_id, "parallel", command={"resume": {asks["legal"]: "approve"}}))
-    assert [e for e, _ in half] == ["metadata", "values"]  # still paused: at once, on the other interrupt
-    assert [i["id"] for i in half[1][1]["__interrupt__"]] == [asks["finance"]]
+    # still paused, on the other interrupt: the thread's values and the pause at once
+    assert [e for e, _ in half] == ["metadata", "values", "values"]
+    assert [i["id"] for i in half[2][1]["__interrupt__"]] == [asks["finance"]]
     assert alice.threads.get(thread_id)["status"] == "interrupted"
     done = alice.runs.wait(thread_id, "parallel", command={"resume": {asks["finance"]: "approve"}})
     assert "__interrupt__" not in done
@@ -285,12 +290,20 @@ def test_bad_requests_are_refused_and_change_nothing(server: Stack, alice: SyncL
     thread_id = new_thread(alice)
     with pytest.raises(NotFoundError, match="assistant 'nope' not found"):
         alice.runs.create(thread_id, "nope", input={})
-    with pytest.raises(UnprocessableEntityError, match="stream_mode 'debug' is not supported"):
-        parts(alice.runs.stream(thread_id, "echo", input={"text": "x"}, stream_mode=["values", "debug"]))
-    with pytest.raises(UnprocessableEntityError, match="either input"):
+    with pytest.raises(UnprocessableEntityError, match="stream_mode 'tools' is not supported"):
+        parts(alice.runs.stream(thread_id, "echo", input={"text": "x"}, stream_mode=["values", "tools"]))
+    with pytest.raises(UnprocessableEntityError, match="give input .a new run. or command, not both"):
         alice.runs.create(thread_id, "echo", input={"text": "x"}, command={"resume": "x"})
-    with pytest.raises(UnprocessableEntityError, match="interrupt_before: not supported"):
-        alice.runs.create(thread_id, "echo", input={"text": "x"}, interrupt_before=["transform"])
+    with pytest.raises(UnprocessableEntityError, match="after_seconds: not supported"):
+        alice.runs.create(thread_id, "echo", input={"text": "x"}, after_seconds=5)
+    with pytest.raises(UnprocessableEntityError, match="command: only resume, goto and update"):
+        alice.runs.create(thread_id, "echo", command={"resume": "x", "graph": "PARENT"})
+    with pytest.raises(UnprocessableEntityError, match="config: callbacks not supported"):
+        alice.runs.create(thread_id, "echo", input={"text": "x"}, config={"callbacks": []})
+    with pytest.raises(UnprocessableEntityError, match="recursion_limit must be a positive integer"):
+        alice.runs.create(thread_id, "echo", input={"text": "x"}, config={"recursion_limit": 0})
+    with pytest.raises(NotFoundError, match="checkpoint 'nope' not found"):
+        alice.runs.create(thread_id, "echo", input={"text": "x"}, checkpoint_id="nope")
     with pytest.raises(UnprocessableEntityError, match="input does not match graph 'echo'"):
         alice.runs.create(thread_id, "echo", input={"text": 5})
     with pytest.raises(NotFoundError, match="not found"):
@@ -318,7 +331,7 @@ def test_a_stream_resumes_after_the_last_event_id_it_saw(alice: SyncLangGraphCli
     thread_id = new_thread(alice)
     first = list(alice.runs.stream(thread_id, "echo", input={"text": "again"}, stream_mode="updates"))
     run_id, cut = first[0].data["run_id"], first[1].id
-    assert cut and [p.event for p in first] == ["metadata", "updates", "updates", "updates"]
+    assert cut and [p.event for p in first] == ["metadata", "updates", "updates", "updates"]  # its own modes
     rest = alice.runs.join_stream(thread_id, run_id, stream_mode="updates", last_event_id=cut)
     assert [(p.event, p.data) for p in rest] == [(p.event, p.data) for p in first[:1] + first[2:]]
     assert parts(alice.runs.join_stream(thread_id, run_id)) == [("metadata", {"run_id": run_id, "attempt": 1})]
@@ -332,7 +345,7 @@ def test_the_async_client_works_the_same(server: Stack) -> None:
         return events, await client.threads.get(thread["thread_id"])
 
     events, thread = asyncio.run(scenario())
-    assert events == ["metadata", "values"] and thread["values"]["answer"] == "async"
+    assert events == ["metadata", "values", "values", "values", "values"] and thread["values"]["answer"] == "async"
 
 
 def test_a_stream_closed_early_cancels_its_run_when_asked(alice: SyncLangGraphClient) -> None:

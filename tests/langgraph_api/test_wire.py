@@ -11,15 +11,20 @@ from langgraph.types import Interrupt
 
 from graphgate.core.errors import InvalidInput
 from graphgate.core.events import Event, EventType
-from graphgate.gateway.langgraph_api.wire import RunView, jsonable, stops, stream_modes
+from graphgate.core.wirejson import jsonable
+from graphgate.gateway.langgraph_api.wire import RunView, stops, stream_modes
 
 
 def event(etype: EventType, data: dict[str, Any], id: str = "1-0") -> Event:
     return Event(etype, "run-1", "thread-1", data, id=id)
 
 
-def view(*modes: str) -> RunView:
-    return RunView("run-1", "thread-1", "agent", "asst-1", modes)
+def view(*modes: str, chunked: tuple[str, ...] = ()) -> RunView:
+    return RunView("run-1", "thread-1", "agent", "asst-1", modes, frozenset(chunked))
+
+
+def chunk(mode: str, data: Any, ns: tuple[str, ...] = (), id: str = "5-0") -> Event:
+    return event(EventType.STREAM_CHUNK, {"mode": mode, "ns": list(ns), "chunk": data}, id)
 
 
 @pytest.mark.parametrize(
@@ -37,8 +42,8 @@ def test_stream_modes_are_taken_once_in_frame_order(asked: Any, modes: tuple[str
 
 
 def test_a_mode_not_streamed_here_is_refused_by_name() -> None:
-    with pytest.raises(InvalidInput, match=r"stream_mode 'debug', 'nope' is not supported \(debug not yet\)"):
-        stream_modes(["values", "debug", "nope"])
+    with pytest.raises(InvalidInput, match=r"stream_mode 'tools', 'nope' is not supported \(tools: the streaming"):
+        stream_modes(["values", "debug", "tools", "nope"])
 
 
 def test_progress_events_become_the_frames_of_the_requested_modes() -> None:
@@ -69,8 +74,12 @@ def test_stop_frames_carry_the_interrupts_the_values_and_errors() -> None:
     pending = [{"value": "Name?", "id": "i1"}]
     frames = view("values", "updates").stop(pause, pending, {"text": "hi"})
     assert [(f.event, f.data, f.id) for f in frames] == [
+        ("values", {"text": "hi"}, "9-0"),
         ("updates", {"__interrupt__": pending}, "9-0"),
-        ("values", {"text": "hi", "__interrupt__": pending}, "9-0"),
+    ]
+    # without updates, the pause is a values frame of its own, as the LangGraph server sends it
+    assert [(f.event, f.data) for f in view("values").stop(pause, pending, None)] == [
+        ("values", {"__interrupt__": pending})
     ]
     done = event(EventType.TASK_COMPLETED, {"output": {"answer": "x"}})
     assert [(f.event, f.data) for f in view("values", "updates").stop(done, [], {"answer": "x"})] == [
@@ -95,3 +104,35 @@ def test_values_are_serialized_as_the_langgraph_server_does() -> None:
     assert out["messages"][1]["tool_calls"] == [] and out["messages"][0]["additional_kwargs"] == {}
     assert out["asked"] == {"value": {"q": 1}, "id": "i"}
     assert out["tags"] == ["x"] and out["ratio"] is None
+
+
+def test_published_chunks_become_frames_of_their_mode_and_replace_what_events_show() -> None:
+    every = view("values", "updates", "debug", chunked=("values", "updates", "debug"))
+    node = event(EventType.NODE_COMPLETED, {"node": "plan", "step_id": "s", "update": {"outline": ["a"]}})
+    assert every.progress(node) == []  # the updates come as chunks: no second frame from node.completed
+    assert [(f.event, f.data) for f in every.progress(chunk("updates", {"plan": {"x": 1}}))] == [
+        ("updates", {"plan": {"x": 1}})
+    ]
+    assert [f.event for f in every.progress(chunk("values", {"x": 1}, ("sub:1",)))] == ["values|sub:1"]
+    assert every.progress(chunk("tasks", {"id": "t"})) == []  # a mode this client did not ask for
+    done = event(EventType.TASK_COMPLETED, {"output": {}})
+    assert not every.needs_values(done)  # the values came step by step
+
+
+def test_message_chunks_make_both_message_modes() -> None:
+    both = view("messages-tuple", "messages", chunked=("messages-tuple", "messages"))
+    meta = {"langgraph_node": "model", "langgraph_step": 1}
+    first = {"type": "AIMessageChunk", "content": "Hel", "id": "m-1"}
+    second = {"type": "AIMessageChunk", "content": "lo", "id": "m-1"}
+    frames = both.progress(chunk("messages", [first, meta]))
+    assert [f.event for f in frames] == ["messages", "messages/metadata", "messages/partial"]
+    assert frames[0].data[1]["langgraph_node"] == "model" and frames[0].data[1]["run_id"] == "run-1"
+    assert frames[1].data == {"m-1": {"metadata": frames[0].data[1]}}
+    later = both.progress(chunk("messages", [second, meta]))
+    assert [f.event for f in later] == ["messages", "messages/partial"]
+    assert later[1].data[0]["content"] == "Hello"  # the message so far
+    tool = {"type": "tool", "content": "42", "id": "t-1", "tool_call_id": "c"}
+    assert [f.event for f in view("messages", chunked=("messages",)).progress(chunk("messages", [tool, {}]))] == [
+        "messages/metadata",
+        "messages/complete",
+    ]
