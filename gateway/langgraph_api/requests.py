@@ -132,6 +132,12 @@ class RunCreate(Body):
         )
 
 
+class CancelMany(Body):
+    thread_id: str | None = None
+    run_ids: list[str] | None = Field(None, max_length=1000)
+    status: Literal["pending", "running", "all"] | None = None
+
+
 class ThreadCreate(Body):
     thread_id: str | None = Field(None, min_length=1, max_length=128)
     metadata: dict[str, Any] | None = None

@@ -32,7 +32,7 @@ from graphgate.gateway.fanout import parse_id
 from graphgate.gateway.langgraph_api import shapes
 from graphgate.gateway.langgraph_api.deps import RATE_LIMITED, Caller, States
 from graphgate.gateway.langgraph_api.follow import Stop, Watch, run_events, stopped_now, until_stopped, wait_stop
-from graphgate.gateway.langgraph_api.requests import RunCreate
+from graphgate.gateway.langgraph_api.requests import CancelMany, RunCreate
 from graphgate.gateway.langgraph_api.state import StateReader, checkpoint_id_of
 from graphgate.gateway.langgraph_api.wire import (
     DERIVED_MODES,
@@ -47,6 +47,7 @@ from graphgate.gateway.langgraph_api.wire import (
 router = APIRouter(tags=["langgraph: runs"])
 
 MAX_BATCH = 100  # runs in one /runs/batch
+CANCEL_MANY_LIMIT = 1000  # the caller's newest runs /runs/cancel looks at for a status
 HEARTBEAT_SECONDS = 10.0  # a waiting /wait or /join sends a newline this often, so proxies keep it open
 RUN_STATUSES = ("pending", "running", "error", "success", "timeout", "interrupted")
 _BACKGROUND: set[asyncio.Future[Any]] = set()  # cancels started by closed streams, kept until they finish
@@ -348,22 +349,57 @@ async def cancel(
 ) -> Response:
     """Cancel the run (queued or waiting: at once; running: at its next step); ``wait=1`` until it stopped.
     ``action=rollback`` also undoes what the run wrote to the thread and deletes the run, once it stopped."""
+    _check_action(action)
+    record = await _run_of(gw, who, thread_id, run_id)
+    stopped = await _cancel_run(gw, who, states, record, action, wait)
+    return Response(status_code=204 if stopped else 202)
+
+
+@router.post("/runs/cancel", dependencies=RATE_LIMITED)
+async def cancel_many(
+    body: CancelMany, gw: GatewayDep, who: Caller, states: States, action: str = "interrupt"
+) -> Response:
+    """Cancel several runs: ``run_ids`` of ``thread_id``, or every run of the caller's with ``status`` (``pending``,
+    ``running`` or ``all``, that is both)."""
+    _check_action(action)
+    if (body.run_ids is None) == (body.status is None) or (body.run_ids is not None and not body.thread_id):
+        raise InvalidInput("give thread_id with run_ids, or a status (pending, running or all)")
+    if body.run_ids is not None:
+        assert body.thread_id is not None
+        records = [await _run_of(gw, who, body.thread_id, run_id) for run_id in body.run_ids]
+    else:
+        wanted = {"pending": {TaskStatus.QUEUED}, "running": {TaskStatus.RUNNING}}.get(
+            body.status or "", {TaskStatus.QUEUED, TaskStatus.RUNNING}
+        )
+        records = [r for r in await gw.service.list_tasks(who, None, CANCEL_MANY_LIMIT) if r.status in wanted]
+    for record in records:
+        if not record.status.terminal:
+            await _cancel_run(gw, who, states, record, action, wait=False)
+    return Response(status_code=204)
+
+
+def _check_action(action: str) -> None:
     if action not in ("interrupt", "rollback"):
         raise InvalidInput(f"action {action!r} is not supported; use 'interrupt' or 'rollback'")
-    record = await _run_of(gw, who, thread_id, run_id)
+
+
+async def _cancel_run(
+    gw: Gateway, who: Principal, states: StateReader, record: TaskRecord, action: str, wait: bool
+) -> bool:
+    """Cancel one run; whether it has stopped when this returns (always, for a rollback)."""
+    thread_id = record.session_id
     after = await gw.service.last_event_id(thread_id)
     record = await gw.service.cancel(who, record.id)
     if record.status.terminal and RunOptions.from_dict(record.options).webhook:  # stopped here, not by a worker
-        await enqueue_webhook_async(record.id, record.session_id, shapes.run_status(record))
-    if action == "rollback":
+        await enqueue_webhook_async(record.id, thread_id, shapes.run_status(record))
+    if action == "rollback" or wait:
         if stopped_now(record) is None:
             await until_stopped(gw, thread_id, record.id, after)
-        await states.roll_back(await gw.service.get_session(who, thread_id), record.id)
-        await gw.service.delete_task(who, record.id)
-        return Response(status_code=204)
-    if wait and stopped_now(record) is None:
-        await until_stopped(gw, thread_id, record.id, after)
-    return Response(status_code=204 if wait else 202)
+        if action == "rollback":
+            await states.roll_back(await gw.service.get_session(who, thread_id), record.id)
+            await gw.service.delete_task(who, record.id)
+        return True
+    return False
 
 
 # --- answering a run -----------------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ ENDPOINTS: list[tuple[str, str, str]] = [  # (method, path, why)
     ("GET", "/assistants/{assistant_id}/subgraphs/{namespace}", "subgraphs of an assistant are not listed yet"),
     ("POST", "/threads/prune", "pruning threads is not supported yet; delete them one by one"),
     ("GET", "/threads/{thread_id}/stream", "following a whole thread is not supported yet; join a run's stream"),
-    ("POST", "/runs/cancel", "cancel runs one by one (POST /threads/{thread_id}/runs/{run_id}/cancel)"),
     ("POST", "/runs/crons", "crons are not supported"),
     ("POST", "/runs/crons/search", "crons are not supported"),
     ("POST", "/threads/{thread_id}/runs/crons", "crons are not supported"),

@@ -304,6 +304,20 @@ def test_rollback_undoes_what_the_replaced_run_wrote(client: SyncLangGraphClient
         client.runs.get(thread_id, slow["run_id"])  # a rolled-back run is deleted
 
 
+def test_cancel_many_by_ids_and_by_status(server: Stack) -> None:
+    mine = get_sync_client(url=server.url, api_key=None, headers={"Authorization": f"Bearer {token('erin')}"})
+    first, second = thread(mine), thread(mine)
+    slow = [mine.runs.create(t, "echo", input={"text": "slow", "sleep": 30}) for t in (first, second)]
+    wait_for(lambda: all(mine.runs.get(r["thread_id"], r["run_id"])["status"] == "running" for r in slow), 20)
+    mine.runs.cancel_many(thread_id=first, run_ids=[slow[0]["run_id"]])
+    wait_for(lambda: mine.runs.get(first, slow[0]["run_id"])["status"] == "interrupted", 20)
+    assert mine.runs.get(second, slow[1]["run_id"])["status"] == "running"
+    mine.runs.cancel_many(status="running")
+    wait_for(lambda: mine.runs.get(second, slow[1]["run_id"])["status"] == "interrupted", 20)
+    with pytest.raises(UnprocessableEntityError, match="give thread_id with run_ids, or a status"):
+        mine.runs.cancel_many(run_ids=[slow[0]["run_id"]])
+
+
 def test_a_webhook_gets_the_finished_run_signed_and_retried(client: SyncLangGraphClient, receiver: Receiver) -> None:
     thread_id = thread(client)
     receiver.fail_first = 1  # the first POST is answered 503: the worker tries again
