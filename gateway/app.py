@@ -90,8 +90,11 @@ def create_app(settings: Settings | None = None, mounts: Sequence[Mount] = ()) -
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+            # the LangGraph SDK in a browser: threads.delete/update, its x-api-key, and the headers it reads
+            # (Content-Location names a new run; the pagination headers page searches)
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "X-Api-Key"],
+            expose_headers=["Content-Location", "Location", "X-Pagination-Next", "X-Pagination-Total"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)  # outermost: on every response, the body limit's 413 included

@@ -158,7 +158,14 @@ class Attempt:
         return {
             **self.options.config,
             "configurable": {**record.config, "mode": record.mode, "thread_id": record.session_id},
-            "metadata": {**(record.metadata or {}), "graphgate_task_id": record.id, "graphgate_run": record.run},
+            "metadata": {
+                **(record.metadata or {}),
+                "graph_id": record.graph,  # as the LangGraph server's runs carry them
+                "assistant_id": lgrun.assistant_id(record.graph),
+                "run_id": record.id,
+                "graphgate_task_id": record.id,
+                "graphgate_run": record.run,
+            },
         }
 
     def _stream_kwargs(self) -> dict[str, Any]:
@@ -181,7 +188,7 @@ class Attempt:
         from langgraph.types import Command
 
         state = graph.get_state(config)
-        self._events().chunks.anchor_at(_checkpoint_id(state))
+        self._events().chunks.anchor_at(record.run, _checkpoint_id(state))
         meta = state.metadata or {}
         if (
             meta.get("graphgate_task_id") == record.id

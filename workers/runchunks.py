@@ -6,9 +6,10 @@ chunk, tool calls included), ``custom``, ``debug``, ``tasks``, ``checkpoints`` a
 graph or, with ``subgraphs``, of its subgraphs too. Each chunk is written once, in the LangGraph server's
 JSON form (graphgate/core/wirejson.py), as ``{"mode", "ns", "chunk"}``; the API turns them into SSE frames.
 
-Every chunk has a dedupe key that a crashed run's replay computes again: the id of the checkpoint the chunk
-follows (a replay starts from the last committed checkpoint, which the attempt reads before it streams), the
-mode, what tells chunks of one step apart (node names, task ids), and a sequence number.
+Every chunk has a dedupe key that a crashed run's replay computes again: the run (a resume is the next run of
+the task), the id of the checkpoint the chunk follows (a replay starts from the last committed checkpoint,
+which the attempt reads before it streams), the mode, what tells chunks of one step apart (node names, task
+ids), and a sequence number.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class ChunkWriter:
         self.publish, self.subgraphs = publish, subgraphs
         self.modes = {"messages" if m == "messages-tuple" else m for m in modes}  # both come from messages
         self._anchor: dict[tuple[str, ...], str] = {}
+        self._run = 1
         self._seq: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -42,16 +44,15 @@ class ChunkWriter:
         ``checkpoints`` always, for the dedupe keys)."""
         return [*sorted(self.modes - {"events", "checkpoints"}), "checkpoints"]
 
-    def anchor_at(self, checkpoint_id: str) -> None:
-        """The root graph's checkpoint the run starts from (its chunks until the next checkpoint follow it)."""
-        self._anchor[()] = checkpoint_id
+    def anchor_at(self, run: int, checkpoint_id: str) -> None:
+        """The task's run (1, then one more for each resume) and the root graph's checkpoint it starts from
+        (its chunks until the next checkpoint follow it)."""
+        self._run, self._anchor[()] = run, checkpoint_id
 
     def chunk(self, ns: tuple[str, ...], mode: str, chunk: Any) -> None:
         """One chunk of the stream loop."""
         if mode in self.modes:
-            shaped = shape(mode, chunk)
-            if shaped is not None:
-                self._write(ns, mode, shaped, distinct(mode, chunk))
+            self._write(ns, mode, shape(mode, chunk), distinct(mode, chunk))
         if mode == "checkpoints":
             checkpoint_id = ((chunk.get("config") or {}).get("configurable") or {}).get("checkpoint_id")
             self._anchor[ns] = str(checkpoint_id or "")
@@ -69,19 +70,14 @@ class ChunkWriter:
 
     def _write(self, ns: tuple[str, ...], mode: str, chunk: Any, what: str) -> None:
         with self._lock:
-            base = f"lg:{'|'.join(ns)}:{self._anchor.get(ns, '')}:{mode}:{what}"
+            base = f"lg:{self._run}:{'|'.join(ns)}:{self._anchor.get(ns, '')}:{mode}:{what}"
             seq = self._seq.get(base, 0)
             self._seq[base] = seq + 1
         self.publish(EventType.STREAM_CHUNK, {"mode": mode, "ns": list(ns), "chunk": chunk}, f"{base}:{seq}")
 
 
 def shape(mode: str, chunk: Any) -> Any:
-    """A loop chunk as the LangGraph server sends it; None for one it leaves out (the API writes a pause's
-    ``__interrupt__`` itself, from graphgate's interrupt events)."""
-    if mode == "updates" and isinstance(chunk, dict) and chunk.get("__interrupt__"):
-        return None  # (a breakpoint's empty one passes, as the LangGraph server streams it)
-    if mode == "checkpoints":
-        return checkpoint_payload(chunk)
+    """A loop chunk as the LangGraph server sends it."""
     if mode == "debug" and isinstance(chunk, dict) and chunk.get("type") == "checkpoint":
         return {**jsonable(chunk), "payload": checkpoint_payload(chunk.get("payload") or {})}
     return jsonable(chunk)
@@ -100,7 +96,8 @@ def distinct(mode: str, chunk: Any) -> str:
 
 
 def checkpoint_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """A checkpoint chunk with ``checkpoint``/``parent_checkpoint`` objects, as the LangGraph server adds."""
+    """A debug checkpoint's payload with ``checkpoint``/``parent_checkpoint`` objects, as the LangGraph server
+    adds them."""
     out = jsonable(payload)
     out["checkpoint"] = _checkpoint(out.get("config"))
     out["parent_checkpoint"] = _checkpoint(out.get("parent_config"))

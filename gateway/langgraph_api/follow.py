@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphgate.core.events import DeserializationError, Event, EventType, deserialize_event
+from graphgate.core.events import DeserializationError, Event, EventType, deserialize_event, parse_id
 from graphgate.core.store import TaskRecord, TaskStatus
 from graphgate.core.tasks import Principal
 from graphgate.gateway.api.deps import Gateway
@@ -34,6 +34,35 @@ class Stop:
     @property
     def failed(self) -> bool:
         return self.event.type == EventType.TASK_FAILED
+
+
+START_EVENTS = {EventType.TASK_QUEUED.value, EventType.TASK_RESUMED.value}
+SCAN_PAGE = 500  # events read per step when looking back for a run's start
+
+
+async def run_start(gw: Gateway, session_id: str, task_id: str) -> str:
+    """The stream id just before the run's latest start (its ``task.queued``, or the ``task.resumed`` that sent it
+    on): following from there replays the run as it goes now. "0-0" when the start is no longer in the stream."""
+    key = gw.service.keys.events(session_id)
+    top = "+"
+    while True:
+        page = await gw.redis.xrevrange(key, max=top, min="-", count=SCAN_PAGE)
+        for entry_id, raw in page:
+            try:
+                event = deserialize_event(entry_id, raw)
+            except DeserializationError:
+                continue
+            if event.task_id == task_id and event.type.value in START_EVENTS:
+                return before(entry_id)
+        if len(page) < SCAN_PAGE:
+            return "0-0"
+        top = f"({page[-1][0]}"
+
+
+def before(entry_id: str) -> str:
+    """The greatest stream id smaller than ``entry_id``."""
+    ms, seq = parse_id(entry_id)
+    return f"{ms}-{seq - 1}" if seq else f"{ms - 1}-18446744073709551615"
 
 
 async def run_events(gw: Gateway, session_id: str, task_id: str, after: str) -> AsyncIterator[Event]:

@@ -39,7 +39,7 @@ class RunCreate(Body):
     stream_mode: str | list[str] | None = None
     stream_subgraphs: bool = False
     stream_resumable: bool = False  # every graphgate stream can be resumed: its frames carry event ids
-    multitask_strategy: Literal["reject", "interrupt", "rollback", "enqueue"] = "reject"
+    multitask_strategy: Literal["reject", "interrupt", "rollback", "enqueue"] = "enqueue"  # the server's default
     if_not_exists: Literal["reject", "create"] = "reject"
     on_disconnect: Literal["cancel", "continue"] = "continue"
     on_completion: Literal["delete", "keep"] | None = None  # stateless runs: delete the thread made for it

@@ -31,7 +31,15 @@ from graphgate.gateway.api.deps import Gateway, GatewayDep
 from graphgate.gateway.fanout import parse_id
 from graphgate.gateway.langgraph_api import shapes
 from graphgate.gateway.langgraph_api.deps import RATE_LIMITED, Caller, States
-from graphgate.gateway.langgraph_api.follow import Stop, Watch, run_events, stopped_now, until_stopped, wait_stop
+from graphgate.gateway.langgraph_api.follow import (
+    Stop,
+    Watch,
+    run_events,
+    run_start,
+    stopped_now,
+    until_stopped,
+    wait_stop,
+)
 from graphgate.gateway.langgraph_api.requests import CancelMany, RunCreate
 from graphgate.gateway.langgraph_api.state import StateReader, checkpoint_id_of
 from graphgate.gateway.langgraph_api.wire import (
@@ -107,7 +115,7 @@ async def _new_run(
     options: RunOptions,
 ) -> TaskRecord:
     waiting = session.latest if session.active and session.latest else None
-    if waiting and waiting.status == TaskStatus.WAITING_INPUT and body.multitask_strategy == "reject":
+    if waiting and waiting.status == TaskStatus.WAITING_INPUT and body.multitask_strategy in ("reject", "enqueue"):
         raise Conflict(
             f"thread {session.id!r} has run {waiting.id} waiting for input: answer it with "
             "command={'resume': ...}, cancel it, or start this run with multitask_strategy 'interrupt'"
@@ -317,24 +325,30 @@ async def join_stream(
     cancel_on_disconnect: bool = False,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
-    """Follow a run until it stops: after ``Last-Event-ID`` (a reconnect), else from now on."""
+    """Follow a run until it stops: after ``Last-Event-ID`` (a reconnect; ``-1`` replays the run from its
+    start, with its metadata frame, as the JS SDK's joinStream asks), else from now on."""
     record = await _run_of(gw, who, thread_id, run_id)
     # without stream_mode: the run's own modes, else all that graphgate's events show (the SDK sends None as "")
     own = RunOptions.from_dict(record.options).stream
     modes = stream_modes([m for m in stream_mode or [] if m], own or DERIVED_MODES)
     view = _view(record, modes)
-    if last_event_id:
+    replay = last_event_id == "-1"
+    if replay:
+        after: str | None = await run_start(gw, thread_id, run_id)
+    elif last_event_id:
         try:
             parse_id(last_event_id)
         except ValueError:
-            raise InvalidInput("Last-Event-ID must be an id this stream sent (like 1732560000000-0)") from None
-        after: str | None = last_event_id
+            raise InvalidInput("Last-Event-ID must be an id this stream sent (like 1732560000000-0), or -1") from None
+        after = last_event_id
     else:
         after = await gw.service.last_event_id(thread_id)
         record = await _run_of(gw, who, thread_id, run_id)
         if stopped_now(record) is not None:
             after = None  # nothing more will come: the stream ends after its metadata
-    return _sse(gw, who, states, record, view, after, cancel_on_disconnect, _locations(record))
+    # no metadata frame: a joined stream carries what the run publishes from now on, as the LangGraph server's
+    headers = _locations(record)
+    return _sse(gw, who, states, record, view, after, cancel_on_disconnect, headers, metadata=replay)
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel", dependencies=RATE_LIMITED)
@@ -464,13 +478,15 @@ def _sse(
     headers: dict[str, str],
     stopped_at: Stop | None = None,
     drop_thread: bool = False,
+    metadata: bool = True,
 ) -> EventSourceResponse:
     """The run's frames from ``after`` until it stops; the frames of ``stopped_at`` at once when the run is
     there already; the metadata frame only when ``after`` is None. ``drop_thread``: a stateless run's thread
     is deleted once the run stopped."""
 
     async def feed() -> AsyncIterator[ServerSentEvent]:
-        yield view.metadata().sse()
+        if metadata:
+            yield view.metadata().sse()
         if stopped_at is not None:
             values = (
                 await _values_at(states, gw, who, record.session_id) if view.needs_values(stopped_at.event) else None

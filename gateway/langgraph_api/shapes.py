@@ -25,7 +25,7 @@ THREAD_STATUS = {
     TaskStatus.WAITING_INPUT: "interrupted",
     TaskStatus.COMPLETED: "idle",
     TaskStatus.FAILED: "error",
-    TaskStatus.CANCELLED: "idle",
+    TaskStatus.CANCELLED: "interrupted",  # as the LangGraph server leaves a thread whose run was cancelled
 }
 
 
@@ -92,13 +92,31 @@ def thread(session: SessionRecord, snapshot: StateSnapshot | None) -> dict[str, 
         "state_updated_at": iso(session.updated_at),
         "metadata": thread_metadata(session),
         "status": thread_status(session),
-        "config": {},
+        "config": {"configurable": {}} if session.latest else {},  # as the LangGraph server's, once it ran
         "values": jsonable(snapshot.values) if snapshot is not None else {},
-        "interrupts": {t.id: [interrupt(i) for i in t.interrupts] for t in snapshot.tasks if t.interrupts}
+        "interrupts": {t.id: [state_interrupt(i) for i in t.interrupts] for t in snapshot.tasks if t.interrupts}
         if snapshot is not None
         else {},
-        "error": None,
+        "error": _error(session),
     }
+
+
+def state_interrupt(value: Any) -> dict[str, Any]:
+    """An interrupt in a thread or its state: ``value`` and ``id`` (``response_schema`` when the graph gave one),
+    as the LangGraph server answers them there (its streams carry ``response_schema`` null too)."""
+    out = interrupt(value)
+    if out.get("response_schema") is None:
+        out.pop("response_schema", None)
+    return out
+
+
+def _error(session: SessionRecord) -> dict[str, Any] | None:
+    """The error of the thread's latest run when it failed, as the LangGraph server shows it."""
+    latest = session.latest
+    if latest is None or latest.status != TaskStatus.FAILED:
+        return None
+    error = latest.error or {}
+    return {"error": str(error.get("kind") or "Error"), "message": str(error.get("message") or "")}
 
 
 def contains(whole: Any, part: Any) -> bool:
@@ -146,7 +164,7 @@ def thread_state(snapshot: StateSnapshot) -> dict[str, Any]:
                 "name": task.name,
                 "path": jsonable(task.path),
                 "error": None if task.error is None else repr(task.error),
-                "interrupts": [interrupt(i) for i in task.interrupts],
+                "interrupts": [state_interrupt(i) for i in task.interrupts],
                 "checkpoint": checkpoint(task.state) if isinstance(task.state, dict) else None,
                 "state": thread_state(task.state) if isinstance(task.state, StateSnapshot) else None,
                 "result": jsonable(task.result),
@@ -157,7 +175,7 @@ def thread_state(snapshot: StateSnapshot) -> dict[str, Any]:
         "created_at": snapshot.created_at,
         "checkpoint": here,
         "parent_checkpoint": parent,
-        "interrupts": [interrupt(i) for i in snapshot.interrupts],
+        "interrupts": [state_interrupt(i) for i in snapshot.interrupts],
         "checkpoint_id": here["checkpoint_id"] if here else None,
         "parent_checkpoint_id": parent["checkpoint_id"] if parent else None,
     }

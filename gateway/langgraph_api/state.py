@@ -149,6 +149,8 @@ def checkpoint_id_of(checkpoint: Any, thread_id: str) -> str | None:
         return checkpoint or None
     if not isinstance(checkpoint, dict):
         raise InvalidInput("checkpoint must be a checkpoint id or an object with checkpoint_id")
+    if isinstance(checkpoint.get("configurable"), dict):  # a config, as get_history's `before` is given
+        checkpoint = checkpoint["configurable"]
     if checkpoint.get("checkpoint_ns"):
         raise InvalidInput("a subgraph's checkpoint (checkpoint_ns) is not supported")
     if checkpoint.get("thread_id") not in (None, thread_id):

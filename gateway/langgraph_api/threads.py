@@ -177,7 +177,8 @@ async def update_state(
     if checkpoint_id and not await states.exists(session, checkpoint_id):
         raise NotFound(f"checkpoint {checkpoint_id!r} not found in thread {thread_id!r}")
     written = await states.update(session, body.values, body.as_node, checkpoint_id)
-    return {"checkpoint": shapes.checkpoint(written)}
+    checkpoint = shapes.checkpoint(written) or {}
+    return {"checkpoint": checkpoint, "configurable": checkpoint, "checkpoint_id": checkpoint.get("checkpoint_id")}
 
 
 @router.post("/threads/{thread_id}/history")

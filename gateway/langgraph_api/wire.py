@@ -11,8 +11,8 @@ checkpointer. ``RunView`` turns one event into the frames of the requested strea
 * for a run that did not ask for a mode (one started from /api/v1, a chat, or joined later), what graphgate's
   own events show: ``updates`` ← ``node.completed``, ``messages-tuple`` ← ``message.delta`` (the model's
   text), ``custom`` ← ``custom``, ``values`` ← the thread's state where the run stopped;
-* a pause → ``{"__interrupt__": [{"value", "id"}]}`` in ``updates`` (in ``values`` when updates were not
-  asked for), from graphgate's interrupt events;
+* a pause, for a run whose worker did not publish the mode → ``{"__interrupt__": [{"value", "id"}]}`` in
+  ``updates`` and in ``values``, from graphgate's interrupt events;
 * ``error`` ← ``task.failed``: ``{"error", "message"}``, in any mode, as the LangGraph server does.
 
 There is no ``end`` frame: the LangGraph server ends a run's stream by closing it, and the SDK takes a clean
@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessageChunk, messages_from_dict
+from langchain_core.messages import AIMessageChunk, message_chunk_to_message, messages_from_dict
 from sse_starlette import ServerSentEvent
 
 from graphgate.core.errors import InvalidInput
@@ -89,9 +89,13 @@ def stops(event: Event) -> bool:
 
 
 def pause_interrupts(events: list[Event]) -> list[dict[str, Any]]:
-    """``[{"value", "id"}]`` of the interrupt events of one pause, in order."""
+    """``[{"value", "id", "response_schema"}]`` of the interrupt events of one pause, in order."""
     return [
-        {"value": e.data.get("value"), "id": e.data.get("interrupt_id")}
+        {
+            "value": e.data.get("value"),
+            "id": e.data.get("interrupt_id"),
+            "response_schema": e.data.get("response_schema"),
+        }
         for e in events
         if e.type == EventType.INTERRUPT
     ]
@@ -170,26 +174,24 @@ class RunView:
             piece = _message(message)
             so_far = self._messages.get(msg_id)
             self._messages[msg_id] = piece if so_far is None else so_far + piece
-            frames.append(Frame("messages/partial", [jsonable(self._messages[msg_id])], event_id))
+            whole = message_chunk_to_message(self._messages[msg_id])  # the message so far, as a message
+            frames.append(Frame("messages/partial", [jsonable(whole)], event_id))
         else:
             self._messages[msg_id] = message
             frames.append(Frame("messages/complete", [message], event_id))
         return frames
 
     def stop(self, event: Event, interrupts: list[dict[str, Any]], values: dict[str, Any] | None) -> list[Frame]:
-        """The frames where the run stopped at ``event``: the pause's ``interrupts`` (``[]`` when it ended), the
-        thread's state ``values`` (read by the caller when ``needs_values``), an error when it failed.
-
-        A pause shows as ``{"__interrupt__": [...]}`` in ``updates``, or in ``values`` when updates were not
-        asked for, as the LangGraph server sends it."""
+        """The frames where the run stopped at ``event`` that its chunks did not carry: the pause's
+        ``interrupts`` (``[]`` when it ended) in ``updates``, the thread's state ``values`` (read by the caller
+        when ``needs_values``) and the pause in ``values``, as LangGraph streams them; an error when it failed."""
         frames: list[Frame] = []
+        if interrupts and self._derives("updates"):
+            frames.append(Frame("updates", {"__interrupt__": interrupts}, event.id))
         if values is not None:
             frames.append(Frame("values", values, event.id))
-        if interrupts:
-            if "updates" in self.modes:
-                frames.append(Frame("updates", {"__interrupt__": interrupts}, event.id))
-            elif self._derives("values"):  # (LangGraph's own values chunks carry the pause)
-                frames.append(Frame("values", {"__interrupt__": interrupts}, event.id))
+        if interrupts and self._derives("values"):
+            frames.append(Frame("values", {"__interrupt__": interrupts}, event.id))
         if event.type == EventType.TASK_FAILED:
             frames.append(Frame("error", failure(event), event.id))
         return frames

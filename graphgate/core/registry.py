@@ -104,11 +104,11 @@ class GraphRegistry:
         obj = spec.obj
         is_factory = callable(obj) and not _is_graph(obj)
         if is_factory:
-            return _with_checkpointer(_call_factory(obj, config or {}), checkpointer)
+            return _with_checkpointer(_call_factory(obj, config or {}), checkpointer, name)
         cache_key = (name, id(checkpointer))
         with self._lock:
             if cache_key not in self._compiled:
-                self._compiled[cache_key] = _with_checkpointer(obj, checkpointer)
+                self._compiled[cache_key] = _with_checkpointer(obj, checkpointer, name)
             return self._compiled[cache_key]
 
 
@@ -127,14 +127,20 @@ def _call_factory(factory: Any, config: dict[str, Any]) -> Any:
     return graph
 
 
-def _with_checkpointer(obj: Any, checkpointer: Any) -> Any:
+def _with_checkpointer(obj: Any, checkpointer: Any, name: str) -> Any:
+    """The graph compiled with ``checkpointer``; named after its registration when it has LangGraph's default
+    name (as the LangGraph server names it: the root run of its callbacks and traces)."""
     from langgraph.graph import StateGraph
     from langgraph.pregel import Pregel
 
     if isinstance(obj, StateGraph):
-        return obj.compile(checkpointer=checkpointer)
+        obj = obj.compile(checkpointer=checkpointer)
+        return obj.copy(update={"name": name}) if obj.name == "LangGraph" else obj
     if isinstance(obj, Pregel):
-        return obj.copy(update={"checkpointer": checkpointer})
+        update: dict[str, Any] = {"checkpointer": checkpointer}
+        if obj.name == "LangGraph":
+            update["name"] = name
+        return obj.copy(update=update)
     raise RegistryError(f"{type(obj).__name__} is not a LangGraph graph")
 
 

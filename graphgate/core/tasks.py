@@ -263,16 +263,29 @@ class TaskService:
         ``offset`` of them. Sessions that expired or were deleted leave the index on the way."""
         key = self.keys.principal_sessions(principal.id)
         found: list[SessionRecord] = []
-        skipped = start = 0
+        skipped = 0
+        # walk the index by score (creation time), newest first, from a cursor: sessions made or removed
+        # meanwhile do not shift what is read next (an offset would repeat or skip entries)
+        top: str = "+inf"
+        seen_at_top: set[str] = set()  # ids already read with the cursor's score (scores may tie)
         while len(found) < limit:
-            ids = cast("list[str]", await self.redis.zrevrange(key, start, start + SEARCH_BATCH - 1))
+            page = cast(
+                "list[tuple[str, float]]",
+                await self.redis.zrevrangebyscore(
+                    key, top, "-inf", start=0, num=SEARCH_BATCH + len(seen_at_top), withscores=True
+                ),
+            )
+            ids = [sid for sid, score in page if not (repr(score) == top and sid in seen_at_top)]
             if not ids:
                 break
+            last = page[-1][1]
+            tied = {sid for sid, score in page if score == last}
+            seen_at_top = tied | seen_at_top if repr(last) == top else tied
+            top = repr(last)
             sessions = await self._load_sessions(ids)
-            gone = [sid for sid, s in zip(ids, sessions) if s is None or s.owner != principal.id]
+            gone = [sid for sid, sess in zip(ids, sessions) if sess is None or sess.owner != principal.id]
             if gone:
                 await self.redis.zrem(key, *gone)
-            start += len(ids) - len(gone)  # the index shrank by what left it
             for session in sessions:
                 if session is None or session.owner != principal.id or (match is not None and not match(session)):
                     continue

@@ -41,6 +41,6 @@ def jsonable(value: Any, _depth: int = 0) -> Any:
 
 def interrupt(value: Interrupt) -> dict[str, Any]:
     out = {"value": jsonable(value.value), "id": value.id}
-    if getattr(value, "response_schema", None) is not None:
+    if hasattr(value, "response_schema"):  # (a field of LangGraph's Interrupt since 1.1; null when not given)
         out["response_schema"] = jsonable(value.response_schema)
     return out

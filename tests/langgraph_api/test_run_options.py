@@ -148,7 +148,7 @@ def test_debug_tasks_and_checkpoints_modes(client: SyncLangGraphClient) -> None:
     assert [c["metadata"]["step"] for c in checkpoints] == [-1, 0, 1, 2, 3]
     assert checkpoints[-1]["values"]["answer"] == "hi"
     newest = client.threads.get_state(thread_id)["checkpoint"]["checkpoint_id"]
-    assert checkpoints[-1]["checkpoint"]["checkpoint_id"] == newest
+    assert checkpoints[-1]["config"]["configurable"]["checkpoint_id"] == newest
 
 
 def test_events_mode_streams_callback_events(client: SyncLangGraphClient) -> None:

@@ -193,9 +193,11 @@ def test_an_interrupt_is_answered_with_a_resume_command(alice: SyncLangGraphClie
     thread_id = new_thread(alice)
     paused = parts(alice.runs.stream(thread_id, "ask", input={}, stream_mode=["updates", "values"]))
     asked = {"question": "What should I call you?"}
-    assert [e for e, _ in paused] == ["metadata", "values", "updates"]  # the pause, in both modes
-    pending = paused[2][1]["__interrupt__"]
-    assert [i["value"] for i in pending] == [asked] and paused[1][1] == {"__interrupt__": pending}
+    assert [e for e, _ in paused] == ["metadata", "updates", "values"]  # the pause, in both modes
+    streamed = paused[1][1]["__interrupt__"]
+    assert [i["value"] for i in streamed] == [asked] and paused[2][1] == {"__interrupt__": streamed}
+    assert streamed[0]["response_schema"] is None  # streams carry it (null: the graph gave none); states do not
+    pending = [{"value": i["value"], "id": i["id"]} for i in streamed]
 
     state = alice.threads.get_state(thread_id)
     assert state["next"] == ["ask"] and state["interrupts"] == pending
@@ -208,6 +210,7 @@ def test_an_interrupt_is_answered_with_a_resume_command(alice: SyncLangGraphClie
     resumed = parts(alice.runs.stream(thread_id, "ask", command={"resume": "Ada"}, stream_mode="values"))
     assert resumed == [
         ("metadata", {"run_id": run_id, "attempt": 1}),  # the paused run goes on, under its own id
+        ("values", {}),  # where it resumes from
         ("values", {"name": "Ada"}),
         ("values", {"name": "Ada", "answer": "Nice to meet you, Ada!"}),
     ]
@@ -263,11 +266,14 @@ def test_cancel_and_multitask_reject(alice: SyncLangGraphClient) -> None:
     run = alice.runs.create(thread_id, "echo", input={"text": "slow", "sleep": 30})
     wait_for(lambda: alice.runs.get(thread_id, run["run_id"])["status"] == "running", 30, what="the run to start")
     with pytest.raises(ConflictError, match="busy"):
-        alice.runs.create(thread_id, "echo", input={"text": "second"})
+        alice.runs.create(thread_id, "echo", input={"text": "second"}, multitask_strategy="reject")
     assert [r["run_id"] for r in alice.runs.list(thread_id)] == [run["run_id"]]  # refused: nothing was added
+    queued = alice.runs.create(thread_id, "echo", input={"text": "queued"})  # the default strategy: enqueue
+    assert alice.runs.get(thread_id, queued["run_id"])["status"] == "pending"
+    alice.runs.cancel(thread_id, queued["run_id"], wait=True)
     alice.runs.cancel(thread_id, run["run_id"], wait=True)
     assert alice.runs.get(thread_id, run["run_id"])["status"] == "interrupted"
-    assert alice.threads.get(thread_id)["status"] == "idle"
+    assert alice.threads.get(thread_id)["status"] == "interrupted"  # as the LangGraph server leaves it
     # the thread goes on from its checkpoint, where the state still holds sleep: 30 (echo keeps its input)
     assert alice.runs.wait(thread_id, "echo", input={"text": "after", "sleep": 0})["answer"] == "after"
 
@@ -333,8 +339,10 @@ def test_a_stream_resumes_after_the_last_event_id_it_saw(alice: SyncLangGraphCli
     run_id, cut = first[0].data["run_id"], first[1].id
     assert cut and [p.event for p in first] == ["metadata", "updates", "updates", "updates"]  # its own modes
     rest = alice.runs.join_stream(thread_id, run_id, stream_mode="updates", last_event_id=cut)
-    assert [(p.event, p.data) for p in rest] == [(p.event, p.data) for p in first[:1] + first[2:]]
-    assert parts(alice.runs.join_stream(thread_id, run_id)) == [("metadata", {"run_id": run_id, "attempt": 1})]
+    assert [(p.event, p.data) for p in rest] == [(p.event, p.data) for p in first[2:]]
+    assert parts(alice.runs.join_stream(thread_id, run_id)) == []  # it has stopped: nothing more comes
+    replayed = parts(alice.runs.join_stream(thread_id, run_id, stream_mode="updates", last_event_id="-1"))
+    assert replayed == [(p.event, p.data) for p in first]  # -1 (the JS SDK's default) replays it from its start
 
 
 def test_the_async_client_works_the_same(server: Stack) -> None:

@@ -73,14 +73,14 @@ def test_stop_frames_carry_the_interrupts_the_values_and_errors() -> None:
     pause = event(EventType.INTERRUPT, {"interrupt_id": "i1", "value": "Name?", "index": 0, "count": 1}, "9-0")
     pending = [{"value": "Name?", "id": "i1"}]
     frames = view("values", "updates").stop(pause, pending, {"text": "hi"})
+    # the pause in updates, the state, then the pause as a values frame of its own, as LangGraph streams them
     assert [(f.event, f.data, f.id) for f in frames] == [
-        ("values", {"text": "hi"}, "9-0"),
         ("updates", {"__interrupt__": pending}, "9-0"),
+        ("values", {"text": "hi"}, "9-0"),
+        ("values", {"__interrupt__": pending}, "9-0"),
     ]
-    # without updates, the pause is a values frame of its own, as the LangGraph server sends it
-    assert [(f.event, f.data) for f in view("values").stop(pause, pending, None)] == [
-        ("values", {"__interrupt__": pending})
-    ]
+    # a run whose worker published both modes carried the pause in its chunks
+    assert view("values", "updates", chunked=("values", "updates")).stop(pause, pending, None) == []
     done = event(EventType.TASK_COMPLETED, {"output": {"answer": "x"}})
     assert [(f.event, f.data) for f in view("values", "updates").stop(done, [], {"answer": "x"})] == [
         ("values", {"answer": "x"})
@@ -102,7 +102,7 @@ def test_values_are_serialized_as_the_langgraph_server_does() -> None:
     out = jsonable(state)
     assert out["messages"][0]["type"] == "human" and out["messages"][1]["content"] == "yo"
     assert out["messages"][1]["tool_calls"] == [] and out["messages"][0]["additional_kwargs"] == {}
-    assert out["asked"] == {"value": {"q": 1}, "id": "i"}
+    assert out["asked"] == {"value": {"q": 1}, "id": "i", "response_schema": None}
     assert out["tags"] == ["x"] and out["ratio"] is None
 
 
