@@ -26,6 +26,7 @@ export const EventType = Object.freeze({
   TASK_COMPLETED: 'task.completed',
   TASK_FAILED: 'task.failed',
   TASK_CANCELLED: 'task.cancelled',
+  STREAM_CHUNK: 'stream.chunk', // a LangGraph API run's stream chunk: the widget draws nothing of it
   DELIVERY_FAILED: 'delivery.failed',
 });
 
