@@ -34,8 +34,9 @@ test-fast: install
 soak: install
 	$(PY) -m pytest -m soak tests/reliability/test_soak.py -s $(PYTEST_ARGS)
 
-# graphgate side by side with the LangGraph server, one table (several minutes; docs/performance.md;
-# BENCH_ARGS=--smoke for a quick check)
+# graphgate side by side with the LangGraph servers `langgraph dev` and Aegra, one table (about 9 minutes;
+# docs/performance.md; BENCH_ARGS=--smoke for a quick check, --no-aegra without Aegra). Aegra needs Python >= 3.12:
+# the bench makes its venv, .venv-aegra, on first use.
 $(VENV)/.bench-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $@

@@ -266,7 +266,7 @@ def rows(result: ChatResult) -> list[Row]:
         Row(
             title,
             f"events/s delivered ({result.events:,} events in {result.seconds:.1f} s)",
-            {"graphgate": result.per_second, "peer": "n/a"},
+            {"graphgate": result.per_second, "peer": "n/a", "aegra": "n/a"},
             higher_is_better=True,
         )
     ]

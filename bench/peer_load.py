@@ -1,9 +1,12 @@
-"""The same run workloads against the LangGraph server, through its HTTP API with ``langgraph_sdk``.
+"""The run workloads through the LangGraph Server API with ``langgraph_sdk``: one client for every server that
+speaks it (``langgraph dev``, Aegra, graphgate's own LangGraph API), so they are driven alike.
 
 A client keeps one thread per conversation and streams each run on it (``POST /threads/{id}/runs/stream``
 with ``stream_mode="updates"``): the request that creates the run is the one that streams its output, so
 "first graph output" is the first ``updates`` part and "completion" the end of the stream, both timed from
 just before the request was sent. An interrupt is answered with a new run carrying ``Command(resume=...)``.
+Aegra ends every stream with an extra ``end`` frame (``{"status": ...}``); it is the end of the stream there,
+and an ``error`` status in it counts as a failed run.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ class PeerRunFailed(Exception):
     """The run streamed an error part."""
 
 
-def _client(url: str) -> Any:
+def _client(url: str, headers: dict[str, str] | None) -> Any:
     from langgraph_sdk import get_client
 
-    return get_client(url=url, timeout=GRAPH_TIMEOUT)
+    return get_client(url=url, timeout=GRAPH_TIMEOUT, headers=headers)
 
 
 async def _stream(client: Any, thread_id: str, graph: str, **kwargs: Any) -> tuple[float, float, list[Any]]:
@@ -33,7 +36,7 @@ async def _stream(client: Any, thread_id: str, graph: str, **kwargs: Any) -> tup
     parts = []
     async for part in client.runs.stream(thread_id, graph, stream_mode="updates", **kwargs):
         now = time.perf_counter()
-        if part.event == "error":
+        if part.event == "error" or (part.event == "end" and (part.data or {}).get("status") == "error"):
             raise PeerRunFailed(str(part.data)[:300])
         if part.event == "updates" and not first:
             first = now
@@ -41,8 +44,8 @@ async def _stream(client: Any, thread_id: str, graph: str, **kwargs: Any) -> tup
     return first, time.perf_counter(), parts
 
 
-async def latency(url: str, runs: int, warmup: int) -> dict[str, Latency]:
-    client = _client(url)
+async def latency(url: str, runs: int, warmup: int, headers: dict[str, str] | None = None) -> dict[str, Latency]:
+    client = _client(url, headers)
     thread = await client.threads.create()
     first_ms: list[float] = []
     done_ms: list[float] = []
@@ -55,8 +58,8 @@ async def latency(url: str, runs: int, warmup: int) -> dict[str, Latency]:
     return {"first_output": Latency.of(first_ms), "completion": Latency.of(done_ms)}
 
 
-async def throughput(url: str, runs: int, concurrency: int) -> Throughput:
-    client = _client(url)
+async def throughput(url: str, runs: int, concurrency: int, headers: dict[str, str] | None = None) -> Throughput:
+    client = _client(url, headers)
     remaining = runs
     errors = 0
     done_ms: list[float] = []
@@ -80,8 +83,8 @@ async def throughput(url: str, runs: int, concurrency: int) -> Throughput:
     return Throughput(runs, time.perf_counter() - t0, errors, Latency.of(done_ms))
 
 
-async def interrupt(url: str, rounds: int, warmup: int) -> dict[str, Latency]:
-    client = _client(url)
+async def interrupt(url: str, rounds: int, warmup: int, headers: dict[str, str] | None = None) -> dict[str, Latency]:
+    client = _client(url, headers)
     thread = await client.threads.create()
     output_ms: list[float] = []
     done_ms: list[float] = []

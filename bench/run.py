@@ -1,19 +1,22 @@
-"""``python -m bench``: graphgate and the LangGraph server side by side, one table.
+"""``python -m bench``: graphgate and the LangGraph servers side by side, one table.
 
 Starts a private redis-server, then in turn: the limits of the machine (redis-benchmark XADD, a Celery no-op
-round trip), graphgate with SQLite checkpoints (latency, throughput, interrupts, SSE fan-out), graphgate with
-PostgreSQL checkpoints in a throwaway database, and ``langgraph dev`` serving the same ``langgraph.json``;
-each system is stopped before the next one starts. Prints one table (docs/performance.md explains it).
+round trip), graphgate with SQLite checkpoints through /api/v1 (latency, throughput, interrupts, SSE fan-out),
+graphgate with PostgreSQL checkpoints in a throwaway database, graphgate through its LangGraph Server API, and
+the peers serving the same ``langgraph.json``: ``langgraph dev`` and Aegra (in .venv-aegra, made on first use,
+with a throwaway PostgreSQL database). The last three are driven by one client, the LangGraph SDK. Each system
+is stopped before the next one starts. Prints one table (docs/performance.md explains it).
 
     python -m bench                 # the full run (several minutes)
     python -m bench --smoke         # tiny sizes: checks the bench works
-    python -m bench --only latency,throughput --no-peer
+    python -m bench --only latency,throughput --no-peer --no-aegra
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import math
 import os
@@ -31,21 +34,30 @@ from typing import Any
 from bench import chat, fanout, graphgate_load, limits, peer_load
 from bench.stats import Latency, Throughput
 from bench.systems import (
+    Aegra,
+    AegraUnavailable,
     CpuMeter,
     Graphgate,
+    LangGraphServer,
     Peer,
     PeerUnavailable,
+    PostgresCpu,
     PostgresDatabase,
     PostgresUnavailable,
+    aegra_missing,
     peer_missing,
 )
-from bench.table import COLUMNS, Row, judge, render_markdown, render_text
+from bench.table import COLUMNS, HEADERS, Row, judge, render_markdown, render_text
 from graphgate.testing.stack import RedisServer
 
 NOTES = [
-    "gain: how many times better graphgate (SQLite) is than the LangGraph server (its time / ours, or our rate / its).",
+    "gain: how many times better graphgate /api/v1 (SQLite) is than the peer (its time / ours, or our rate / its).",
+    "graphgate LangGraph API, langgraph dev and Aegra are driven by the same client (langgraph_sdk): a thread, "
+    "runs streamed on it, an interrupt answered by a run with Command(resume=...).",
+    "server CPU: every process of the system (/proc/<pid>/stat); PostgreSQL: the whole local server, with the "
+    "backends that exited during the batch (docs/performance.md).",
     "SSE fan-out: graphgate only; the load generator XADDs events straight into the session streams, so the row "
-    "measures the API's fan-out alone. The LangGraph server has no such external event source (n/a).",
+    "measures the API's fan-out alone. The peers have no such external event source (n/a).",
 ]
 
 WORKLOADS = ("limits", "latency", "throughput", "interrupt", "fanout", "chat")
@@ -101,6 +113,8 @@ class Options:
     sizes: Sizes
     only: tuple[str, ...]
     peer: bool
+    aegra: bool
+    aegra_python: str | None
     postgres_url: str | None
     worker_concurrency: int
     worker_pool: str
@@ -145,7 +159,19 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "kernel": platform.release(),
         "loadavg_start": loadavg(),
+        "versions": versions(),
     }
+
+
+def versions() -> str:
+    """The versions of what the bench's own environment runs (Aegra's venv reports its own)."""
+    found = []
+    for name in ("langgraph", "langgraph-api", "langgraph-cli", "langgraph-runtime-inmem", "langgraph-sdk", "celery"):
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return ", ".join(found)
 
 
 def loadavg() -> str:
@@ -199,10 +225,24 @@ def run(opts: Options) -> Results:
 
         measure_postgres(results, opts, redis, work / "graphgate-pg")
 
-        if opts.peer:
-            measure_peer(results, opts)
+        graphgate_lg = Graphgate(
+            "graphgate_lg", redis, work / "graphgate-lg", concurrency=opts.worker_concurrency, pool=opts.worker_pool
+        )
+        measure_lg_api(results, opts, "graphgate_lg", graphgate_lg)
+
+        why = "--no-peer" if not opts.peer else peer_missing()
+        if why:
+            results.skipped["peer"] = why
         else:
-            results.skipped["peer"] = "--no-peer"
+            measure_lg_api(results, opts, "peer", Peer())
+
+        why = "--no-aegra" if not opts.aegra else aegra_missing(opts.postgres_url, opts.aegra_python)
+        if why:
+            results.skipped["aegra"] = why
+        else:
+            aegra = Aegra(opts.postgres_url or "", opts.aegra_python)
+            measure_lg_api(results, opts, "aegra", aegra)
+            results.machine["aegra"] = aegra.versions
 
         if "chat" in opts.only:
             log("chat delivery")
@@ -245,12 +285,7 @@ def measure_postgres(results: Results, opts: Options, redis: RedisServer, workdi
         return
     try:
         pg = Graphgate(
-            "graphgate_pg",
-            redis,
-            workdir,
-            checkpointer_url=db.url,
-            concurrency=opts.worker_concurrency,
-            pool=opts.worker_pool,
+            "graphgate_pg", redis, workdir, database=db, concurrency=opts.worker_concurrency, pool=opts.worker_pool
         )
         measure_graphgate(results, opts, pg, "graphgate_pg", with_fanout=False)
     finally:
@@ -288,6 +323,7 @@ def measure_graphgate(results: Results, opts: Options, gg: Graphgate, column: st
                 lambda: metered(
                     gg.processes(),
                     lambda: asyncio.run(graphgate_load.throughput(gg.url, s.throughput_runs, s.concurrency)),
+                    gg.postgres(),
                 ),
             )
         if "interrupt" in opts.only:
@@ -310,9 +346,12 @@ def measure_graphgate(results: Results, opts: Options, gg: Graphgate, column: st
         gg.stop()
 
 
-def metered(processes: dict[str, list[int]], fn: Callable[[], Throughput]) -> Throughput:
-    """``fn()``'s result with the CPU time each group of ``processes`` (and the bench) spent meanwhile."""
-    meter = CpuMeter(processes).start()
+def metered(
+    processes: dict[str, list[int]], fn: Callable[[], Throughput], postgres: PostgresCpu | None = None
+) -> Throughput:
+    """``fn()``'s result with the CPU time each group of ``processes``, the PostgreSQL server and the bench
+    spent meanwhile."""
+    meter = CpuMeter(processes, postgres).start()
     result = fn()
     return replace(result, cpu_seconds=meter.stop())
 
@@ -325,51 +364,58 @@ def _fanout(gg: Graphgate, s: Sizes, sessions: int) -> fanout.FanoutResult:
     return fanout.measure(gg, pairs, s.sse_clients, s.sse_rate / per_session, s.sse_seconds, s.sse_procs, s.sse_grace)
 
 
-def measure_peer(results: Results, opts: Options) -> None:
+def measure_lg_api(results: Results, opts: Options, column: str, server: LangGraphServer) -> None:
+    """The run workloads through the LangGraph Server API, with the same client for every server."""
     s = opts.sizes
     if not set(opts.only) & set(RUN_WORKLOADS):
         return
-    why = peer_missing()
-    if why:
-        results.skipped["peer"] = why
-        return
-    peer = Peer()
-    log("peer: starting langgraph dev")
+    log(f"{column}: starting {HEADERS[column]}")
     try:
-        peer.start()
-    except PeerUnavailable as exc:
+        server.start()
+    except PostgresUnavailable as exc:
+        results.skipped[column] = f"PostgreSQL unavailable ({exc})"
+        return
+    except Exception as exc:
         if opts.strict:
             raise
-        results.skipped["peer"] = f"did not start: {str(exc).splitlines()[0]}"
+        traceback.print_exc(file=sys.stderr)  # the message holds the server's log tail
+        first = (str(exc).splitlines() or [""])[0]
+        why = first if isinstance(exc, (PeerUnavailable, AegraUnavailable)) else f"{type(exc).__name__}: {first}"
+        results.skipped[column] = f"did not start: {why}"[:200]
         return
-    out = results.systems["peer"]
+    out = results.systems[column]
+    url, headers = server.url, server.headers
     try:
         if "latency" in opts.only:
-            log(f"peer: echo, {s.runs} sequential runs")
+            log(f"{column}: echo, {s.runs} sequential runs")
             out["latency"] = section(
-                results, opts, "peer.latency", lambda: asyncio.run(peer_load.latency(peer.url, s.runs, s.warmup))
+                results,
+                opts,
+                f"{column}.latency",
+                lambda: asyncio.run(peer_load.latency(url, s.runs, s.warmup, headers)),
             )
         if "throughput" in opts.only:
-            log(f"peer: echo, {s.throughput_runs} runs at concurrency {s.concurrency}")
+            log(f"{column}: echo, {s.throughput_runs} runs at concurrency {s.concurrency}")
             out["throughput"] = section(
                 results,
                 opts,
-                "peer.throughput",
+                f"{column}.throughput",
                 lambda: metered(
-                    peer.processes(),
-                    lambda: asyncio.run(peer_load.throughput(peer.url, s.throughput_runs, s.concurrency)),
+                    server.processes(),
+                    lambda: asyncio.run(peer_load.throughput(url, s.throughput_runs, s.concurrency, headers)),
+                    server.postgres(),
                 ),
             )
         if "interrupt" in opts.only:
-            log(f"peer: ask, {s.rounds} interrupt round trips")
+            log(f"{column}: ask, {s.rounds} interrupt round trips")
             out["interrupt"] = section(
                 results,
                 opts,
-                "peer.interrupt",
-                lambda: asyncio.run(peer_load.interrupt(peer.url, s.rounds, s.warmup // 2)),
+                f"{column}.interrupt",
+                lambda: asyncio.run(peer_load.interrupt(url, s.rounds, s.warmup // 2, headers)),
             )
     finally:
-        peer.stop()
+        server.stop()
 
 
 # --- the table -------------------------------------------------------------------------------------------
@@ -425,18 +471,17 @@ def throughput_rows(results: Results, values: Values, out: list[Row]) -> None:
         "completed runs per second",
         values("throughput", lambda r: r.per_second),
         higher_is_better=True,
-        target=">= 3x the peer",
+        target=">= 3x langgraph dev",
     )
-    tput.met = None if tput.gain is None else tput.gain >= 3
+    gain = tput.gain()
+    tput.met = None if gain is None else gain >= 3
     out.append(tput)
     out.append(Row(title, "errors", values("throughput", lambda r: float(r.errors)), digits=0))
     out.append(
         Row(title, "request -> completion p50 under load, ms", values("throughput", lambda r: r.completion_ms.p50))
     )
     out.append(Row(title, "server CPU per run, ms (all its processes)", values("throughput", server_cpu_ms)))
-    detail = Row(title, "  of which API / worker / Redis, ms", values("throughput", cpu_breakdown))
-    detail.values["peer"] = "one process" if isinstance(detail.values.get("peer"), str) else detail.values.get("peer")
-    out.append(detail)
+    out.append(Row(title, "  of which, ms", values("throughput", cpu_breakdown)))
     out.append(
         Row(
             title,
@@ -453,9 +498,12 @@ def server_cpu_ms(result: Throughput) -> float:
     )
 
 
+CPU_GROUPS = {"api": "API", "worker": "worker", "redis": "Redis", "server": "server", "postgres": "PostgreSQL"}
+
+
 def cpu_breakdown(result: Throughput) -> str:
     per_run = result.cpu_ms_per_run()
-    return " / ".join(f"{per_run[name]:.1f}" for name in ("api", "worker", "redis") if name in per_run)
+    return " / ".join(f"{label} {per_run[name]:.1f}" for name, label in CPU_GROUPS.items() if name in per_run)
 
 
 def interrupt_rows(results: Results, values: Values, out: list[Row]) -> None:
@@ -482,13 +530,13 @@ def fanout_rows(results: Results, out: list[Row]) -> None:
             (v for k, v in results.skipped.items() if k.startswith("fanout")), "not run"
         )
         out.append(Row("SSE fan-out", "not measured", {"graphgate": reason}))
-    peer_note = "n/a"  # see NOTES
+    peers = {"peer": "n/a", "aegra": "n/a"}  # see NOTES
     for f in results.fanout:
         title = f"SSE fan-out, {f.clients:,} clients on {f.sessions:,} sessions"
         rate = Row(
             title,
             f"events/s delivered (written {f.produced_per_second:,.0f}/s)",
-            {"graphgate": f.delivered_per_second, "peer": peer_note},
+            {"graphgate": f.delivered_per_second, **peers},
             higher_is_better=True,
             digits=0,
             target=f">= {s.sse_rate:,.0f}/s",
@@ -583,7 +631,12 @@ def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     )
     p.add_argument("--smoke", action="store_true", help="tiny sizes, to check the bench itself works")
     p.add_argument("--only", default=",".join(WORKLOADS), help=f"comma-separated subset of {', '.join(WORKLOADS)}")
-    p.add_argument("--no-peer", action="store_true", help="do not start the LangGraph server")
+    p.add_argument("--no-peer", action="store_true", help="do not start the LangGraph server (langgraph dev)")
+    p.add_argument("--no-aegra", action="store_true", help="do not start Aegra")
+    p.add_argument(
+        "--aegra-python",
+        help="the Python >= 3.12 to make .venv-aegra with (default: the first found on PATH or in pyenv)",
+    )
     p.add_argument(
         "--postgres-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
@@ -638,7 +691,17 @@ def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     if unknown:
         p.error(f"unknown workloads: {', '.join(sorted(unknown))}")
     concurrency = args.worker_concurrency or (1 if args.smoke else 4)
-    opts = Options(sizes, only, not args.no_peer, args.postgres_url or None, concurrency, args.worker_pool, args.strict)
+    opts = Options(
+        sizes,
+        only,
+        not args.no_peer,
+        not args.no_aegra,
+        args.aegra_python,
+        args.postgres_url or None,
+        concurrency,
+        args.worker_pool,
+        args.strict,
+    )
     return opts, args
 
 
@@ -655,14 +718,14 @@ def main(argv: list[str] | None = None) -> int:
         f"graphgate worker --pool {opts.worker_pool} --concurrency {opts.worker_concurrency}; "
         f"{time.perf_counter() - started:.0f} s"
     )
+    print(f"versions: {m['versions']}" + (f"; Aegra: {m['aegra']}" if m.get("aegra") else ""))
     print(render_text(table))
-    for note in NOTES:
+    notes = [*NOTES, *(f"not measured: {key}: {why}" for key, why in results.skipped.items())]
+    for note in notes:
         print(f"  {note}")
-    for key, why in results.skipped.items():
-        print(f"  not measured: {key}: {why}")
     if args.json:
         args.json.write_text(json.dumps(to_json(results), indent=2, default=str))
     if args.markdown:
-        args.markdown.write_text(render_markdown(table) + "\n")
+        args.markdown.write_text(render_markdown(table) + "\n\n" + "".join(f"* {note}\n" for note in notes))
     failed = [k for k, v in results.skipped.items() if v.startswith("failed")]
     return 1 if failed else 0

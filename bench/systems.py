@@ -1,9 +1,11 @@
-"""The systems under test, started and stopped by the bench: graphgate (private Redis, API, worker) and the
-LangGraph server (``langgraph dev``) as the peer, both serving the graphs of the repo's ``langgraph.json``.
+"""The systems under test, started and stopped by the bench, all serving the graphs of the repo's
+``langgraph.json``: graphgate (private Redis, API, worker), and as peers the LangGraph server (``langgraph dev``)
+and Aegra (aegra-api on uvicorn, PostgreSQL), the latter in a venv of its own (it needs Python >= 3.12).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -16,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlparse, urlunparse
 
 import httpx
@@ -70,10 +73,64 @@ def process_tree(pid: int) -> list[int]:
 
 
 @dataclass
+class PostgresCpu:
+    """CPU of a PostgreSQL server on this machine spent while a batch runs against one of its databases.
+
+    Backends (one process per connection) come and go with the clients' pools, so this counts the whole server:
+    the postmaster, its children at the start and at the end, and the children that exited in between (the
+    postmaster's ``cutime``/``cstime`` in /proc/<pid>/stat, exact once it has reaped them). The shared processes
+    (WAL writer, checkpointer, autovacuum) are in it: the workload makes their work. Backends of other databases
+    connected at the start or the end are left out; the server is assumed to serve nothing else meanwhile.
+    """
+
+    postmaster: int
+    database: str
+    _start: float = 0.0
+    _foreign: dict[int, float] = field(default_factory=dict)  # other databases' backends at the start
+
+    def _foreign_backend(self, pid: int) -> bool:
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            return False
+        client = b"(" in title or b"[local]" in title  # "postgres: <cluster>: <user> <db> <host>(<port>) <state>"
+        return client and f" {self.database} ".encode() not in title
+
+    def _look(self) -> tuple[float, dict[int, float]]:
+        """(CPU seconds of the server so far but other databases' backends, those backends' CPU seconds)."""
+        try:
+            fields = Path(f"/proc/{self.postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+            own = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+            children = Path(f"/proc/{self.postmaster}/task/{self.postmaster}/children").read_text().split()
+        except (OSError, ValueError):
+            return 0.0, {}
+        total, foreign = own, {}
+        for pid in map(int, children):
+            if self._foreign_backend(pid):
+                foreign[pid] = cpu_seconds(pid)
+            else:
+                total += cpu_seconds(pid)
+        return total, foreign
+
+    def start(self) -> PostgresCpu:
+        self._start, self._foreign = self._look()
+        return self
+
+    def stop(self) -> float:
+        """CPU seconds since ``start``; a foreign backend that exited meanwhile is reaped into the total, so its
+        CPU before the start is taken out again."""
+        end, foreign = self._look()
+        gone = sum(seconds for pid, seconds in self._foreign.items() if pid not in foreign)
+        return end - self._start - gone
+
+
+@dataclass
 class CpuMeter:
-    """CPU seconds spent by groups of processes between ``start`` and ``stop`` (the bench itself: "client")."""
+    """CPU seconds spent by groups of processes between ``start`` and ``stop`` (the bench itself: "client"; the
+    PostgreSQL server, when the system uses one: "postgres")."""
 
     groups: dict[str, list[int]]
+    postgres: PostgresCpu | None = None
     _start: dict[str, float] = field(default_factory=dict)
     spent: dict[str, float] = field(default_factory=dict)
 
@@ -83,13 +140,35 @@ class CpuMeter:
         return now
 
     def start(self) -> CpuMeter:
+        if self.postgres is not None:
+            self.postgres.start()
         self._start = self._now()
         return self
 
     def stop(self) -> dict[str, float]:
         end = self._now()
         self.spent = {name: end[name] - self._start[name] for name in end}
+        if self.postgres is not None:
+            self.spent["postgres"] = self.postgres.stop()
         return self.spent
+
+
+class LangGraphServer(Protocol):
+    """What the bench needs of a server it drives through the LangGraph Server API (bench/peer_load.py)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def headers(self) -> dict[str, str]: ...
+
+    def start(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+    def processes(self) -> dict[str, list[int]]: ...
+
+    def postgres(self) -> PostgresCpu | None: ...
 
 
 @dataclass
@@ -97,13 +176,13 @@ class Graphgate:
     """One graphgate deployment on the bench's private Redis: one API process, one Celery worker.
 
     Checkpoints are durable in every configuration: the SQLite file in the stack's data directory, or the
-    PostgreSQL database given as ``checkpointer_url``.
+    PostgreSQL ``database``.
     """
 
     label: str
     redis: RedisServer
     workdir: Path
-    checkpointer_url: str | None = None
+    database: PostgresDatabase | None = None
     concurrency: int = 2
     pool: str = "prefork"
     stack: Stack | None = None
@@ -111,8 +190,8 @@ class Graphgate:
     def start(self) -> str:
         """Start worker and API; the API's base URL."""
         env = dict(BENCH_ENV)
-        if self.checkpointer_url:
-            env["GRAPHGATE_CHECKPOINTER_URL"] = self.checkpointer_url
+        if self.database is not None:
+            env["GRAPHGATE_CHECKPOINTER_URL"] = self.database.url
         # logging stays at graphgate's default level (INFO), as the peer's stays at its own default
         self.stack = Stack(redis_url=self.redis.url, workdir=self.workdir, extra_env=env)
         self.stack.start_worker(self.concurrency, self.pool)
@@ -122,6 +201,11 @@ class Graphgate:
     def url(self) -> str:
         assert self.stack is not None
         return self.stack.url
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The bench principal's bearer JWT, which the LangGraph Server API takes as /api/v1 does."""
+        return bearer()
 
     @property
     def prefix(self) -> str:
@@ -142,6 +226,9 @@ class Graphgate:
             "redis": [self.redis.proc.pid],
         }
 
+    def postgres(self) -> PostgresCpu | None:
+        return self.database.cpu() if self.database is not None else None
+
     def stop(self) -> None:
         if self.stack is not None:
             self.stack.stop()
@@ -157,7 +244,12 @@ class PostgresDatabase:
     """A throwaway database on an existing PostgreSQL server, dropped again by ``drop``."""
 
     server_url: str  # postgresql://user@host:port/<maintenance db>
-    name: str = field(default_factory=lambda: f"graphgate_bench_{uuid.uuid4().hex[:8]}")
+    prefix: str = "graphgate_bench_"
+    name: str = ""
+    postmaster: int | None = None  # the server's main process, when it runs on this machine
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"{self.prefix}{uuid.uuid4().hex[:8]}"
 
     @property
     def url(self) -> str:
@@ -170,9 +262,16 @@ class PostgresDatabase:
         try:
             with psycopg.connect(self.server_url, connect_timeout=3, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{self.name}"')
+                row = conn.execute("SELECT pg_backend_pid()").fetchone()
+                # while the connection is open: its backend exits with it
+                self.postmaster = _postmaster_of(int(row[0])) if row else None
         except psycopg.Error as exc:
             raise PostgresUnavailable(f"{type(exc).__name__}: {str(exc).strip()[:160]}") from exc
         return self
+
+    def cpu(self) -> PostgresCpu | None:
+        """A meter of the server's CPU for this database; None when the server is not a process on this machine."""
+        return PostgresCpu(self.postmaster, self.name) if self.postmaster else None
 
     def drop(self) -> None:
         import psycopg
@@ -182,6 +281,16 @@ class PostgresDatabase:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         except psycopg.Error:
             pass
+
+
+def _postmaster_of(backend: int) -> int | None:
+    """The parent of a backend seen from this machine, if that is a PostgreSQL server (not a remote one)."""
+    try:
+        parent = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        title = Path(f"/proc/{backend}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        return None
+    return parent if title.startswith(b"postgres: ") else None
 
 
 class PeerUnavailable(Exception):
@@ -218,6 +327,7 @@ class Peer:
     port: int = 0
     workdir: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # no auth in `langgraph dev`
 
     def start(self) -> str:
         why = peer_missing()
@@ -278,25 +388,243 @@ class Peer:
         """The server's processes (the ``langgraph`` command runs the API and its queue in one)."""
         return {"server": process_tree(self.pid)}
 
+    def postgres(self) -> None:
+        return None  # its state is in memory
+
     def log_tail(self) -> str:
         path = self.workdir / "server.log" if self.workdir else None
         return path.read_text(errors="replace")[-3000:] if path and path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            # its own process group: the server may have started helpers of its own
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-            except ProcessLookupError:
-                pass
+        stop_group(self.proc)
         self.proc = None
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+
+
+def stop_group(proc: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server started in a process group of its own: it may have started helpers of its own."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+AEGRA_VENV = ROOT / ".venv-aegra"
+AEGRA_PACKAGES = ("aegra-api==0.11.0", "aegra-cli==0.11.0")  # 0.11 needs Python >= 3.12 (3.11 gets 0.6.0)
+# what the graphs of langgraph.json import, pinned to the versions the bench's own environment runs them with
+GRAPH_PACKAGES = ("langgraph", "langchain-core", "langchain")
+
+
+class AegraUnavailable(Exception):
+    """Aegra cannot run here: no Python >= 3.12 for its venv, or its install, migrations or start failed."""
+
+
+def _is_312(python: str) -> bool:
+    try:
+        check = "import sys; sys.exit(sys.version_info < (3, 12))"
+        return subprocess.run([python, "-c", check], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def python312(preferred: str | None = None) -> str | None:
+    """A Python >= 3.12 for Aegra's venv: ``preferred`` when given, else one on PATH, else one of pyenv's."""
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    candidates = (
+        [preferred]
+        if preferred
+        else [
+            *(shutil.which(f"python3.{minor}") for minor in range(12, 16)),
+            *(str(version / "bin" / "python") for version in sorted(pyenv.glob("3.1[2-9]*"))),
+        ]
+    )
+    return next((python for python in candidates if python and _is_312(python)), None)
+
+
+def aegra_requirements() -> list[str]:
+    pins = []
+    for name in GRAPH_PACKAGES:
+        try:
+            pins.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            pins.append(name)
+    return [*AEGRA_PACKAGES, *pins]
+
+
+def aegra_missing(postgres_url: str | None, python: str | None) -> str | None:
+    """Why Aegra cannot run here, or None when it can (whether PostgreSQL answers shows when it starts)."""
+    if not postgres_url:
+        return "no --postgres-url (Aegra keeps threads, runs and checkpoints in PostgreSQL)"
+    if python312(python) is None:
+        where = python or "on PATH or in pyenv"
+        return f"no Python >= 3.12 {where} (aegra-api 0.11 needs it; --aegra-python)"
+    return None
+
+
+def aegra_venv(python: str | None) -> Path:
+    """The Python of Aegra's venv (.venv-aegra), made on first use and again when the interpreter or the
+    requirements change."""
+    base = python312(python)
+    if base is None:
+        raise AegraUnavailable("no Python >= 3.12")
+    venv_python = AEGRA_VENV / "bin" / "python"
+    marker = AEGRA_VENV / ".bench-installed"
+    requirements = aegra_requirements()
+    wanted = "\n".join([base, *requirements])
+    if venv_python.exists() and marker.exists() and marker.read_text() == wanted:
+        return venv_python
+    shutil.rmtree(AEGRA_VENV, ignore_errors=True)
+    steps = [[base, "-m", "venv", str(AEGRA_VENV)], [str(venv_python), "-m", "pip", "install", *requirements]]
+    log = Path(tempfile.mkdtemp(prefix="gg-bench-aegra-pip-")) / "pip.log"
+    for step in steps:
+        with open(log, "ab") as out:
+            done = subprocess.run(step, stdout=out, stderr=subprocess.STDOUT, timeout=900)
+        if done.returncode != 0:
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["?"]
+            shutil.rmtree(AEGRA_VENV, ignore_errors=True)
+            raise AegraUnavailable(f"{' '.join(step[:4])} failed ({log}): {tail[0][:200]}")
+    marker.write_text(wanted)
+    shutil.rmtree(log.parent, ignore_errors=True)
+    return venv_python
+
+
+@dataclass
+class Aegra:
+    """Aegra (``aegra_api.main:app`` on uvicorn, one process) serving the graphs of the repo's ``langgraph.json``
+    from a PostgreSQL database made for it and dropped by ``stop``.
+
+    Runs execute inside the API process (``REDIS_BROKER_ENABLED=false``: no queue). The app folder holds
+    ``aegra.json``, a copy of ``langgraph.json`` with absolute paths; ``aegra db upgrade`` makes the schema;
+    uvicorn is started directly, as ``aegra serve`` would run it in a child process. Auth is off
+    (``AUTH_TYPE=noop``), and so are LangSmith tracing and OpenTelemetry: it sends nothing anywhere.
+    """
+
+    server_url: str  # the PostgreSQL server where its database is made
+    python: str | None = None  # the interpreter for .venv-aegra; None: the first Python >= 3.12 found
+    port: int = 0
+    workdir: Path | None = None
+    database: PostgresDatabase | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    versions: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # AUTH_TYPE=noop
+
+    def start(self) -> str:
+        venv_python = aegra_venv(self.python)
+        self.versions = subprocess.run(
+            [str(venv_python), "-c", _VERSIONS], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+        self.database = PostgresDatabase(self.server_url, prefix="graphgate_bench_aegra_").create()
+        try:
+            return self._serve(venv_python)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _serve(self, venv_python: Path) -> str:
+        assert self.database is not None
+        self.workdir = Path(tempfile.mkdtemp(prefix="gg-bench-aegra-"))
+        config = self.workdir / "aegra.json"
+        config.write_text(json.dumps(absolute_config(CONFIG), indent=2))
+        self.port = free_port()
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("GRAPHGATE_", "LANGSMITH_", "LANGCHAIN_", "AEGRA_", "POSTGRES_", "REDIS_", "OTEL_"))
+            and k not in ("DATABASE_URL", "VIRTUAL_ENV")
+        }
+        env.update(
+            DATABASE_URL=self.database.url,
+            AEGRA_CONFIG=str(config),
+            AUTH_TYPE="noop",
+            REDIS_BROKER_ENABLED="false",
+            OTEL_TARGETS="",
+            LANGSMITH_TRACING="false",
+            RUN_MIGRATIONS_ON_STARTUP="false",  # `aegra db upgrade` below, as a deployment does
+            PYTHONPATH=str(ROOT),
+            PYTHONUNBUFFERED="1",
+        )
+        log = self.workdir / "server.log"
+        with open(log, "ab") as out:
+            migrated = subprocess.run(
+                [str(venv_python.parent / "aegra"), "db", "upgrade"],
+                cwd=self.workdir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=120,
+            )
+        if migrated.returncode != 0:
+            raise AegraUnavailable(f"aegra db upgrade failed:\n{self.log_tail()}")
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [
+                    str(venv_python),
+                    "-m",
+                    "uvicorn",
+                    "aegra_api.main:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=self.workdir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+        def ready() -> bool:
+            if self.proc is None or self.proc.poll() is not None:
+                raise AegraUnavailable(f"aegra exited:\n{self.log_tail()}")
+            try:
+                return httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        if not wait_until(ready, 120, 0.2):
+            raise AegraUnavailable(f"aegra did not answer /health:\n{self.log_tail()}")
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def processes(self) -> dict[str, list[int]]:
+        """The server: one uvicorn process, which also runs the graphs."""
+        assert self.proc is not None
+        return {"server": process_tree(self.proc.pid)}
+
+    def postgres(self) -> PostgresCpu | None:
+        return self.database.cpu() if self.database is not None else None
+
+    def log_tail(self) -> str:
+        path = self.workdir / "server.log" if self.workdir else None
+        return path.read_text(errors="replace")[-3000:] if path and path.exists() else ""
+
+    def stop(self) -> None:
+        stop_group(self.proc)
+        self.proc = None
+        if self.database is not None:
+            self.database.drop()
+            self.database = None
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+
+_VERSIONS = """
+import importlib.metadata as m, platform
+print(f"Python {platform.python_version()}, " + ", ".join(f"{n} {m.version(n)}" for n in ("aegra-api", "langgraph")))
+"""
 
 
 def absolute_config(path: Path) -> dict[str, object]:

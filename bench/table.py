@@ -5,8 +5,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-COLUMNS = ("graphgate", "graphgate_pg", "peer")
-HEADERS = {"graphgate": "graphgate (SQLite)", "graphgate_pg": "graphgate (PostgreSQL)", "peer": "LangGraph server"}
+# graphgate through /api/v1 (SQLite, then PostgreSQL checkpoints), graphgate through its LangGraph Server API, and
+# the peers driven by the same LangGraph SDK client: `langgraph dev` (the first peer) and Aegra
+COLUMNS = ("graphgate", "graphgate_pg", "graphgate_lg", "peer", "aegra")
+HEADERS = {
+    "graphgate": "graphgate /api/v1 (SQLite)",
+    "graphgate_pg": "graphgate /api/v1 (PostgreSQL)",
+    "graphgate_lg": "graphgate LangGraph API (SQLite)",
+    "peer": "langgraph dev",
+    "aegra": "Aegra",
+}
+# one gain column per peer: how many times better graphgate /api/v1 (SQLite) is than it
+GAINS = {"peer": "gain vs langgraph dev", "aegra": "gain vs Aegra"}
 
 
 @dataclass
@@ -16,16 +26,15 @@ class Row:
     values: dict[str, float | str | None] = field(default_factory=dict)  # column -> number or a note
     higher_is_better: bool = False
     target: str = ""
-    met: bool | None = None  # the target, judged on the graphgate (SQLite) column
+    met: bool | None = None  # the target, judged on the graphgate /api/v1 (SQLite) column
     digits: int = 1
     compare: bool = True  # False: no gain column (the number describes the bench, not the systems)
 
-    @property
-    def gain(self) -> float | None:
-        """How many times better graphgate (SQLite) is than the peer, when both are numbers."""
+    def gain(self, peer: str = "peer") -> float | None:
+        """How many times better graphgate /api/v1 (SQLite) is than ``peer``, when both are numbers."""
         if not self.compare:
             return None
-        ours, theirs = self.values.get("graphgate"), self.values.get("peer")
+        ours, theirs = self.values.get("graphgate"), self.values.get(peer)
         if not isinstance(ours, (int, float)) or not isinstance(theirs, (int, float)):
             return None
         if math.isnan(ours) or math.isnan(theirs) or ours <= 0 or theirs <= 0:
@@ -49,8 +58,8 @@ def judge(value: float | str | None, limit: float, higher_is_better: bool = Fals
     return value >= limit if higher_is_better else value <= limit
 
 
-def _gain_text(row: Row) -> str:
-    gain = row.gain
+def _gain_text(row: Row, peer: str) -> str:
+    gain = row.gain(peer)
     return "" if gain is None else f"{gain:,.1f}x"
 
 
@@ -63,10 +72,13 @@ def _target_text(row: Row) -> str:
 
 def render_text(rows: list[Row], columns: tuple[str, ...] = COLUMNS) -> str:
     """A fixed-width table for the terminal."""
-    head = ["workload", "measure", *(HEADERS[c] for c in columns), "graphgate gain", "target"]
-    body = [[r.workload, r.measure, *(r.cell(c) for c in columns), _gain_text(r), _target_text(r)] for r in rows]
+    head = ["workload", "measure", *(HEADERS[c] for c in columns), *GAINS.values(), "target"]
+    body = [
+        [r.workload, r.measure, *(r.cell(c) for c in columns), *(_gain_text(r, p) for p in GAINS), _target_text(r)]
+        for r in rows
+    ]
     widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head))]
-    numeric = set(range(2, 2 + len(columns) + 1))
+    numeric = set(range(2, 2 + len(columns) + len(GAINS)))
 
     def fmt(line: list[str]) -> str:
         return "  ".join(
@@ -86,15 +98,21 @@ def render_text(rows: list[Row], columns: tuple[str, ...] = COLUMNS) -> str:
 
 def render_markdown(rows: list[Row], columns: tuple[str, ...] = COLUMNS) -> str:
     """The same table in Markdown, for docs/performance.md."""
-    head = ["workload", "measure", *(HEADERS[c] for c in columns), "graphgate gain", "target"]
+    head = ["workload", "measure", *(HEADERS[c] for c in columns), *GAINS.values(), "target"]
     out = [
         "| " + " | ".join(head) + " |",
-        "|" + "|".join(["---", "---"] + ["---:"] * (len(columns) + 1) + ["---"]) + "|",
+        "|" + "|".join(["---", "---"] + ["---:"] * (len(columns) + len(GAINS)) + ["---"]) + "|",
     ]
     previous = None
     for row in rows:
         workload = "" if row.workload == previous else row.workload
         previous = row.workload
-        cells = [workload, row.measure, *(row.cell(c) for c in columns), _gain_text(row), _target_text(row)]
+        cells = [
+            workload,
+            row.measure,
+            *(row.cell(c) for c in columns),
+            *(_gain_text(row, p) for p in GAINS),
+            _target_text(row),
+        ]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)

@@ -1,19 +1,25 @@
 """The bench with tiny sizes (``python -m bench --smoke``), so it cannot rot: every workload runs end to end
 against real processes and the table comes out. The numbers themselves are not checked here; speed belongs
-in the bench (docs/performance.md), not in the test suite.
+in the bench (docs/performance.md), not in the test suite. Aegra is left to the full bench (its venv and
+database take half a minute to make); what the bench does differently for it is checked here without it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from bench.systems import peer_missing
+from bench import peer_load
+from bench.systems import PostgresCpu, peer_missing
 from graphgate.testing.stack import ROOT
 
 
@@ -31,6 +37,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
         "--strict",
         "--postgres-url",
         "",
+        "--no-aegra",
         "--json",
         str(out),
         "--markdown",
@@ -45,8 +52,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
 
     printed = proc.stdout
     for heading in (
-        "graphgate (SQLite)",
-        "LangGraph server",
+        "graphgate /api/v1 (SQLite)",
+        "graphgate LangGraph API (SQLite)",
+        "langgraph dev",
+        "Aegra",
         "echo, 2 sequential runs",
         "interrupt round trips",
         "SSE fan-out",
@@ -73,7 +82,13 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert result["limits"]["xadd"][0]["per_second"] > 0
     assert result["limits"]["celery"]["round_trip_ms"]["n"] == sizes["celery_runs"]
 
+    lg = result["systems"]["graphgate_lg"]  # graphgate driven by the peers' client
+    assert lg["latency"]["first_output"]["n"] == sizes["runs"]
+    assert lg["throughput"]["errors"] == 0 and lg["throughput"]["cpu_ms_per_run"]["worker"] > 0
+    assert lg["interrupt"]["next_output"]["n"] == sizes["rounds"]
+
     assert "graphgate_pg" in result["skipped"]
+    assert result["skipped"]["aegra"] == "--no-aegra"
     if peer_why:
         assert "peer" in result["skipped"]
     else:
@@ -83,3 +98,47 @@ def test_bench_smoke(tmp_path: Path) -> None:
     if "chat" not in result["skipped"]:
         for platform in result["chat"]["platforms"]:
             assert platform["events"] > 0 and platform["unhonoured_429"] == 0
+
+
+class FakeRuns:
+    """The SDK's ``runs.stream``, playing back fixed frames: the client's handling of them without a server."""
+
+    def __init__(self, frames: list[tuple[str, Any]]) -> None:
+        self.frames = frames
+
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        for event, data in self.frames:
+            yield SimpleNamespace(event=event, data=data)
+
+
+def test_stream_takes_aegras_end_frame() -> None:
+    """Aegra ends every stream with ``event: end``: the end of a run there, a failed one when it says so."""
+    ok = [("metadata", {"run_id": "r"}), ("updates", {"receive": {}}), ("end", {"status": "success"})]
+    first, end, parts = asyncio.run(peer_load._stream(SimpleNamespace(runs=FakeRuns(ok)), "t", "echo"))
+    assert 0 < first <= end and [p.event for p in parts] == ["metadata", "updates", "end"]
+    failed = [("metadata", {"run_id": "r"}), ("end", {"status": "error"})]
+    with pytest.raises(peer_load.PeerRunFailed):
+        asyncio.run(peer_load._stream(SimpleNamespace(runs=FakeRuns(failed)), "t", "echo"))
+
+
+def test_postgres_cpu_counts_backends_that_exit() -> None:
+    """Pools open and close connections during a batch: a backend that exits before the end still counts,
+    through its parent's reaped-children CPU (here a shell stands for the postmaster)."""
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
+    postmaster = subprocess.Popen(["sh", "-c", f"sleep 0.2; {sys.executable} -c '{burn}'; sleep 30"])
+    try:
+        meter = PostgresCpu(postmaster.pid, "graphgate_bench_x").start()
+        children = Path(f"/proc/{postmaster.pid}/task/{postmaster.pid}/children")
+
+        def burner_gone() -> bool:
+            titles = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children.read_text().split()]
+            return titles == [b"sleep\x0030\x00"]
+
+        deadline = time.monotonic() + 10
+        while not burner_gone() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert burner_gone()
+        assert meter.stop() >= 0.25  # the burner's 0.3 s, though it exited before the end
+    finally:
+        postmaster.kill()
+        postmaster.wait()
