@@ -10,6 +10,7 @@ through the run's lease, so an attempt that lost its task (to a stall or a Redis
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import replace
 from typing import Any
 
@@ -21,16 +22,12 @@ from graphgate.core.events import EventType, answer_text, to_jsonable
 from graphgate.core.interrupts import interrupt_data
 from graphgate.core.rollback import roll_back
 from graphgate.core.runoptions import RunOptions
-from graphgate.core.store import TaskRecord, TaskStatus, pause
-from graphgate.workers.cancel import (
-    CancelRequested,
-    CancelWatcher,
-    NodeThreads,
-    watch_soft_limit,
-)
+from graphgate.core.store import TaskRecord, TaskStatus, TransitionResult, pause
+from graphgate.workers.cancel import CancelRequested, NodeThreads, watch_soft_limit
 from graphgate.workers.runevents import RunEvents
-from graphgate.workers.runstore import LeaseKeeper, LeaseLost
+from graphgate.workers.runstore import LeaseLost
 from graphgate.workers.runtime import Runtime
+from graphgate.workers.watch import RUN_WATCH, Watched
 
 log = logging.getLogger("graphgate.worker")
 
@@ -43,41 +40,44 @@ class Attempt:
         self.token = ""
         self.options = RunOptions()
         self.events: RunEvents | None = None  # the run's progress events, once it holds the lease
+        self.watched: Watched | None = None  # the process's watch over this run's lease and cancel requests
 
     # --- entry ------------------------------------------------------------------------------------------
 
     def run(self) -> None:
-        record = self.store.load(self.session_id, self.task_id)
-        if record is None:
+        token = uuid.uuid4().hex
+        begun = self.store.begin(self.session_id, self.task_id, token)  # lease, cancel check and start in one
+        if begun.verdict == "gone":
             log.warning("task %s is gone (expired?); dropping its message", self.task_id, extra=self.log_ids)
             return
-        if record.status.terminal:
+        if begun.verdict == "terminal":
             self._kick_session_if_stalled()
             return
-        if record.status == TaskStatus.WAITING_INPUT:
-            return  # a stale duplicate delivery; the resume will enqueue the next run
-        if record.status == TaskStatus.QUEUED and self.store.session_active(self.session_id) != self.task_id:
-            return  # still waiting behind the session's active task; it is enqueued when its turn comes
-        token = self.store.acquire_lease(self.session_id, self.task_id)
-        if token is None:  # another delivery is running it; look again once that lease could have lapsed
-            self.rt.enqueue(
-                self.task_id,
-                self.session_id,
-                countdown=self.store.lease_ttl(self.session_id, self.task_id) + 0.5,
-                graph=record.graph,
-            )
+        if begun.verdict in ("waiting", "behind"):
+            # waiting: a stale duplicate delivery (the resume enqueues the next run); behind: still queued behind
+            # the session's active task, and enqueued when its turn comes
             return
+        if begun.verdict == "leased":  # another delivery is running it; look again once that lease could lapse
+            self.rt.enqueue(self.task_id, self.session_id, countdown=begun.lease_left + 0.5, graph=begun.graph)
+            return
+        record = begun.record
+        assert record is not None
         self.token = token
         self.options = RunOptions.from_dict(record.options)
         bound = record.binding is not None
         self.events = RunEvents(self.store, self.task_id, self.session_id, token, bound, self.options)
-        with LeaseKeeper(self.store, self.session_id, self.task_id, token) as keeper:
+        with RUN_WATCH.watch(self.store, self.session_id, self.task_id, token) as watched:
+            self.watched = watched
             try:
-                self._run_owned(record)
+                if begun.verdict == "cancel":
+                    reason = self.store.cancel_requested(self.session_id, self.task_id) or "cancelled by request"
+                    self._finish(record, TaskStatus.CANCELLED, EventType.TASK_CANCELLED, {"reason": reason}, {})
+                else:
+                    self._run_started(record)
             except LeaseLost:
                 log.warning("task %s: lease lost; another worker owns the run now", self.task_id, extra=self.log_ids)
                 self._hand_back_if_orphaned(record)
-            if keeper.lost:
+            if watched.lost:
                 log.warning("task %s: lease expired during the run", self.task_id, extra=self.log_ids)
 
     def _hand_back_if_orphaned(self, record: TaskRecord) -> None:
@@ -107,26 +107,13 @@ class Attempt:
 
     # --- the run -------------------------------------------------------------------------------------------
 
-    def _run_owned(self, record: TaskRecord) -> None:
-        reason = self.store.cancel_requested(self.session_id, self.task_id)
-        if reason:
-            self._finish(record, TaskStatus.CANCELLED, EventType.TASK_CANCELLED, {"reason": reason}, {})
-            return
-        started = self.store.transition(
-            record,
-            {TaskStatus.QUEUED, TaskStatus.RUNNING},
-            TaskStatus.RUNNING,
-            (EventType.TASK_STARTED, {"run": record.run, "attempt": record.attempts + 1}),
-            self.token,
-            incr_field="attempts",
-        )
-        if not started.ok:
-            return  # cancelled or answered meanwhile
+    def _run_started(self, record: TaskRecord) -> None:
+        """Run the graph of a task this attempt has started (``running``, its lease held)."""
         log.info(
             "task %s: run %d, attempt %d of graph %s",
             self.task_id,
             record.run,
-            record.attempts + 1,
+            record.attempts,
             record.graph,
             extra=self.log_ids,
         )
@@ -136,7 +123,8 @@ class Attempt:
             graph_input, config = self._input(graph, config, record)
             nodes = NodeThreads()
             watch_soft_limit()
-            with CancelWatcher(self.store, self.session_id, self.task_id, nodes):
+            assert self.watched is not None
+            with self.watched.armed(nodes):
                 events = self._events()
                 run_config = {**config, "callbacks": [nodes, *events.callbacks()]}
                 events.stream(graph, graph_input, run_config, **self._stream_kwargs())
@@ -215,6 +203,12 @@ class Attempt:
             return Command(update=opts.update, goto=opts.goto if opts.goto is not None else ()), config
         return (None if opts.from_checkpoint else record.input), config
 
+    def _leave(self, result: TransitionResult) -> TransitionResult:
+        """A move out of ``running``: when it was made, it released the run's lease too (scripts.TRANSITION)."""
+        if result.ok and self.watched is not None:
+            self.watched.released = True
+        return result
+
     def _events(self) -> RunEvents:
         assert self.events is not None, "the run's events are written only under its lease"
         return self.events
@@ -226,8 +220,10 @@ class Attempt:
         if interrupts:
             pending = [interrupt_data(i.id, i.value, getattr(i, "response_schema", None)) for i in interrupts]
             events, fields = pause(pending)
-            paused = self.store.transition(
-                record, {TaskStatus.RUNNING}, TaskStatus.WAITING_INPUT, events, self.token, fields=fields
+            paused = self._leave(
+                self.store.transition(
+                    record, {TaskStatus.RUNNING}, TaskStatus.WAITING_INPUT, events, self.token, fields=fields
+                )
             )
             if paused.ok and self.options.webhook:
                 self.rt.notify(record.id, record.session_id, "interrupted")
@@ -244,13 +240,15 @@ class Attempt:
         error = {"kind": type(exc).__name__, "message": str(exc)[:1000] or type(exc).__name__}
         if _retryable(exc) and retries < self.settings.task_max_retries:
             delay = self.settings.task_retry_backoff_seconds * (2**retries)
-            result = self.store.transition(
-                record,
-                {TaskStatus.RUNNING},
-                TaskStatus.QUEUED,
-                (EventType.TASK_RETRYING, {"error": error, "retry": retries + 1, "delay": delay}),
-                self.token,
-                incr_field="retries",
+            result = self._leave(
+                self.store.transition(
+                    record,
+                    {TaskStatus.RUNNING},
+                    TaskStatus.QUEUED,
+                    (EventType.TASK_RETRYING, {"error": error, "retry": retries + 1, "delay": delay}),
+                    self.token,
+                    incr_field="retries",
+                )
             )
             if result.ok:
                 log.warning(
@@ -275,8 +273,10 @@ class Attempt:
         data: dict[str, Any],
         fields: dict[str, Any],
     ) -> None:
-        result = self.store.transition(
-            record, {TaskStatus.QUEUED, TaskStatus.RUNNING}, status, (etype, data), self.token, fields=fields
+        result = self._leave(
+            self.store.transition(
+                record, {TaskStatus.QUEUED, TaskStatus.RUNNING}, status, (etype, data), self.token, fields=fields
+            )
         )
         if result.ok and self.options.webhook:
             self.rt.notify(record.id, record.session_id, lgrun.run_status(replace(record, status=status, **fields)))

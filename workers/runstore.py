@@ -7,7 +7,6 @@ every event a run writes is checked against that lease inside the Lua script, so
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
@@ -18,11 +17,14 @@ from graphgate.core.events import Event
 from graphgate.core.keys import Keys
 from graphgate.core.settings import Settings
 from graphgate.core.store import (
+    Begun,
     EventSpec,
     ScriptCall,
     TaskRecord,
     TaskStatus,
     TransitionResult,
+    begin_call,
+    begun,
     publish_call,
     transition_call,
     transition_result,
@@ -38,6 +40,7 @@ class RunStore:
         self.redis = client
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
+        self._begin = client.register_script(scripts.BEGIN)
         self._transition = client.register_script(scripts.TRANSITION)
         self._publish = client.register_script(scripts.PUBLISH)
         self._renew = client.register_script(scripts.RENEW_LEASE)
@@ -49,6 +52,10 @@ class RunStore:
     def load(self, session_id: str, task_id: str) -> TaskRecord | None:
         raw = self.redis.hgetall(self.keys.task(session_id, task_id))
         return TaskRecord.from_hash(raw) if raw else None
+
+    def begin(self, session_id: str, task_id: str, token: str) -> Begun:
+        """Take the task's lease with ``token`` and start its run, in one round trip (scripts.BEGIN)."""
+        return begun(self._call(self._begin, begin_call(self.keys, self.settings, session_id, task_id, token)))
 
     def cancel_requested(self, session_id: str, task_id: str) -> str | None:
         """The cancel reason when someone asked the run to stop, else None."""
@@ -117,33 +124,3 @@ class RunStore:
         if result == "lease":
             raise LeaseLost(event.task_id)
         return None if result == "dup" else result
-
-
-class LeaseKeeper:
-    """Renews a run's lease from a background thread until stopped; notes when the lease was lost."""
-
-    def __init__(self, store: RunStore, session_id: str, task_id: str, token: str) -> None:
-        self.store, self.session_id, self.task_id, self.token = store, session_id, task_id, token
-        self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"lease-{task_id[:8]}", daemon=True)
-
-    def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        if not self.lost:
-            self.store.release_lease(self.session_id, self.task_id, self.token)
-
-    def _loop(self) -> None:
-        interval = self.store.settings.task_lease_seconds / 3
-        while not self._stop.wait(interval):
-            try:
-                if not self.store.renew_lease(self.session_id, self.task_id, self.token):
-                    self.lost = True
-                    return
-            except redis.RedisError:
-                continue  # try again next tick; the lease outlives a short outage

@@ -121,7 +121,8 @@ return {verdict, '', event_id}
 #       ('' = no lease check), incr_field ('' = none), expect_field, expect_value ('' = no check),
 #       task_prefix, task_id, session_id, delivery_maxlen, then field/value pairs to set
 # Returns {ok, detail, event_id (of the last event), next_task}: ok 1 on success; 0 with detail = the current status (or
-# 'lease' when the caller lost the run's lease, 'mismatch' when expect_field differs).
+# 'lease' when the caller lost the run's lease, 'mismatch' when expect_field differs). A run's move out of 'running'
+# under its lease releases the lease.
 TRANSITION = (
     _COMMON
     + """
@@ -149,6 +150,8 @@ local event_id = ''
 for payload in string.gmatch(event_json, '[^\\n]+') do
   event_id = emit(events_key, delivery_key, delivery_maxlen, session_id, maxlen, payload)
 end
+-- a run that leaves 'running' is done with its lease: release it here rather than in another round trip
+if token ~= '' and to_state ~= 'running' then redis.call('DEL', lease_key) end
 local nxt = ''
 if TERMINAL[to_state] then
   redis.call('HDEL', task_key, 'cancel_requested')
@@ -158,6 +161,47 @@ if TERMINAL[to_state] then
 end
 touch(ttl, task_key, events_key, session_key, pending_key)
 return {1, status, event_id, nxt}
+"""
+)
+
+# KEYS: task, session, lease, events, pending, delivery (the session's shard: used only when the task is chat-bound)
+# ARGV: token, lease_ms, started_event_json (data '"run":0,"attempt":0', filled in here), maxlen, ttl, session_id,
+#       delivery_maxlen, now, task_id
+# A worker's first step with a task's message, in one round trip: take the run's lease and move the task to
+# 'running' (attempts + 1) with its task.started event. Returns {verdict, detail, task fields...}:
+# 'gone' (no such task), 'terminal', 'waiting' (waiting for input), 'behind' (queued behind the session's active
+# task), 'leased' (detail: the lease's ms left; another run holds it), 'cancel' (lease taken, cancel requested:
+# the caller ends it as cancelled; fields as they were), 'started' (detail: the event id; fields as they are now).
+BEGIN = (
+    _COMMON
+    + """
+local task_key, session_key, lease_key, events_key, pending_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local token, lease_ms, started, maxlen, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local session_id, delivery_maxlen, now, task_id = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local status = redis.call('HGET', task_key, 'status')
+if not status then return {'gone', ''} end
+if TERMINAL[status] then return {'terminal', ''} end
+if status == 'waiting_input' then return {'waiting', ''} end
+if status == 'queued' and redis.call('HGET', session_key, 'active') ~= task_id then return {'behind', ''} end
+if not redis.call('SET', lease_key, token, 'NX', 'PX', lease_ms) then
+  return {'leased', tostring(redis.call('PTTL', lease_key)), redis.call('HGET', task_key, 'graph') or ''}
+end
+if redis.call('HGET', task_key, 'cancel_requested') == '1' then
+  local out = {'cancel', ''}
+  for _, v in ipairs(redis.call('HGETALL', task_key)) do out[#out + 1] = v end
+  return out
+end
+local attempts = redis.call('HINCRBY', task_key, 'attempts', 1)
+redis.call('HSET', task_key, 'status', 'running', 'updated_at', now)
+local run = redis.call('HGET', task_key, 'run') or '1'
+local payload = string.gsub(started, '"run":0,"attempt":0', '"run":' .. run .. ',"attempt":' .. attempts, 1)
+local delivery_key = ''
+if redis.call('HEXISTS', task_key, 'binding') == 1 then delivery_key = KEYS[6] end
+local event_id = emit(events_key, delivery_key, delivery_maxlen, session_id, maxlen, payload)
+touch(ttl, task_key, events_key, session_key, pending_key)
+local out = {'started', event_id}
+for _, v in ipairs(redis.call('HGETALL', task_key)) do out[#out + 1] = v end
+return out
 """
 )
 

@@ -319,6 +319,54 @@ def transition_result(raw: list[Any]) -> TransitionResult:
     return TransitionResult(bool(int(ok)), str(previous), str(event_id), str(nxt))
 
 
+def begin_call(keys: Keys, settings: Settings, session_id: str, task_id: str, token: str) -> ScriptCall:
+    """Arguments of scripts.BEGIN: a worker takes a task's lease and starts its run."""
+    now = time.time()
+    started = serialize_event(Event(EventType.TASK_STARTED, task_id, session_id, {"run": 0, "attempt": 0}, ts=now))
+    return ScriptCall(
+        keys=[
+            keys.task(session_id, task_id),
+            keys.session(session_id),
+            keys.lease(session_id, task_id),
+            keys.events(session_id),
+            keys.pending(session_id),
+            delivery_key(keys, settings, session_id, True),
+        ],
+        args=[
+            token,
+            str(int(settings.task_lease_seconds * 1000)),
+            started,
+            str(settings.stream_maxlen),
+            str(settings.session_ttl_seconds),
+            session_id,
+            str(settings.delivery_maxlen),
+            repr(now),
+            task_id,
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Begun:
+    """What scripts.BEGIN found: its verdict, the task as it is (for 'cancel' and 'started'), and for 'leased' the
+    seconds the other run's lease has left and the task's graph."""
+
+    verdict: str
+    record: TaskRecord | None = None
+    lease_left: float = 0.0
+    graph: str = ""
+
+
+def begun(raw: list[Any]) -> Begun:
+    verdict, detail = str(raw[0]), raw[1]
+    if verdict == "leased":
+        return Begun(verdict, lease_left=max(int(detail), 0) / 1000.0, graph=str(raw[2]))
+    if verdict in ("cancel", "started"):
+        fields = raw[2:]
+        return Begun(verdict, TaskRecord.from_hash(dict(zip(fields[::2], fields[1::2]))))
+    return Begun(verdict)
+
+
 def publish_call(
     keys: Keys, settings: Settings, event: Event, dedupe_key: str, lease_token: str, bound: bool
 ) -> ScriptCall:
