@@ -285,6 +285,19 @@ def test_stateless_runs_use_a_thread_of_their_own(client: SyncLangGraphClient) -
 # --- multitask rollback, cancel rollback, webhooks ---------------------------------------------------------
 
 
+def test_interrupt_and_enqueue_strategies(client: SyncLangGraphClient) -> None:
+    thread_id = thread(client)
+    slow = client.runs.create(thread_id, "echo", input={"text": "slow", "sleep": 30})
+    wait_for(lambda: client.runs.get(thread_id, slow["run_id"])["status"] == "running", 20)
+    queued = client.runs.create(thread_id, "echo", input={"text": "queued", "sleep": 0}, multitask_strategy="enqueue")
+    assert client.runs.get(thread_id, queued["run_id"])["status"] == "pending"
+    # (echo keeps its input in the state: each run says sleep 0, or it would sleep the slow run's 30 s)
+    now = client.runs.wait(thread_id, "echo", input={"text": "now", "sleep": 0}, multitask_strategy="interrupt")
+    assert now["answer"] == "now"  # the running run was cancelled; the new one ran before the queued one
+    assert client.runs.get(thread_id, slow["run_id"])["status"] == "interrupted"
+    assert client.runs.join(thread_id, queued["run_id"])["answer"] == "queued"
+
+
 def test_rollback_undoes_what_the_replaced_run_wrote(client: SyncLangGraphClient) -> None:
     thread_id = thread(client)
     client.runs.wait(thread_id, "echo", input={"text": "kept"})
