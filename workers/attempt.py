@@ -157,7 +157,8 @@ class Attempt:
         }
 
     def _stream_kwargs(self) -> dict[str, Any]:
-        """LangGraph's run options the run asked for: breakpoints, runtime context, durability."""
+        """LangGraph's run options: breakpoints and runtime context when the run asked for them, and its durability
+        (the run's own, else ``GRAPHGATE_DURABILITY``)."""
         opts = self.options
         kwargs: dict[str, Any] = {}
         if opts.interrupt_before is not None:
@@ -166,8 +167,7 @@ class Attempt:
             kwargs["interrupt_after"] = opts.interrupt_after
         if opts.context is not None:
             kwargs["context"] = opts.context
-        if opts.durability is not None:
-            kwargs["durability"] = opts.durability
+        kwargs["durability"] = opts.durability or self.settings.durability
         return kwargs
 
     def _input(self, graph: Any, config: dict[str, Any], record: TaskRecord) -> tuple[Any, dict[str, Any]]:

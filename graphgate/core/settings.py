@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     task_soft_time_limit: float = 600.0
     task_time_limit: float = 660.0
     task_lease_seconds: float = 15.0  # a run's ownership lease, renewed while the run is alive
+    # when LangGraph writes a run's checkpoints: 'sync' (each before the next step starts; the default: the most
+    # durable, and the cheapest here, as no thread is started per run), 'async' (in a background thread, while the
+    # next step runs), 'exit' (only when the run stops: a crash restarts the run from its start)
+    durability: Literal["sync", "async", "exit"] = "sync"
     # run webhooks (the LangGraph API's ``webhook``): may they point at loopback or private addresses (off: a
     # caller could make the workers reach internal services), and the secret that signs each POST
     webhook_allow_private: bool = False

@@ -142,3 +142,12 @@ def test_postgres_cpu_counts_backends_that_exit() -> None:
     finally:
         postmaster.kill()
         postmaster.wait()
+
+
+def test_the_in_process_attempt_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m bench.attempt``: the worker attempt measurement behind docs/performance.md still runs."""
+    from bench import attempt
+
+    assert attempt.main(["--runs", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "10 attempts: CPU" in out and "'evalsha': 5.0" in out  # begin, three node events, the final transition
