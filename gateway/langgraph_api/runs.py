@@ -1,12 +1,16 @@
-"""``/threads/{thread_id}/runs``: runs are graphgate tasks, started, followed and cancelled through the task
-service, run by the same workers, streamed from the same Redis stream as every other task.
+"""``/threads/{thread_id}/runs`` and the stateless ``/runs``: runs are graphgate tasks, started, followed and
+cancelled through the task service, run by the same workers, streamed from the same Redis stream as every
+other task.
 
-* ``input`` starts a task (``multitask_strategy`` is the task's multitask; LangGraph's default, reject);
+* ``input`` (or none: go on from the checkpoint, or ``command`` ``goto``/``update``) starts a task, with the
+  run options the worker needs (graphgate/core/runoptions.py); ``multitask_strategy`` is the task's multitask
+  (LangGraph's default, enqueue; ``rollback`` is interrupt plus a rollback the new run's worker does first);
 * ``command={"resume": value}`` answers the thread's pending interrupt (``TaskService.resume``): the paused
   task continues under its own id, so the run id of a resumed run is the id of the run that paused;
   with several interrupts pending, ``{interrupt id: value}`` answers them;
-* ``/stream`` translates the run's events into SSE frames (gateway/langgraph_api/wire.py), ``/wait`` and
-  ``/join`` answer the thread's values when the run stops (``{"__error__": …}`` when it failed).
+* ``/stream`` translates the run's events and chunks into SSE frames (gateway/langgraph_api/wire.py), ``/wait``
+  and ``/join`` answer the thread's values when the run stops (``{"__error__": …}`` when it failed);
+* a stateless run gets a thread of its own, deleted when the run stops unless ``on_completion='keep'``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Threads' state, read from the checkpointer the workers write, through the thread's own compiled graph.
+"""Threads' state in the checkpointer the workers write, through the thread's own compiled graph: read, written
+as a node (``update_state``), copied to another thread, rolled back to before a run.
 
 The API process opens the checkpointer once (``Services.checkpointer``); its calls block, so they run in a
-worker thread and never on the event loop.
+worker thread and never on the event loop. A write is made only while no run of the thread is going on (the
+routes check), so the workers' own writes do not interleave with it.
 """
 
 from __future__ import annotations

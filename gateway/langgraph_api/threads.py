@@ -1,4 +1,5 @@
-"""``/threads``: graphgate sessions as LangGraph threads, and their state read from the checkpointer.
+"""``/threads``: graphgate sessions as LangGraph threads, and their state in the checkpointer (read, updated,
+copied).
 
 A thread is a session: created here (empty, owned by the caller) or by any task, from /api/v1, Slack or
 Telegram alike. Every principal sees only its own threads; another's answers 404, as /api/v1 does.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -35,7 +34,7 @@ from langgraph_sdk._sync.client import SyncLangGraphClient
 from langgraph_sdk.errors import APIStatusError
 from langgraph_sdk.schema import MultitaskStrategy, StreamMode
 
-from bench.systems import absolute_config
+from bench.systems import absolute_config, stop_group
 from graphgate.cli.processes import free_port, wait_until
 from graphgate.testing.stack import ROOT
 
@@ -143,14 +142,7 @@ def langgraph_dev(config: Path, workdir: Path) -> Iterator[str]:
             raise RuntimeError(f"langgraph dev did not answer /ok:\n{log.read_text(errors='replace')[-2000:]}")
         yield url
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        except ProcessLookupError:
-            pass
+        stop_group(proc)
 
 
 @dataclass(frozen=True)
