@@ -96,7 +96,7 @@ async def _start(
         after = await gw.service.last_event_id(thread_id)
         if body.resumes:
             assert body.command is not None
-            return await _resume(gw, who, session, graph, body.command["resume"]), after
+            return await _resume(gw, who, session, graph, body.command["resume"], modes, body.stream_subgraphs), after
         checkpoint_id = checkpoint_id_of(body.checkpoint or body.checkpoint_id, thread_id)
         if checkpoint_id and states is not None and not await states.exists(session, checkpoint_id):
             raise NotFound(f"checkpoint {checkpoint_id!r} not found in thread {thread_id!r}")
@@ -142,22 +142,41 @@ async def _new_run(
     )
 
 
-async def _resume(gw: Gateway, who: Principal, session: SessionRecord, graph: str, value: Any) -> TaskRecord:
-    """Answer the thread's pending interrupt(s) with ``value`` (``command['resume']``)."""
+async def _resume(
+    gw: Gateway,
+    who: Principal,
+    session: SessionRecord,
+    graph: str,
+    value: Any,
+    modes: tuple[str, ...] = (),
+    subgraphs: bool = False,
+) -> TaskRecord:
+    """Answer the thread's pending interrupt(s) with ``value`` (``command['resume']``); the run goes on
+    publishing the chunks of the stream ``modes`` this request asks for too."""
     task = session.latest if session.active else None
     if task is None or task.status != TaskStatus.WAITING_INPUT:
         raise Conflict(f"thread {session.id!r} has no run waiting for input")
     if task.graph != graph:
         raise Conflict(f"thread {session.id!r} runs assistant {task.graph!r}, not {graph!r}")
+    options = _with_modes(task, modes, subgraphs)
     pending = {i["interrupt_id"] for i in task.pending()}
     if isinstance(value, dict) and value and set(value) <= pending:  # {interrupt id: answer}
         if len(value) == 1:
             ((interrupt_id, answer),) = value.items()
-            return await gw.service.resume(who, task.id, answer, interrupt_id)
-        return await gw.service.resume(who, task.id, value)
+            return await gw.service.resume(who, task.id, answer, interrupt_id, options=options)
+        return await gw.service.resume(who, task.id, value, options=options)
     if value is None:
         raise InvalidInput("command.resume must not be null")
-    return await gw.service.resume(who, task.id, value)
+    return await gw.service.resume(who, task.id, value, options=options)
+
+
+def _with_modes(task: TaskRecord, modes: tuple[str, ...], subgraphs: bool) -> dict[str, Any] | None:
+    """The task's run options with ``modes`` added to its stream modes; None when they are there already."""
+    current = RunOptions.from_dict(task.options)
+    wanted = tuple(dict.fromkeys([*current.stream, *modes]))
+    if wanted == current.stream and (current.subgraphs or not subgraphs):
+        return None
+    return replace(current, stream=wanted, subgraphs=current.subgraphs or (subgraphs and bool(wanted))).to_dict()
 
 
 def _locations(record: TaskRecord, modes: tuple[str, ...] | None = None, tail: str = "") -> dict[str, str]:

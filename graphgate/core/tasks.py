@@ -376,10 +376,12 @@ class TaskService:
         answer: Any,
         interrupt_id: str | None = None,
         by: str | None = None,
+        options: dict[str, Any] | None = None,
     ) -> TaskRecord:
         """Answer one pending interrupt of the task (``interrupt_id``; may be left out while only one is
         pending), or several at once with ``{interrupt id: answer}``. When the last pending one is answered,
-        the run that continues the graph is queued.
+        the run that continues the graph is queued, with ``options`` as its run options when given (a LangGraph
+        API resume that asks for other stream modes).
 
         Each answer is turned into the value its interrupt expects (graphgate/core/interrupts.py) and refused with
         ``InvalidInput`` when the graph would not take it. Exactly one of several concurrent answers to the
@@ -413,6 +415,8 @@ class TaskService:
                     {"interrupt_id": last_id, "answer": values[last_id], "answers": answers, "by": who},
                 )
                 fields = {"resume": {"answers": answers}, "attempts": 0}
+                if options is not None:
+                    fields["options"] = options
                 to_state, incr = TaskStatus.QUEUED, "run"
             call = transition_call(
                 self.keys,

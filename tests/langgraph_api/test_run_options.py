@@ -174,6 +174,17 @@ def test_messages_mode_sends_metadata_partial_and_complete(client: SyncLangGraph
     assert partial[-1]["content"].startswith("[offline model]")  # the model's text so far, added up
 
 
+def test_a_resume_streams_the_modes_it_asks_for(client: SyncLangGraphClient) -> None:
+    thread_id = thread(client)
+    paused = parts(client.runs.stream(thread_id, "ask", input={}, stream_mode="updates"))
+    assert paused[-1][0] == "updates" and "__interrupt__" in paused[-1][1]
+    resumed = parts(client.runs.stream(thread_id, "ask", command={"resume": "Ada"}, stream_mode=["values", "debug"]))
+    names = [e for e, _ in resumed]
+    assert {"values", "debug"} <= set(names) and "updates" not in names
+    assert [d for e, d in resumed if e == "values"][-1] == {"name": "Ada", "answer": "Nice to meet you, Ada!"}
+    assert len([e for e in names if e == "values"]) == 3  # where it resumes from, then each step
+
+
 def test_remote_graph_streams_and_invokes(server: Stack) -> None:
     remote = RemoteGraph("echo", url=server.url, headers={"Authorization": f"Bearer {token('dora')}"})
     config = {"configurable": {"thread_id": str(uuid.uuid4())}}
