@@ -7,9 +7,10 @@ graph or, with ``subgraphs``, of its subgraphs too. Each chunk is written once, 
 JSON form (graphgate/core/wirejson.py), as ``{"mode", "ns", "chunk"}``; the API turns them into SSE frames.
 
 Every chunk has a dedupe key that a crashed run's replay computes again: the run (a resume is the next run of
-the task), the id of the checkpoint the chunk follows (a replay starts from the last committed checkpoint,
-which the attempt reads before it streams), the mode, what tells chunks of one step apart (node names, task
-ids), and a sequence number.
+the task), what the chunk follows in its namespace (the last task that started — LangGraph's task ids derive
+from the checkpoint and step — or, before the first, the checkpoint the attempt starts from, which it reads
+before it streams), the mode, what tells chunks of one step apart (node names, task ids), and a sequence
+number.
 """
 
 from __future__ import annotations
@@ -40,22 +41,23 @@ class ChunkWriter:
         self._lock = threading.Lock()
 
     def stream_modes(self) -> list[str]:
-        """The LangGraph stream modes the loop needs for these chunks (``events`` come from callbacks;
-        ``checkpoints`` always, for the dedupe keys)."""
-        return [*sorted(self.modes - {"events", "checkpoints"}), "checkpoints"]
+        """The LangGraph stream modes the loop needs for these chunks (``events`` come from callbacks; the
+        loop always streams ``tasks``, whose ids anchor the dedupe keys)."""
+        return sorted(self.modes - {"events"})
 
     def anchor_at(self, run: int, checkpoint_id: str) -> None:
         """The task's run (1, then one more for each resume) and the root graph's checkpoint it starts from
-        (its chunks until the next checkpoint follow it)."""
+        (its chunks until its first task starts follow it)."""
         self._run, self._anchor[()] = run, checkpoint_id
 
     def chunk(self, ns: tuple[str, ...], mode: str, chunk: Any) -> None:
-        """One chunk of the stream loop."""
+        """One chunk of the stream loop (``tasks`` chunks always come, whether or not the run asked for them)."""
         if mode in self.modes:
             self._write(ns, mode, shape(mode, chunk), distinct(mode, chunk))
-        if mode == "checkpoints":
-            checkpoint_id = ((chunk.get("config") or {}).get("configurable") or {}).get("checkpoint_id")
-            self._anchor[ns] = str(checkpoint_id or "")
+        if mode == "tasks" and "result" not in chunk:
+            # a task starts: LangGraph's task ids come from the checkpoint and step, so the chunks that follow
+            # get the same keys when a crashed run's step runs again
+            self._anchor[ns] = f"task:{chunk.get('id')}"
 
     def message(self, ns: tuple[str, ...], message: Any, meta: dict[str, Any]) -> None:
         """A ``messages`` chunk: ``[message, metadata]``, keyed by its node and step."""
