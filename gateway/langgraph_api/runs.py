@@ -46,6 +46,7 @@ from graphgate.gateway.langgraph_api.follow import (
 )
 from graphgate.gateway.langgraph_api.requests import CancelMany, RunCreate
 from graphgate.gateway.langgraph_api.state import StateReader, checkpoint_id_of
+from graphgate.gateway.langgraph_api.threads import delete_thread
 from graphgate.gateway.langgraph_api.wire import (
     DERIVED_MODES,
     RunView,
@@ -241,13 +242,19 @@ def _stateless(body: RunCreate) -> tuple[str, bool]:
     return str(uuid.uuid4()), body.on_completion != "keep"
 
 
-@router.post("/runs", dependencies=RATE_LIMITED)
-async def create_stateless(body: RunCreate, response: Response, gw: GatewayDep, who: Caller, states: States) -> Any:
-    """A stateless run in the background, on a thread of its own."""
+async def _start_in_background(gw: Gateway, who: Principal, body: RunCreate, states: StateReader) -> TaskRecord:
+    """Start a stateless run in the background; its thread is deleted when it stops (unless kept)."""
     thread_id, drop = _stateless(body)
     record, after = await _start(gw, who, thread_id, body, stream_modes(body.stream_mode), states)
     if drop:
         _in_background(_drop_thread(gw, who, record, after))
+    return record
+
+
+@router.post("/runs", dependencies=RATE_LIMITED)
+async def create_stateless(body: RunCreate, response: Response, gw: GatewayDep, who: Caller, states: States) -> Any:
+    """A stateless run in the background, on a thread of its own."""
+    record = await _start_in_background(gw, who, body, states)
     response.headers.update(_locations(record))
     return shapes.run(record)
 
@@ -260,14 +267,7 @@ async def create_batch(bodies: list[RunCreate], gw: GatewayDep, who: Caller, sta
     for body in bodies:
         body.check()
         stream_modes(body.stream_mode)
-    out = []
-    for body in bodies:
-        thread_id, drop = _stateless(body)
-        record, after = await _start(gw, who, thread_id, body, stream_modes(body.stream_mode), states)
-        if drop:
-            _in_background(_drop_thread(gw, who, record, after))
-        out.append(shapes.run(record))
-    return out
+    return [shapes.run(await _start_in_background(gw, who, body, states)) for body in bodies]
 
 
 @router.post("/runs/stream", dependencies=RATE_LIMITED)
@@ -551,8 +551,7 @@ async def _drop_thread(gw: Gateway, who: Principal, record: TaskRecord, after: s
     try:
         if after is not None:
             await wait_stop(gw, who, record, after)
-        await gw.service.delete_session(who, record.session_id)
-        await asyncio.to_thread(gw.services.checkpointer().delete_thread, record.session_id)
+        await delete_thread(gw, who, record.session_id)
     except GraphgateError:
         pass  # deleted meanwhile; a thread left behind expires with its session
 

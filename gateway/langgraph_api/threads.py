@@ -107,10 +107,15 @@ async def copy(thread_id: str, gw: GatewayDep, who: Caller, states: States) -> d
 async def delete(thread_id: str, gw: GatewayDep, who: Caller) -> Response:
     """Delete the thread: its session, events and run records, then its checkpoints. A running run must be
     cancelled first (409)."""
-    await gw.service.delete_session(who, thread_id)
-    saver = gw.services.checkpointer()
-    await asyncio.to_thread(saver.delete_thread, thread_id)
+    await delete_thread(gw, who, thread_id)
     return Response(status_code=204)
+
+
+async def delete_thread(gw: Gateway, who: Principal, thread_id: str) -> None:
+    """The thread's session, events and run records, then its checkpoints (``Conflict`` while a run of it is
+    running); the route's, and a stateless run's when it stops."""
+    await gw.service.delete_session(who, thread_id)
+    await asyncio.to_thread(gw.services.checkpointer().delete_thread, thread_id)
 
 
 @router.get("/threads/{thread_id}/state")

@@ -133,15 +133,16 @@ def _with_checkpointer(obj: Any, checkpointer: Any, name: str) -> Any:
     from langgraph.graph import StateGraph
     from langgraph.pregel import Pregel
 
+    update: dict[str, Any] = {}
     if isinstance(obj, StateGraph):
         obj = obj.compile(checkpointer=checkpointer)
-        return obj.copy(update={"name": name}) if obj.name == "LangGraph" else obj
-    if isinstance(obj, Pregel):
-        update: dict[str, Any] = {"checkpointer": checkpointer}
-        if obj.name == "LangGraph":
-            update["name"] = name
-        return obj.copy(update=update)
-    raise RegistryError(f"{type(obj).__name__} is not a LangGraph graph")
+    elif isinstance(obj, Pregel):
+        update["checkpointer"] = checkpointer
+    else:
+        raise RegistryError(f"{type(obj).__name__} is not a LangGraph graph")
+    if obj.name == "LangGraph":
+        update["name"] = name
+    return obj.copy(update=update) if update else obj
 
 
 def _input_schema(obj: Any) -> tuple[dict[str, Any] | None, InputCheck | None]:
