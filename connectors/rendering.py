@@ -8,10 +8,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from graphgate.core.taskview import Status, TaskView
+from graphgate.core.approvals import APPROVERS, TIMEOUT_BY, describe, target_key
+from graphgate.core.taskview import Question, Status, TaskView
 
 NODES_SHOWN = 8  # nodes in the trail of a status message
-QUESTION_KEYS = {"question", "message", "prompt", "options"}  # payload keys the question itself is made of
+QUESTION_KEYS = {"question", "message", "prompt", "options", "route"}  # payload keys the question is made of
 
 
 def runs(view: TaskView) -> tuple[int | None, list[int]]:
@@ -115,3 +116,49 @@ def tool_call_details(
         parts.append(pre(escape(args)))
         out.append("\n".join(parts))
     return out
+
+
+# --- approvals (graphgate/core/approvals.py) -----------------------------------------------------------------
+
+
+def for_approvers(binding: dict[str, Any]) -> bool:
+    """True for a place an approval policy posts questions to (not the chat the task was started in)."""
+    return binding.get("audience") == APPROVERS
+
+
+def place_questions(view: TaskView, binding: dict[str, Any]) -> list[Question]:
+    """The questions of the task that were posted to the approvers' place ``binding``, in order."""
+    key = target_key(binding)
+    return [q for q in view.questions if key in q.places]
+
+
+def asked_here(q: Question, binding: dict[str, Any]) -> bool:
+    """True while ``q``'s current approval still asks in the place ``binding`` (not escalated elsewhere)."""
+    targets = (q.approval or {}).get("targets") or []
+    return target_key(binding) in {target_key(t) for t in targets}
+
+
+def waiting_for(q: Question) -> str:
+    """ "@finance (1 of 2 approvals)": who a routed question waits for (plain text)."""
+    return describe(q.approval or {})
+
+
+def starter_answers(q: Question) -> bool:
+    """Whether the starter's own chat gets the question's buttons (the policy posts it there)."""
+    return q.approval is None or bool(q.approval.get("in_thread"))
+
+
+def timed_out_by(by: str | None) -> bool:
+    return by == TIMEOUT_BY
+
+
+def left_text(seconds: float | None) -> str:
+    """ "3h 20m left" / "45s left" (empty without a deadline)."""
+    if seconds is None:
+        return ""
+    seconds = max(0, int(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m left"
+    if seconds >= 60:
+        return f"{seconds // 60}m {seconds % 60:02d}s left"
+    return f"{seconds}s left"

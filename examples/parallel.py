@@ -5,7 +5,9 @@ run side by side and both ask), and each must be answered by its own interrupt i
 smallest one that does that, for the gateway, the connectors and their tests.
 
 Input: ``{"request": str}``.  Each review interrupts with
-``{"question": str, "options": ["approve", "reject"], "reviewer": "legal" | "finance"}``.
+``{"question": str, "options": ["approve", "reject"], "reviewer": "legal" | "finance", "route": same}``:
+``route`` names the approval policy that decides it when one of that name is configured (docs/approvals.md;
+without one, the starter answers).
 Resume with ``Command(resume={<interrupt id>: "approve" | "reject", ...})`` (a dict with ``"decision"``,
 ``"value"``, ``"type"`` or ``"text"`` works too; anything but approve rejects).  Answering one id leaves
 the other review pending.  Output: ``{"answer": str}`` naming both decisions and the outcome (approved
@@ -54,6 +56,7 @@ def question(reviewer: str, request: str) -> dict[str, Any]:
         "question": f"{reviewer.capitalize()} review: may we go ahead with {request.strip()!r}?",
         "options": list(OPTIONS),
         "reviewer": reviewer,
+        "route": reviewer,  # the approval policy that decides it, if one of that name is configured
     }
 
 

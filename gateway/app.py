@@ -21,6 +21,7 @@ from graphgate.core.errors import GraphgateError
 from graphgate.core.services import Services, open_services
 from graphgate.core.settings import Settings, get_settings
 from graphgate.gateway import metrics
+from graphgate.gateway.api import approvals as approvals_api
 from graphgate.gateway.api import events as events_api
 from graphgate.gateway.api import health as health_api
 from graphgate.gateway.api import tasks as tasks_api
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, mounts: Sequence[Mount] = ()) -
         lifespan=lifespan,
     )
     app.include_router(tasks_api.router)
+    app.include_router(approvals_api.router)
     app.include_router(events_api.router)
     app.include_router(health_api.router)
     # the LangGraph Server API at the root, where the SDK looks (docs/langgraph-api.md); its contract is the

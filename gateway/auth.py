@@ -12,6 +12,7 @@ from typing import Any
 
 import jwt
 
+from graphgate.core.approvals import Actor
 from graphgate.core.errors import Forbidden, Unauthorized
 from graphgate.core.settings import Settings
 from graphgate.core.tasks import Principal
@@ -43,6 +44,17 @@ class Authenticator:
         return self.principal_from_token(authorization[7:].strip())
 
     def principal_from_token(self, token: str) -> Principal:
+        return Principal(self.claims_from_token(token)["sub"])
+
+    def actor_from_bearer(self, authorization: str | None) -> Actor:
+        """The caller as an answerer of routed questions: its principal and the token's claims."""
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise Unauthorized()
+        claims = self.claims_from_token(authorization[7:].strip())
+        return Actor.api(claims["sub"], claims)
+
+    def claims_from_token(self, token: str) -> dict[str, Any]:
+        """The claims of a valid bearer token (``sub`` a non-empty string); ``Unauthorized`` otherwise."""
         options = {"require": ["exp", "sub"]}
         try:
             claims = jwt.decode(
@@ -58,7 +70,7 @@ class Authenticator:
             raise Unauthorized(f"invalid token: {exc}") from exc
         if claims.get("typ") == STREAM_TOKEN_TYPE or not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise Unauthorized("invalid token: not a bearer token")
-        return Principal(claims["sub"])
+        return dict(claims)
 
     # --- session-scoped stream tokens ----------------------------------------------------------------
 

@@ -28,6 +28,12 @@ export const EventType = Object.freeze({
   TASK_CANCELLED: 'task.cancelled',
   STREAM_CHUNK: 'stream.chunk', // a LangGraph API run's stream chunk: the widget draws nothing of it
   DELIVERY_FAILED: 'delivery.failed',
+  APPROVAL_REQUESTED: 'approval.requested', // the approval events: a routed question's audit trail
+  APPROVAL_GIVEN: 'approval.given',
+  APPROVAL_REFUSED: 'approval.refused',
+  APPROVAL_REMINDED: 'approval.reminded',
+  APPROVAL_ESCALATED: 'approval.escalated',
+  APPROVAL_TIMED_OUT: 'approval.timed_out',
 });
 
 export const EVENT_TYPES = Object.freeze(Object.values(EventType));

@@ -134,6 +134,11 @@ export class TurnView {
       case EventType.INTERRUPT_ANSWERED:
         this.answered(data);
         break;
+      case EventType.APPROVAL_GIVEN:
+      case EventType.APPROVAL_ESCALATED:
+      case EventType.APPROVAL_TIMED_OUT:
+        this.approvalChanged(type, data);
+        break;
       case EventType.TASK_RESUMED:
         this.resumed(data);
         break;
@@ -224,7 +229,17 @@ export class TurnView {
       answered: h('p', { class: 'answered-note', hidden: true }),
     };
     const send = (answerValue, label, button) => this.send(entry, answerValue, label, button);
-    if (approval) {
+    const routed = data.approval && typeof data.approval === 'object' ? data.approval : null;
+    if (routed) {
+      // an approval policy routes the question: who decides, and how far they got
+      entry.approval = { ...routed, votes: { ...(routed.votes || {}) } };
+      entry.note = h('p', { class: 'approval-note', role: 'status' }, approvalText(entry.approval));
+      card.append(entry.note);
+    }
+    if (routed && !routed.in_thread) {
+      // answered by the policy's approvers elsewhere (Slack, Telegram, the API): nothing to click here
+      card.classList.add('awaiting-approval');
+    } else if (approval) {
       entry.form = new ApprovalForm(data, send);
       entry.controls = entry.form.controls;
       card.append(entry.form.el);
@@ -255,7 +270,7 @@ export class TurnView {
     this.answer.append(card);
     this.setStatus(TaskStatus.WAITING_INPUT, this.waitingText());
     this.ctx.announce(`${approval ? 'Approval needed' : 'Question'}: ${data.question || 'the assistant needs your answer'}`);
-    if (!Number(data.index)) this.ctx.focus(entry.form ? entry.form.first : entry.controls[0]);
+    if (!Number(data.index) && (entry.form || entry.controls.length)) this.ctx.focus(entry.form ? entry.form.first : entry.controls[0]);
   }
 
   /** Send an answer for a card; a refused answer is shown in the card, which stays usable. */
@@ -320,6 +335,20 @@ export class TurnView {
     if (next && (!active || entry.card.contains(active))) this.ctx.focus(next.form ? next.form.first : next.controls[0]);
   }
 
+  /** An ``approval.*`` event: a vote, an escalation or a timeout of a routed question updates its note. */
+  approvalChanged(type, data) {
+    const entry = this.asks.get(data.interrupt_id);
+    if (!entry || !entry.approval || !entry.note) return;
+    if (type === EventType.APPROVAL_GIVEN) {
+      entry.approval.votes[data.by] = { approves: !!data.approves, name: data.name };
+    } else if (type === EventType.APPROVAL_ESCALATED && data.approval) {
+      entry.approval = { ...data.approval, votes: {} };
+    } else if (type === EventType.APPROVAL_TIMED_OUT) {
+      entry.timedOut = true;
+    }
+    entry.note.textContent = entry.timedOut ? 'No answer before the deadline.' : approvalText(entry.approval);
+  }
+
   /** ``interrupt.answered``: one card is settled; the others of the pause still wait. */
   answered(data) {
     const entry = this.asks.get(data.interrupt_id);
@@ -368,4 +397,13 @@ export class TurnView {
     this.setStatus(status, text);
     this.ctx.rendered();
   }
+}
+
+/** "Waiting for approval by @finance (1 of 2 approvals)" for a routed question's approval. */
+export function approvalText(approval) {
+  const label = approval.label || approval.policy || 'the approvers';
+  const required = Number(approval.required) || 1;
+  const given = Object.values(approval.votes || {}).filter((v) => v && v.approves).length;
+  const progress = required > 1 ? ` (${given} of ${required} approvals)` : '';
+  return `Waiting for approval by ${label}${progress}`;
 }

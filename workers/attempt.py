@@ -17,7 +17,7 @@ from typing import Any
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
 
-from graphgate.core import lgrun
+from graphgate.core import approvals, lgrun
 from graphgate.core.events import EventType, answer_text, to_jsonable
 from graphgate.core.interrupts import interrupt_data
 from graphgate.core.rollback import roll_back
@@ -64,7 +64,7 @@ class Attempt:
         assert record is not None
         self.token = token
         self.options = RunOptions.from_dict(record.options)
-        bound = record.binding is not None
+        bound = record.chat_bound
         self.events = RunEvents(self.store, self.task_id, self.session_id, token, bound, self.options)
         with RUN_WATCH.watch(self.store, self.session_id, self.task_id, token) as watched:
             self.watched = watched
@@ -219,7 +219,10 @@ class Attempt:
         interrupts = list(state.interrupts or ())
         if interrupts:
             pending = [interrupt_data(i.id, i.value, getattr(i, "response_schema", None)) for i in interrupts]
-            events, fields = pause(pending)
+            asked = approvals.ask(self.rt.registry.approvals, record.graph, pending, record.owner, record.binding)
+            if asked:
+                self.store.schedule_approvals(record.session_id, record.id, asked)
+            events, fields = pause(pending, asked, record.approvals)
             paused = self._leave(
                 self.store.transition(
                     record, {TaskStatus.RUNNING}, TaskStatus.WAITING_INPUT, events, self.token, fields=fields

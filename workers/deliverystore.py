@@ -4,7 +4,7 @@ Per session, one hash (``Keys.delivered``, same hash slot as the session) holds:
 
 * ``eid``: the last session stream entry applied; a redelivered entry at or before it is acked unread;
 * ``view:<task>``: the task's ``TaskView`` as of ``eid``;
-* ``posted:<task>``: slot -> ``Posted`` (platform message id, content digest), written right after each
+* ``posted:<task>`` (and ``posted:<task>@<place>`` for each approvers' chat a question of it went to): slot -> ``Posted`` (platform message id, content digest), written right after each
   accepted call and before anything is acked; a slot with an empty id is a post in flight;
 * ``failed:<task>``: the platform error that ended the task's delivery.
 
@@ -102,13 +102,15 @@ class DeliveryStore:
                 mapping[f"view:{task_id}"] = state.views[task_id].to_json()
             if task_id in state.failed:
                 mapping[f"failed:{task_id}"] = state.failed[task_id]
+        # a finished task's records go, with those of the places its questions were posted to (<task>@<place>)
+        gone = {k for k in [*state.posted, *state.failed] for t in finished if k.startswith(t + "@")} | finished
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=mapping)
-            for task_id in finished:
+            for task_id in gone:
                 pipe.hdel(key, f"view:{task_id}", f"posted:{task_id}", f"failed:{task_id}")
             pipe.expire(key, self.settings.session_ttl_seconds)
             await pipe.execute()
-        for task_id in finished:
+        for task_id in gone:
             state.views.pop(task_id, None)
             state.posted.pop(task_id, None)
             state.failed.pop(task_id, None)

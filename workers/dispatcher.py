@@ -8,7 +8,10 @@ that do the work (workers/dispatch/, one job each; docs/dispatcher.md):
 * ``ShardReader`` (reader): their entries, pending ones first, into per-session lanes;
 * ``Lanes`` (lanes): each session's entries in order, in batches, acked once recorded;
 * ``Reconciler`` (reconcile) and ``ChatCalls`` (calls): the batch folded into task views and the chat
-  brought up to date, paced per channel, with rate limits, retries and recovery after a crash.
+  brought up to date, paced per channel, with rate limits, retries and recovery after a crash;
+* ``ApprovalClock`` (graphgate/core/approvalclock.py): reminders, escalations and timeouts of routed
+  questions, every ``GRAPHGATE_APPROVAL_TICK_SECONDS`` (every dispatcher runs it; each change is a
+  compare-and-set, so a due question is acted on once).
 
 Stopping (``stop`` set, SIGTERM) is clean: batches in flight finish and the shards are released for the
 others to take at once. Cancelling ``Dispatcher.run`` is a crash: nothing is released or acked, the leases
@@ -29,9 +32,13 @@ from collections.abc import Mapping
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from graphgate.core.approvalclock import ApprovalClock
 from graphgate.core.keys import Keys
 from graphgate.core.platform import PlatformFactory, PlatformRegistry
+from graphgate.core.queue import enqueue_run_async
+from graphgate.core.registry import GraphRegistry, load_approvals
 from graphgate.core.settings import Settings
+from graphgate.core.tasks import TaskService
 from graphgate.workers.deliverystore import DeliveryStore
 from graphgate.workers.dispatch.calls import ChatCalls
 from graphgate.workers.dispatch.faults import Faults, faults_from_settings
@@ -68,6 +75,7 @@ class Dispatcher:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         faults: Faults | None = None,
+        clock_service: ApprovalClock | None = None,
     ) -> None:
         self.settings = settings
         self.redis = redis
@@ -88,18 +96,21 @@ class Dispatcher:
             redis, keys, self.store, self.leases, self.targets, reconciler, self.pacer, self.stats, sleep
         )
         self.reader = ShardReader(redis, self.leases, self.lanes.route, lambda: self.lanes.buffered)
+        self.clock = clock_service
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; then finish the batches in flight and give the shards up."""
         log.info("dispatcher %s starting (%d shards, lease %.0fs)", self.id, self.leases.count, self.leases.ttl)
         balance = asyncio.create_task(self._balance_loop(), name="balance")
         reader = asyncio.create_task(self.reader.run(), name="read")
+        clock = asyncio.create_task(self._clock_loop(), name="approval-clock")
         try:
             await stop.wait()
         except asyncio.CancelledError:  # a crash: leave everything as it is for the next owner
-            for task in (reader, balance, *self.lanes.running()):
+            for task in (reader, balance, clock, *self.lanes.running()):
                 task.cancel()
             raise
+        clock.cancel()
         self.leases.stopping = True
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
@@ -115,6 +126,17 @@ class Dispatcher:
             pass
         await self.platforms.close()
         log.info("dispatcher %s stopped: %s", self.id, self.stats)
+
+    async def _clock_loop(self) -> None:
+        """Reminders, escalations and timeouts of routed questions (graphgate/core/approvalclock.py)."""
+        if self.clock is None:
+            return
+        while True:
+            try:
+                await self.clock.tick()
+            except RedisError as exc:
+                log.warning("dispatcher %s: approval clock: redis unavailable (%s); retrying", self.id, exc)
+            await asyncio.sleep(max(0.05, self.settings.approval_tick_seconds))
 
     async def _balance_loop(self) -> None:
         announce = False  # the owned shards changed: log them once they are all claimed
@@ -137,7 +159,10 @@ class Dispatcher:
 async def serve(settings: Settings, platforms: Mapping[str, PlatformFactory]) -> None:
     """Run one dispatcher, delivering to ``platforms`` (name -> factory), until SIGTERM or SIGINT."""
     redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
-    dispatcher = Dispatcher(settings, redis, PlatformRegistry(settings, platforms))
+    # the approval clock answers timed-out questions (and queues their runs): a task service on the policies alone
+    policies = GraphRegistry(config_path=None, approvals=load_approvals(settings.config, settings.approvals_file))
+    clock = ApprovalClock(TaskService(redis, settings, enqueue_run_async, policies))
+    dispatcher = Dispatcher(settings, redis, PlatformRegistry(settings, platforms), clock_service=clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

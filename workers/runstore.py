@@ -13,6 +13,7 @@ from typing import Any
 import redis
 
 from graphgate.core import scripts
+from graphgate.core.approvals import NEVER, due_at
 from graphgate.core.events import Event
 from graphgate.core.keys import Keys
 from graphgate.core.settings import Settings
@@ -113,6 +114,13 @@ class RunStore:
         if not result.ok and result.previous == "lease":
             raise LeaseLost(record.id)
         return result
+
+    def schedule_approvals(self, session_id: str, task_id: str, approvals: dict[str, Any]) -> None:
+        """Put routed questions on the approval clock (before the pause that asks them is written: an entry
+        whose question never got asked is dropped when it falls due)."""
+        due = {f"{session_id} {task_id} {iid}": due_at(a) or NEVER for iid, a in approvals.items()}
+        if due:
+            self.redis.zadd(self.keys.approvals_due(), due)
 
     def publish(self, event: Event, dedupe_key: str, token: str, bound: bool) -> str | None:
         """Write a progress event once per ``dedupe_key``; the entry id, or None when it was a repeat.

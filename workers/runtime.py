@@ -47,7 +47,7 @@ def runtime() -> Runtime:
             pid=os.getpid(),
             settings=settings,
             store=RunStore(client, settings),
-            registry=load_registry(settings.config, settings.default_graph),
+            registry=load_registry(settings.config, settings.default_graph, settings.approvals_file),
             checkpointer=open_checkpointer(settings),
         )
     return _runtime

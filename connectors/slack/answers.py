@@ -11,16 +11,19 @@
   gets an ephemeral note saying why.
 * The Cancel button cancels the task.
 
-Only the person who started a task may answer it: a Slack user acts as their own principal
-(connectors/slack/threads.py), so the task service finds the task for its starter only and refuses
-everyone else with ``NotFound``. ``Answers.waiting`` is where every answer meets that check, and
-``refusal`` the one place that says so to the person.
+Who may answer is the task service's decision (graphgate/core/tasks.py ``answer``): the person who started
+the task, unless an approval policy routes the question (graphgate/core/approvals.py) to approvers, who may
+click in the policy's channels, in their DMs or in the starter's thread. A click is answered as an ``Actor``:
+the Slack user, the channel, and the policy's user groups the user belongs to (``usergroups.users.list``,
+cached for a minute). ``Answers.waiting`` is where every answer meets that check, and ``refusal`` the one
+place that says so to the person, in an ephemeral message.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +34,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from graphgate.connectors.slack import modals
 from graphgate.connectors.slack.notes import note
 from graphgate.connectors.slack.threads import principal
-from graphgate.core import interrupts
-from graphgate.core.errors import Conflict, InvalidInput, NotFound
+from graphgate.core import approvals, interrupts
+from graphgate.core.approvals import Actor
+from graphgate.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from graphgate.core.services import Services
 from graphgate.core.store import TaskRecord, TaskStatus
 from graphgate.core.tasks import Principal
@@ -44,9 +48,16 @@ ANSWERED = "This question was already answered."
 NOT_MINE = "That button is not one of mine."
 
 
-def refusal(exc: Conflict | NotFound) -> str:
-    """What a person is told when their answer came too late or the task is not theirs."""
-    return NOT_YOURS if isinstance(exc, NotFound) else ANSWERED
+GROUP_CACHE_SECONDS = 60.0  # how long a user group's members are reused before asking Slack again
+
+
+def refusal(exc: Conflict | NotFound | Forbidden) -> str:
+    """What a person is told when their answer came too late, is not theirs to give, or was given already."""
+    if isinstance(exc, NotFound):
+        return NOT_YOURS
+    if isinstance(exc, Forbidden):
+        return f"{exc.message[0].upper()}{exc.message[1:]}. Your click changed nothing."
+    return exc.message if isinstance(exc, approvals.AlreadyApproved) else ANSWERED
 
 
 @dataclass(frozen=True)
@@ -58,13 +69,30 @@ class Click:
     thread_ts: str | None
     who: Principal
 
+    name: str = ""
+
     @classmethod
     def of(cls, body: dict[str, Any]) -> Click:
         channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
         user = str((body.get("user") or {}).get("id") or "")
         message = body.get("message") or {}
         thread_ts = message.get("thread_ts") or (body.get("container") or {}).get("thread_ts") or message.get("ts")
-        return cls(channel, user, thread_ts, principal(team_of(body), user))
+        name = str((body.get("user") or {}).get("username") or (body.get("user") or {}).get("name") or "")
+        return cls(channel, user, thread_ts, principal(team_of(body), user), name)
+
+    def actor(self, groups: frozenset[str] = frozenset()) -> Actor:
+        """The clicker as an answerer (``groups``: the policy's user groups they are in)."""
+        team = self.who.id.split(":")[1]
+        return Actor(
+            self.who.id,
+            "slack",
+            self.user,
+            self.who.id,
+            name=self.name,
+            where=f"slack:{team}:{self.channel}",
+            team=team,
+            groups=groups,
+        )
 
 
 def team_of(body: dict[str, Any]) -> str:
@@ -84,18 +112,42 @@ class Answers:
 
     def __init__(self, services: Callable[[], Services]) -> None:
         self.services = services
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}  # user group -> (when read, its members)
 
-    async def waiting(self, who: Principal, task_id: str, interrupt_id: str) -> dict[str, Any]:
-        """The interrupt ``interrupt_id`` of ``who``'s task ``task_id`` while it waits for its answer.
+    async def waiting(self, who: Actor, task_id: str, interrupt_id: str) -> dict[str, Any]:
+        """The interrupt ``interrupt_id`` of task ``task_id`` while it waits for ``who``'s answer.
 
-        ``NotFound`` when the task is not ``who``'s (only its starter answers it), ``Conflict`` when that
-        question was answered already.
+        ``NotFound`` when the task is not ``who``'s and no policy routes the question, ``Forbidden`` when
+        the policy does not name ``who`` (recorded in the task's audit trail), ``Conflict`` when the question
+        was answered already.
         """
-        task = await self.services().tasks.get_task(who, task_id)
-        pending = pending_interrupt(task, interrupt_id)
-        if pending is None:
-            raise Conflict(ANSWERED)
-        return pending
+        return await self.services().tasks.question_for(who, task_id, interrupt_id)
+
+    async def actor(self, client: AsyncWebClient, click: Click, task_id: str, interrupt_id: str) -> Actor:
+        """The clicker as an answerer of ``interrupt_id``, with the user groups of its policy they belong to."""
+        try:
+            task = await self.services().tasks.locate(task_id)
+        except NotFound:
+            return click.actor()
+        approval = (task.approvals or {}).get(interrupt_id)
+        groups = [g for g in approvals.slack_groups(approval) if click.user in await self._members(client, g)]
+        return click.actor(frozenset(groups))
+
+    async def _members(self, client: AsyncWebClient, group: str) -> frozenset[str]:
+        """The members of a Slack user group (cached for ``GROUP_CACHE_SECONDS``; empty when Slack says no)."""
+        cached = self._groups.get(group)
+        if cached is not None and time.monotonic() - cached[0] < GROUP_CACHE_SECONDS:
+            return cached[1]
+        try:
+            response = await client.usergroups_users_list(usergroup=group)
+            members = frozenset(str(u) for u in response.get("users") or [])
+        except SlackApiError as exc:
+            log.warning(
+                "usergroups.users.list %s failed: %s", group, exc.response.get("error") if exc.response else exc
+            )
+            members = frozenset()
+        self._groups[group] = (time.monotonic(), members)
+        return members
 
     # --- buttons ----------------------------------------------------------------------------------------
 
@@ -106,7 +158,7 @@ class Answers:
         found = await self._clicked(client, click, action)
         if found is None:
             return
-        task_id, pending, value = found
+        task_id, pending, value, who = found
         options = pending.get("options") or []
         index = value.get("o")
         if not isinstance(index, int) or not 0 <= index < len(options):
@@ -114,7 +166,7 @@ class Answers:
             return
         await self.resume(
             client,
-            click.who,
+            who,
             task_id,
             options[index].get("value"),
             pending["interrupt_id"],
@@ -129,7 +181,7 @@ class Answers:
         found = await self._clicked(client, click, action)
         if found is None:
             return
-        task_id, pending, _ = found
+        task_id, pending, _, _ = found
         actions = pending.get("actions") or []
         if len(actions) != 1 or "edit" not in (actions[0].get("allowed_decisions") or []):
             text = "This request cannot be edited here; approve or reject it."
@@ -145,7 +197,7 @@ class Answers:
         found = await self._clicked(client, click, action)
         if found is None:
             return
-        task_id, pending, _ = found
+        task_id, pending, _, _ = found
         origin = modals.Origin(task_id, str(pending["interrupt_id"]), click.channel, click.thread_ts)
         await self._open(client, body, modals.reject_view(origin, pending.get("actions") or []), click)
 
@@ -165,21 +217,22 @@ class Answers:
 
     async def _clicked(
         self, client: AsyncWebClient, click: Click, action: dict[str, Any]
-    ) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
-        """(task id, its pending interrupt, the button's value) of a click on a question's button, or None
-        after telling the user why the click changes nothing (not their task, already answered)."""
+    ) -> tuple[str, dict[str, Any], dict[str, Any], Actor] | None:
+        """(task id, its pending interrupt, the button's value, the clicker) of a click on a question's button,
+        or None after telling the user why the click changes nothing (not theirs to answer, answered already)."""
         try:
             value = json.loads(action.get("value") or "{}")
             task_id, interrupt_id = str(value["t"]), str(value["i"])
         except (ValueError, KeyError, TypeError):
             await note(client, click.channel, click.user, click.thread_ts, NOT_MINE)
             return None
+        who = await self.actor(client, click, task_id, interrupt_id)
         try:
-            pending = await self.waiting(click.who, task_id, interrupt_id)
-        except (NotFound, Conflict) as exc:
+            pending = await self.waiting(who, task_id, interrupt_id)
+        except (NotFound, Conflict, Forbidden) as exc:
             await note(client, click.channel, click.user, click.thread_ts, refusal(exc))
             return None
-        return task_id, pending, value
+        return task_id, pending, value, who
 
     async def _open(self, client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any], click: Click) -> None:
         """Open a modal for the click in ``body`` (its ``trigger_id`` is good for 3 seconds, once)."""
@@ -193,28 +246,33 @@ class Answers:
 
     # --- modal submissions ------------------------------------------------------------------------------
 
-    async def on_edit_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def on_edit_submitted(
+        self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         """The Edit modal's submission: approve the call with the edited arguments."""
 
         def answer(pending: dict[str, Any]) -> Any:
             return interrupts.edit_decision(pending.get("actions") or [], modals.submitted_args(view))
 
-        await self._submitted(ack, body, view, modals.ARGS_BLOCK, answer)
+        await self._submitted(ack, body, view, client, modals.ARGS_BLOCK, answer)
 
-    async def on_reject_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def on_reject_submitted(
+        self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         """The Reject modal's submission: reject the call(s), with the reason when one was given."""
 
         def answer(pending: dict[str, Any]) -> Any:
             reason = modals.submitted_reason(view)
             return {"type": "reject", "message": reason} if reason else {"type": "reject"}
 
-        await self._submitted(ack, body, view, modals.REASON_BLOCK, answer)
+        await self._submitted(ack, body, view, client, modals.REASON_BLOCK, answer)
 
     async def _submitted(
         self,
         ack: Any,
         body: dict[str, Any],
         view: dict[str, Any],
+        client: AsyncWebClient,
         block: str,
         answer: Callable[[dict[str, Any]], Any],
     ) -> None:
@@ -223,17 +281,18 @@ class Answers:
         Slack waits 3 seconds for this ack, and its ``errors`` are the only way to say what was wrong in
         the modal: the answer is checked and the task resumed before acking (both are quick Redis calls).
         """
-        user = (body.get("user") or {}).get("id") or ""
-        who = principal(team_of(body), str(user))
+        user = str((body.get("user") or {}).get("id") or "")
         try:
             origin = modals.Origin.of_view(view)
+            click = Click(origin.channel, user, origin.thread_ts, principal(team_of(body), user))
+            who = await self.actor(client, click, origin.task_id, origin.interrupt_id)
             pending = await self.waiting(who, origin.task_id, origin.interrupt_id)
             value = answer(pending)
-            await self.services().tasks.resume(who, origin.task_id, value, interrupt_id=origin.interrupt_id, by=who.id)
+            await self.services().tasks.answer(who, origin.task_id, value, interrupt_id=origin.interrupt_id)
         except InvalidInput as exc:
             await ack(response_action="errors", errors=modals.field_errors(block, exc.message))
             return
-        except (Conflict, NotFound) as exc:
+        except (Conflict, NotFound, Forbidden) as exc:
             await ack(response_action="errors", errors=modals.field_errors(block, refusal(exc)))
             return
         await ack()
@@ -250,12 +309,15 @@ class Answers:
         except InvalidInput as exc:
             await note(client, channel, user_id(who), thread_ts, f"I could not take that answer: {exc.message}")
             return
-        await self.resume(client, who, task.id, answer, str(pending.get("interrupt_id")), channel, thread_ts)
+        click = Click(channel, user_id(who), thread_ts, who)
+        interrupt_id = str(pending.get("interrupt_id"))
+        actor = await self.actor(client, click, task.id, interrupt_id)
+        await self.resume(client, actor, task.id, answer, interrupt_id, channel, thread_ts)
 
     async def resume(
         self,
         client: AsyncWebClient,
-        who: Principal,
+        who: Actor,
         task_id: str,
         answer: Any,
         interrupt_id: str,
@@ -264,11 +326,11 @@ class Answers:
     ) -> None:
         """Answer ``interrupt_id`` of ``task_id`` as ``who``; an answer that changes nothing gets a note."""
         try:
-            await self.services().tasks.resume(who, task_id, answer, interrupt_id=interrupt_id, by=who.id)
+            await self.services().tasks.answer(who, task_id, answer, interrupt_id=interrupt_id)
         except InvalidInput as exc:
-            await note(client, channel, user_id(who), thread_ts, f"I could not take that answer: {exc.message}")
-        except (Conflict, NotFound) as exc:
-            await note(client, channel, user_id(who), thread_ts, refusal(exc))
+            await note(client, channel, who.user, thread_ts, f"I could not take that answer: {exc.message}")
+        except (Conflict, NotFound, Forbidden) as exc:
+            await note(client, channel, who.user, thread_ts, refusal(exc))
 
 
 def user_id(who: Principal) -> str:

@@ -199,15 +199,22 @@ class SlackPlatform(Platform):
         cursor: str | None = None
         for _ in range(FIND_PAGES):
             try:
-                data = await self._api(
-                    lambda: client.conversations_replies(
-                        channel=binding["channel"],
-                        ts=binding["thread_ts"],
-                        include_all_metadata=True,
-                        limit=200,
-                        cursor=cursor,
+                if binding.get("thread_ts"):
+                    data = await self._api(
+                        lambda: client.conversations_replies(
+                            channel=binding["channel"],
+                            ts=binding["thread_ts"],
+                            include_all_metadata=True,
+                            limit=200,
+                            cursor=cursor,
+                        )
                     )
-                )
+                else:  # an approvers' channel: the questions are top-level messages, the newest first
+                    data = await self._api(
+                        lambda: client.conversations_history(
+                            channel=binding["channel"], include_all_metadata=True, limit=200, cursor=cursor
+                        )
+                    )
             except PermanentError as exc:
                 if exc.code == "thread_not_found":
                     return None

@@ -16,6 +16,7 @@ The messages of one task, in thread order:
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from graphgate.connectors import rendering
@@ -45,7 +46,9 @@ _STATUS_LINES = {
 
 
 def render_task(view: TaskView, binding: Binding) -> list[Message]:
-    """Every message the task should have in its thread, in order."""
+    """Every message the task should have in its thread, in order (in an approvers' channel: its questions)."""
+    if rendering.for_approvers(binding):
+        return approver_messages(view, binding)
     messages = [status_message(view)]
     final_run, runs = rendering.runs(view)
     for run in runs:
@@ -81,6 +84,9 @@ def status_message(view: TaskView) -> Message:
     emoji, phrase = _STATUS_LINES.get(view.status, (":grey_question:", view.status))
     graph = mrkdwn.escape(view.graph or "task")
     line = f"{emoji} *{graph}* {phrase}"
+    routed = [q for q in view.pending_questions() if not rendering.starter_answers(q)]
+    if routed:
+        line += f" from {mrkdwn.escape(rendering.waiting_for(routed[0]))}"
     if view.status == Status.QUEUED and view.position > 0:
         line += f" (behind {view.position} other task{'s' if view.position > 1 else ''} in this thread)"
     if view.status == Status.QUEUED and view.retrying:
@@ -205,9 +211,14 @@ def question_message(view: TaskView, q: Question, binding: Binding) -> Message:
         blocks += [_section(piece) for piece in _details(q.value)[:DETAIL_SECTIONS]]
     who = f"{mention('slack:' + str(binding.get('team')) + ':' + str(binding.get('user')))}: "
     if q.answered:
-        label = mrkdwn.escape(q.answer_label())[:1500]
-        blocks.append(_context(f":white_check_mark: {mention(q.by)} answered: *{label}*"))
+        blocks.append(_context(_outcome(q)))
+    elif q in view.pending_questions() and not rendering.starter_answers(q):
+        waiting = mrkdwn.escape(rendering.waiting_for(q))
+        blocks.append(_context(f":hourglass_flowing_sand: Waiting for approval by *{waiting}*."))
     elif q in view.pending_questions():
+        if q.routed:
+            blocks.append(_context(f":lock: Needs approval by *{mrkdwn.escape(rendering.waiting_for(q))}*."))
+            who = ""
         if q.kind == TOOL_APPROVAL:
             blocks += _approval_buttons(view, q, who)
         elif q.options:
@@ -217,6 +228,77 @@ def question_message(view: TaskView, q: Question, binding: Binding) -> Message:
     else:
         blocks.append(_context("No longer waiting for an answer."))
     fallback = f"Question: {q.question}"[: mrkdwn.MESSAGE_TEXT_LIMIT]
+    return Message(f"question:{q.interrupt_id}", {"text": fallback, "blocks": blocks})
+
+
+def _outcome(q: Question) -> str:
+    """Who answered what (or that the deadline did), as a context line."""
+    label = mrkdwn.escape(q.answer_label())[:1500]
+    if q.timed_out or rendering.timed_out_by(q.by):
+        return f":alarm_clock: No answer before the deadline: *{label}*"
+    return f":white_check_mark: {mention(q.by)} answered: *{label}*"
+
+
+# --- approvers' channels ------------------------------------------------------------------------------------
+
+
+def approver_messages(view: TaskView, binding: Binding) -> list[Message]:
+    """In a channel (or DM) an approval policy posts to: each question of the task that went there, with its
+    buttons while it waits for this channel's approvers, and a reminder message for each reminder."""
+    messages = []
+    for q in rendering.place_questions(view, binding):
+        messages.append(approver_card(view, q, binding))
+        waiting = q in view.pending_questions() and rendering.asked_here(q, binding)
+        reminders = int((q.approval or {}).get("reminders") or 0) if waiting else 0
+        for n in range(1, reminders + 1):
+            left = rendering.left_text((q.approval or {}).get("left"))
+            text = (
+                f":alarm_clock: Reminder {n}: *{mrkdwn.inline(q.question or 'a question')}* still waits for "
+                f"*{mrkdwn.escape(rendering.waiting_for(q))}*{f' ({left})' if left else ''}. Answer it above."
+            )
+            messages.append(Message(f"reminder:{q.interrupt_id}:{n}", {"text": text, "blocks": [_section(text)]}))
+    return messages
+
+
+def _when(ts: float) -> str:
+    """A time as Slack shows it in each reader's own time zone (with a UTC fallback)."""
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def approver_card(view: TaskView, q: Question, binding: Binding) -> Message:
+    """A routed question as its approvers see it: who asks, what, and how far the approval got."""
+    approval = q.approval or {}
+    asker = mention(str(approval.get("asked_by") or "")) if approval.get("asked_by") else "someone"
+    graph = mrkdwn.escape(view.graph or "task")
+    blocks = [_context(f":lock: *Approval needed* · *{graph}* · asked by {asker}")]
+    if q.kind == TOOL_APPROVAL:
+        blocks += _approval_blocks(q)
+    else:
+        question = mrkdwn.inline(q.question) if q.question else "The task has a question."
+        blocks += [_section(f":question: *{question}*")]
+        blocks += [_section(piece) for piece in _details(q.value)[:DETAIL_SECTIONS]]
+    if q.answered:
+        blocks.append(_context(_outcome(q)))
+    elif q not in view.pending_questions():
+        blocks.append(_context("No longer waiting for an answer."))
+    elif not rendering.asked_here(q, binding):
+        blocks.append(_context(f":arrow_up: Escalated to *{mrkdwn.escape(rendering.waiting_for(q))}*."))
+    else:
+        if q.kind == TOOL_APPROVAL:
+            blocks += [b for b in _approval_buttons(view, q, "") if b["type"] == "actions"]
+        elif q.options:
+            blocks += [b for b in _option_buttons(view, q, "") if b["type"] == "actions"]
+        votes = [v for v in (approval.get("votes") or {}) if (approval["votes"][v] or {}).get("approves")]
+        given = f" Approved so far by {', '.join(mention(v) for v in votes)}." if votes else ""
+        deadline = _when(float(approval["deadline"])) if approval.get("deadline") else ""
+        blocks.append(
+            _context(
+                f"For *{mrkdwn.escape(rendering.waiting_for(q))}*: click to answer.{given}"
+                + (f" Deadline: {deadline}." if deadline else "")
+            )
+        )
+    fallback = f"Approval needed: {q.question}"[: mrkdwn.MESSAGE_TEXT_LIMIT]
     return Message(f"question:{q.interrupt_id}", {"text": fallback, "blocks": blocks})
 
 

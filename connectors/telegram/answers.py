@@ -23,7 +23,7 @@ from typing import Any
 from telegram import ForceReply, Message, User
 
 from graphgate.connectors.telegram import html
-from graphgate.connectors.telegram.addressing import replies_to_bot
+from graphgate.connectors.telegram.addressing import display_name, replies_to_bot
 from graphgate.connectors.telegram.chats import (
     TelegramChat,
     interrupt_token,
@@ -33,7 +33,8 @@ from graphgate.connectors.telegram.chats import (
 )
 from graphgate.connectors.telegram.replies import Replies
 from graphgate.connectors.telegram.services import TelegramServices
-from graphgate.core.errors import Conflict, InvalidInput, NotFound
+from graphgate.core.approvals import Actor, AlreadyApproved
+from graphgate.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from graphgate.core.interrupts import answer_from_text, edit_decision
 from graphgate.core.store import TaskRecord, TaskStatus
 
@@ -120,9 +121,10 @@ class Answers:
     async def typed(self, chat: TelegramChat, message: Message, task: TaskRecord, text: str) -> None:
         """``text`` answers the question of the waiting ``task`` that ``message`` replies to, else its first."""
         user = message.from_user
-        if not await self.may_act(chat, task, user.id if user else None, message.message_id):
-            return
         interrupt = replied_interrupt(task, message) or task.interrupt or {}
+        routed = interrupt.get("interrupt_id") in (task.approvals or {})  # then its policy decides who answers
+        if not routed and not await self.may_act(chat, task, user.id if user else None, message.message_id):
+            return
         try:
             answer = answer_from_text(interrupt, text)
         except InvalidInput as exc:
@@ -140,14 +142,24 @@ class Answers:
         reply_to: int,
     ) -> bool:
         """Answer ``interrupt`` of ``task``; a refused or late answer gets a note. True when it was taken."""
+        actor = Actor(
+            chat.principal.id,
+            "telegram",
+            str(user.id if user else ""),
+            user_ref(user.id if user else None),
+            name=display_name(user) if user else "",
+            where=f"telegram:{chat.chat_id}",
+        )
         try:
-            await self.services().tasks.resume(
-                chat.principal,
-                task.id,
-                answer,
-                interrupt_id=str(interrupt.get("interrupt_id") or ""),
-                by=user_ref(user.id if user else None),
+            await self.services().tasks.answer(
+                actor, task.id, answer, interrupt_id=str(interrupt.get("interrupt_id") or "")
             )
+        except Forbidden as exc:
+            await self.replies.note(chat, html.escape(f"{exc.message[0].upper()}{exc.message[1:]}."), reply_to)
+            return False
+        except AlreadyApproved as exc:
+            await self.replies.note(chat, html.escape(exc.message), reply_to)
+            return False
         except Conflict:
             await self.replies.note(chat, "That question was already answered; nothing was resumed.", reply_to)
             return False

@@ -7,7 +7,8 @@ cancelling a task in a group is left to the member who started it (``binding["us
 
 Buttons carry short ``callback_data`` (at most 64 bytes): ``a:<token>:<interrupt>:<option>`` to answer
 with one of the interrupt's options (a tool approval's options are its one-click decisions, approve and
-reject), ``e:<token>:<interrupt>`` to edit a tool call's arguments, ``c:<token>`` to cancel, where
+reject), ``e:<token>:<interrupt>`` to edit a tool call's arguments, ``c:<token>`` to cancel,
+``v:<task id as hex>:<interrupt>:<option>`` to answer in a chat an approval policy posted the question to, where
 ``<token>`` is derived from the task id and maps back to the task in Redis (``Keys.telegram_button``) and
 ``<interrupt>`` is a short digest of the interrupt id, so a button of an earlier question never answers a
 later one, and each of several questions waiting at once answers only its own interrupt.
@@ -20,6 +21,7 @@ import hashlib
 import re
 import secrets
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,7 @@ CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit for an inline button's callb
 _ANSWER_RE = re.compile(r"^a:([A-Za-z0-9_-]{12}):([A-Za-z0-9_-]{8}):(\d{1,3})$")
 _EDIT_RE = re.compile(r"^e:([A-Za-z0-9_-]{12}):([A-Za-z0-9_-]{8})$")
 _CANCEL_RE = re.compile(r"^c:([A-Za-z0-9_-]{12})$")
+_VOTE_RE = re.compile(r"^v:([0-9a-f]{32}):([A-Za-z0-9_-]{8}):(\d{1,3})$")
 
 
 def _digest(text: str, chars: int) -> str:
@@ -66,6 +69,11 @@ def edit_offered(interrupt: dict[str, Any]) -> bool:
     )
 
 
+def vote_data(task_id: str, interrupt_id: str, option: int) -> str:
+    """An option's key in an approvers' chat: the task's full id (hex), since that chat never started it."""
+    return f"v:{uuid.UUID(task_id).hex}:{interrupt_token(interrupt_id)}:{option}"
+
+
 def cancel_data(task_id: str) -> str:
     return f"c:{task_token(task_id)}"
 
@@ -74,8 +82,8 @@ def cancel_data(task_id: str) -> str:
 class Pressed:
     """A decoded button press."""
 
-    action: str  # "answer" | "edit" | "cancel"
-    token: str
+    action: str  # "answer" | "edit" | "cancel" | "vote" (an option's key in an approvers' chat)
+    token: str  # the task's token (a vote: the task id)
     interrupt: str = ""  # interrupt_token of the question (answers and edits)
     option: int = 0
 
@@ -90,6 +98,8 @@ def parse_callback(data: str | None) -> Pressed | None:
         return Pressed("edit", m.group(1), m.group(2))
     if m := _CANCEL_RE.match(data):
         return Pressed("cancel", m.group(1))
+    if m := _VOTE_RE.match(data):
+        return Pressed("vote", str(uuid.UUID(m.group(1))), m.group(2), int(m.group(3)))
     return None
 
 

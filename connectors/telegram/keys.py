@@ -31,9 +31,10 @@ from graphgate.connectors.telegram.chats import (
     user_ref,
 )
 from graphgate.connectors.telegram.services import TelegramServices
-from graphgate.core.errors import Conflict, InvalidInput, NotFound
+from graphgate.core.approvals import Actor, AlreadyApproved
+from graphgate.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from graphgate.core.interrupts import TOOL_APPROVAL, describe_answer, resume_value
-from graphgate.core.store import TaskRecord
+from graphgate.core.store import TaskRecord, TaskStatus
 from graphgate.core.tasks import Principal
 
 log = logging.getLogger("graphgate.telegram")
@@ -79,6 +80,15 @@ class Keys:
         if pressed is None or message is None:
             return PressReply(NOT_AVAILABLE)
         svc = self.services()
+        if pressed.action == "vote":
+            try:
+                task = await svc.tasks.locate(pressed.token)
+            except NotFound:
+                return PressReply("This question is not available any more.")
+            interrupt = pending_of_token(task, pressed.interrupt)
+            if interrupt is None:
+                return PressReply(ALREADY_ANSWERED)
+            return await self._vote(query, pressed, task, interrupt)
         located = await svc.store.task_of(pressed.token)
         if located is None:
             return PressReply("This button has expired.")
@@ -87,6 +97,9 @@ class Keys:
             task = await svc.tasks.get_task(principal, located[1])
         except NotFound:
             return PressReply("This button is not available here.")
+        interrupt = pending_of_token(task, pressed.interrupt) if pressed.action == "answer" else None
+        if interrupt is not None and interrupt["interrupt_id"] in (task.approvals or {}):
+            return await self._vote(query, pressed, task, interrupt)  # its policy decides who answers
         refusal = starter_refusal(task, message.chat.type == Chat.PRIVATE, query.from_user.id)
         if refusal is not None:
             return PressReply(refusal, alert=True)
@@ -122,6 +135,42 @@ class Keys:
             return PressReply(ALREADY_ANSWERED)
         except InvalidInput as exc:
             return PressReply(f"Not accepted: {exc.message}"[:PRESS_TEXT_CHARS], alert=True)
+        return PressReply(answered(interrupt, options[pressed.option])[:PRESS_TEXT_CHARS])
+
+    async def _vote(
+        self, query: CallbackQuery, pressed: Pressed, task: TaskRecord, interrupt: dict[str, Any]
+    ) -> PressReply:
+        """An option's key of a question an approval policy routes: answered as the presser, if the policy
+        names them (else an alert says who may, and the refusal is recorded in the task's audit trail)."""
+        options = interrupt.get("options") or []
+        message = query.message
+        if pressed.option >= len(options) or message is None:
+            return PressReply(NOT_AVAILABLE)
+        user = query.from_user
+        actor = Actor(
+            chat_principal(message.chat.id).id,
+            "telegram",
+            str(user.id),
+            user_ref(user.id),
+            name=display_name(user),
+            where=f"telegram:{message.chat.id}",
+        )
+        try:
+            after = await self.services().tasks.answer(
+                actor, task.id, options[pressed.option].get("value"), interrupt_id=str(interrupt["interrupt_id"])
+            )
+        except Forbidden as exc:
+            return PressReply(f"{exc.message[0].upper()}{exc.message[1:]}."[:PRESS_TEXT_CHARS], alert=True)
+        except AlreadyApproved as exc:
+            return PressReply(exc.message[:PRESS_TEXT_CHARS])
+        except (Conflict, NotFound):
+            return PressReply(ALREADY_ANSWERED)
+        except InvalidInput as exc:
+            return PressReply(f"Not accepted: {exc.message}"[:PRESS_TEXT_CHARS], alert=True)
+        if after.status == TaskStatus.WAITING_INPUT and interrupt["interrupt_id"] in {
+            i["interrupt_id"] for i in after.pending()
+        }:
+            return PressReply("Your approval is in; waiting for the other approvers.")
         return PressReply(answered(interrupt, options[pressed.option])[:PRESS_TEXT_CHARS])
 
     def _edit_pressed(self, query: CallbackQuery, task: TaskRecord, interrupt: dict[str, Any]) -> PressReply:

@@ -20,6 +20,7 @@ to the message that started the task), ``draft_id`` (a draft, not a message).
 from __future__ import annotations
 
 import json
+import time
 import zlib
 from typing import Any
 
@@ -30,6 +31,7 @@ from graphgate.connectors.telegram.chats import (
     cancel_data,
     edit_data,
     edit_offered,
+    vote_data,
 )
 from graphgate.core.interrupts import TOOL_APPROVAL
 from graphgate.core.platform import Binding, Message
@@ -52,7 +54,10 @@ _STATUS = {
 
 
 def render_task(view: TaskView, binding: Binding, drafts: bool = False) -> list[Message]:
-    """Every message the task should have in its chat, in order. ``drafts``: stream with drafts."""
+    """Every message the task should have in its chat, in order (in an approvers' chat: its questions).
+    ``drafts``: stream with drafts."""
+    if rendering.for_approvers(binding):
+        return approver_messages(view, binding)
     messages = [status_message(view)]
     final_run, runs = rendering.runs(view)
     for run in runs:
@@ -74,6 +79,9 @@ def render_task(view: TaskView, binding: Binding, drafts: bool = False) -> list[
 def status_message(view: TaskView) -> Message:
     emoji, phrase = _STATUS.get(view.status, ("❔", view.status))
     line = f"{emoji} <b>{html.escape(view.graph or 'task')}</b> {phrase}"
+    routed = [q for q in view.pending_questions() if not rendering.starter_answers(q)]
+    if routed:
+        line += f" from {html.escape(rendering.waiting_for(routed[0]))}"
     if view.status == Status.QUEUED and view.position > 0:
         line += f" (behind {view.position} other task{'s' if view.position > 1 else ''})"
     if view.status == Status.QUEUED and view.retrying:
@@ -199,6 +207,77 @@ def _approval_hint(q: Question) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 
+def _outcome(q: Question, who: str) -> str:
+    """What was answered, and by whom (or that the deadline answered), as HTML."""
+    label = html.escape(q.answer_label()[:1500])
+    if q.timed_out or rendering.timed_out_by(q.by):
+        return f"⏰ No answer before the deadline: <b>{label}</b>"
+    if q.routed:
+        vote = (q.approval or {}).get("votes", {}).get(str(q.by)) or {}
+        who = html.escape(str(vote.get("name") or q.by or "someone")) + " "
+    return f"✅ {who}answered: <b>{label}</b>"
+
+
+def approver_messages(view: TaskView, binding: Binding) -> list[Message]:
+    """In a chat an approval policy posts to: each question of the task that went there (keys while it waits
+    for this chat's approvers), and a reminder for each reminder."""
+    messages = []
+    for q in rendering.place_questions(view, binding):
+        messages.append(approver_card(view, q, binding))
+        waiting = q in view.pending_questions() and rendering.asked_here(q, binding)
+        reminders = int((q.approval or {}).get("reminders") or 0) if waiting else 0
+        for n in range(1, reminders + 1):
+            left = rendering.left_text((q.approval or {}).get("left"))
+            text = (
+                f"⏰ Reminder {n}: <b>{html.inline(q.question or 'a question')}</b> still waits for "
+                f"<b>{html.escape(rendering.waiting_for(q))}</b>{f' ({left})' if left else ''}."
+            )
+            messages.append(Message(f"reminder:{q.interrupt_id}:{n}", {"text": text}))
+    return messages
+
+
+def approver_card(view: TaskView, q: Question, binding: Binding) -> Message:
+    """A routed question as its approvers see it: who asks, what, and how far the approval got."""
+    approval = q.approval or {}
+    asker = html.escape(str(approval.get("asked_by") or "someone"))
+    head = f"🔐 <b>Approval needed</b> · {html.escape(view.graph or 'task')} · asked by {asker}"
+    title = html.inline(q.question) if q.question else "The task has a question."
+    keyboard = None
+    if q.answered:
+        footer = _outcome(q, "")
+    elif q not in view.pending_questions():
+        footer = "<i>No longer waiting for an answer.</i>"
+    elif not rendering.asked_here(q, binding):
+        footer = f"⬆️ <i>Escalated to <b>{html.escape(rendering.waiting_for(q))}</b>.</i>"
+    else:
+        keyboard = _vote_keyboard(view, q)
+        deadline = approval.get("deadline")
+        when = time.strftime(" Deadline: %Y-%m-%d %H:%M UTC.", time.gmtime(float(deadline))) if deadline else ""
+        footer = f"<i>For <b>{html.escape(rendering.waiting_for(q))}</b>: tap a key to answer.{when}</i>"
+    room = html.MESSAGE_LIMIT - html.tg_len(footer) - html.tg_len(head) - 8
+    details = _tool_details(q.actions, room - html.tg_len(title) - 2) if q.kind == TOOL_APPROVAL else _details(q.value)
+    text = "\n\n".join([f"❓ <b>{title}</b>", *details])
+    if html.tg_len(text) > room:
+        text = html.split(text, room - 2)[0] + "\n…"
+    body: dict[str, Any] = {"text": f"{head}\n\n{text}\n\n{footer}"}
+    if keyboard:
+        body["keyboard"] = keyboard
+    return Message(f"question:{q.interrupt_id}", body)
+
+
+def _vote_keyboard(view: TaskView, q: Question) -> list[list[dict[str, str]]]:
+    """One key per option (a tool approval: Approve and Reject); edits are made in the widget or the API."""
+    buttons = [
+        {
+            "text": _button_text(str(opt.get("label") or opt.get("value") or "?")),
+            "callback_data": vote_data(view.task_id, q.interrupt_id, index),
+        }
+        for index, opt in enumerate(q.options[:MAX_OPTIONS])
+    ]
+    per_row = 3 if all(len(b["text"]) <= 12 for b in buttons) else 1
+    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+
+
 def question_message(view: TaskView, q: Question, binding: Binding) -> Message:
     """A question, or a tool approval (its calls and arguments, keys Approve / Edit / Reject), with keys
     while it waits; every question of the current pause waiting at once has its own."""
@@ -211,7 +290,9 @@ def question_message(view: TaskView, q: Question, binding: Binding) -> Message:
     keyboard = None
     lead = f"{who}: " if who else ""
     if q.answered:
-        footer = f"✅ {who + ' ' if who else ''}answered: <b>{html.escape(q.answer_label()[:1500])}</b>"
+        footer = _outcome(q, f"{who} " if who else "")
+    elif waiting and not rendering.starter_answers(q):
+        footer = f"⏳ <i>Waiting for approval by <b>{html.escape(rendering.waiting_for(q))}</b>.</i>"
     elif waiting and approval:
         keyboard = _keyboard(view, q) if q.options or edit_offered(q.data()) else None
         footer = f"<i>{lead}tap a key, or reply to this message: {_approval_hint(q)}.</i>"

@@ -8,6 +8,7 @@ from typing import Annotated
 import redis.asyncio as aioredis
 from fastapi import Depends, Header, Request
 
+from graphgate.core.approvals import Actor
 from graphgate.core.registry import GraphRegistry
 from graphgate.core.services import Services
 from graphgate.core.settings import Settings
@@ -54,6 +55,13 @@ async def principal(
     return gw.auth.principal_from_bearer(authorization)
 
 
+async def actor(
+    gw: Annotated[Gateway, Depends(gateway)],
+    authorization: Annotated[str | None, Header(description="Bearer <JWT>")] = None,
+) -> Actor:
+    return gw.auth.actor_from_bearer(authorization)
+
+
 def public_base(request: Request, settings: Settings) -> str:
     """The URL clients use to reach this API (``GRAPHGATE_PUBLIC_URL``, else the request's own)."""
     if settings.public_url:
@@ -63,3 +71,4 @@ def public_base(request: Request, settings: Settings) -> str:
 
 GatewayDep = Annotated[Gateway, Depends(gateway)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
+ActorDep = Annotated[Actor, Depends(actor)]  # the caller with its token's claims: who answers routed questions

@@ -114,6 +114,11 @@ class Task(BaseModel):
     interrupts: list[dict[str, Any]] = Field(
         default_factory=list, description="Every unanswered interrupt while waiting_input (answer each by its id)."
     )
+    approvals: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Interrupt id -> its approval (who answers, where, votes, deadline) for each unanswered "
+        "question an approval policy routes (docs/approvals.md).",
+    )
     run: int
     attempts: int
     cancel_requested: bool
@@ -135,6 +140,7 @@ class Task(BaseModel):
             error=record.error,
             interrupt=record.interrupt if record.status.value == "waiting_input" else None,
             interrupts=record.pending(),
+            approvals=record.routed(),
             run=record.run,
             attempts=record.attempts,
             cancel_requested=record.cancel_requested,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from graphgate.core.errors import InvalidInput
-from graphgate.gateway.api.deps import GatewayDep, PrincipalDep, public_base
+from graphgate.gateway.api.deps import ActorDep, GatewayDep, PrincipalDep, public_base
 from graphgate.gateway.api.schemas import (
     ErrorResponse,
     GraphInfo,
@@ -24,6 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["tasks"])
 
 ERRORS = {
     401: {"model": ErrorResponse, "description": "Missing or invalid bearer token"},
+    403: {"model": ErrorResponse, "description": "Not an approver of this question"},
     404: {"model": ErrorResponse, "description": "Not found (or not yours)"},
     409: {"model": ErrorResponse, "description": "Conflicts with the task's or session's state"},
     422: {"model": ErrorResponse, "description": "Invalid request"},
@@ -79,11 +80,16 @@ async def list_tasks(
 @router.post(
     "/tasks/{task_id}/resume", status_code=202, response_model=Task, responses=LIMITED, dependencies=RATE_LIMITED
 )
-async def resume_task(task_id: str, body: TaskResume, gw: GatewayDep, who: PrincipalDep) -> Task:
-    """Answer the task's pending interrupt; the graph continues from its checkpoint."""
+async def resume_task(task_id: str, body: TaskResume, gw: GatewayDep, who: ActorDep) -> Task:
+    """Answer the task's pending interrupt; the graph continues from its checkpoint.
+
+    The task's starter answers its questions; a question an approval policy routes is answered by the
+    approvers it names (403 for anyone else, recorded in the task's audit trail), and one that needs N
+    approvals waits until N of them approved (docs/approvals.md).
+    """
     if body.answer is None:
         raise InvalidInput("answer must not be null")
-    return Task.of(await gw.service.resume(who, task_id, body.answer, body.interrupt_id))
+    return Task.of(await gw.service.answer(who, task_id, body.answer, body.interrupt_id))
 
 
 @router.post(

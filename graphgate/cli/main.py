@@ -235,7 +235,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     try:
         from graphgate.core.registry import load_registry
 
-        registry = load_registry(settings.config, settings.default_graph)
+        registry = load_registry(settings.config, settings.default_graph, settings.approvals_file)
         results.append(("graphs", True, f"{', '.join(registry.names())} from {registry.config_path}"))
     except Exception as exc:
         results.append(("graphs", False, str(exc)))

@@ -38,9 +38,39 @@ class EventType(str, Enum):
     TASK_CANCELLED = "task.cancelled"  # terminal; data: reason
     STREAM_CHUNK = "stream.chunk"  # a LangGraph stream chunk a LangGraph API run asked for; data: mode, ns, chunk
     DELIVERY_FAILED = "delivery.failed"  # a chat platform refused delivery for good; data: platform, error
+    # approvals (graphgate/core/approvals.py): the audit trail of a routed question
+    APPROVAL_REQUESTED = "approval.requested"  # a question went to its approvers; data: interrupt_id, approval
+    APPROVAL_GIVEN = "approval.given"  # an approver answered; data: interrupt_id, by, name, where, answer, votes
+    APPROVAL_REFUSED = "approval.refused"  # someone not allowed tried to answer; data: interrupt_id, by, where, reason
+    APPROVAL_REMINDED = "approval.reminded"  # the question was posted again; data: interrupt_id, reminder, left
+    APPROVAL_ESCALATED = "approval.escalated"  # the deadline passed: the next policy decides; data: from, approval
+    APPROVAL_TIMED_OUT = "approval.timed_out"  # the deadline passed: the policy's outcome answered; data: answer
 
 
 TERMINAL_EVENTS = frozenset({EventType.TASK_COMPLETED, EventType.TASK_FAILED, EventType.TASK_CANCELLED})
+APPROVAL_EVENTS = frozenset(
+    {
+        EventType.APPROVAL_REQUESTED,
+        EventType.APPROVAL_GIVEN,
+        EventType.APPROVAL_REFUSED,
+        EventType.APPROVAL_REMINDED,
+        EventType.APPROVAL_ESCALATED,
+        EventType.APPROVAL_TIMED_OUT,
+    }
+)
+# a task's audit trail (GET /api/v1/tasks/{id}/audit): its life, its questions and every answer to them
+AUDIT_EVENTS = APPROVAL_EVENTS | {
+    EventType.TASK_QUEUED,
+    EventType.TASK_STARTED,
+    EventType.INTERRUPT,
+    EventType.INTERRUPT_ANSWERED,
+    EventType.TASK_RESUMED,
+    EventType.TASK_RETRYING,
+    EventType.TASK_COMPLETED,
+    EventType.TASK_FAILED,
+    EventType.TASK_CANCELLED,
+    EventType.DELIVERY_FAILED,
+}
 
 
 def parse_id(entry_id: str) -> tuple[int, int]:

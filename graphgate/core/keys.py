@@ -80,6 +80,11 @@ class Keys:
         """Sorted set: live dispatcher ids scored by the time their heartbeat runs out."""
         return f"{self.prefix}:dispatchers"
 
+    def approvals_due(self) -> str:
+        """Sorted set: ``<session id> <task id> <interrupt id>`` of routed questions, scored by when their next
+        reminder or deadline falls (a hint: the task record says what is due; graphgate/core/approvals.py)."""
+        return f"{self.prefix}:approvals:due"
+
     def inbound(self, platform: str, delivery_id: str) -> str:
         """String: a platform delivery already accepted (a Slack event_id), so a retry of it is dropped."""
         return f"{self.prefix}:inbound:{platform}:{delivery_id}"

@@ -26,6 +26,7 @@ from typing import Any
 
 import jsonschema
 
+from graphgate.core.approvals import Approvals, PolicyError
 from graphgate.core.errors import InvalidInput
 from graphgate.core.jsonschemas import first_error
 
@@ -78,6 +79,9 @@ class GraphRegistry:
     config_path: Path | None
     specs: dict[str, GraphSpec] = field(default_factory=dict)
     default_name: str | None = None
+    approvals: Approvals = field(
+        default_factory=Approvals
+    )  # who answers which question where (``graphgate.approvals``)
     _compiled: dict[tuple[str, int], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -213,8 +217,31 @@ def _apply_env(env: Any, base: Path) -> None:
                     os.environ.setdefault(key.strip(), value.strip().strip("'\""))
 
 
-def load_registry(config_path: Path | None, default: str | None = None) -> GraphRegistry:
-    """Load every graph named in ``config_path`` (``./langgraph.json``, else the bundled examples)."""
+def load_approvals(config_path: Path | None, approvals_file: Path | None = None) -> Approvals:
+    """The approval policies alone, without importing any graph (for processes that run none: the dispatcher)."""
+    if approvals_file is None:
+        local = Path("langgraph.json")
+        path = config_path or (local if local.exists() else BUNDLED_CONFIG)
+        try:
+            config = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise RegistryError(f"cannot read graph config {path}: {exc}") from exc
+        own = config.get("graphgate") or {}
+        section = own.get("approvals") if isinstance(own, dict) else None
+        graphs = list(config.get("graphs") or {})
+    else:
+        section, graphs = None, None
+    try:
+        return Approvals.load(section, approvals_file, graphs)
+    except PolicyError as exc:
+        raise RegistryError(f"approvals in {approvals_file or config_path}: {exc}") from exc
+
+
+def load_registry(
+    config_path: Path | None, default: str | None = None, approvals_file: Path | None = None
+) -> GraphRegistry:
+    """Load every graph named in ``config_path`` (``./langgraph.json``, else the bundled examples), and the
+    approval policies of its ``graphgate.approvals`` section (or of ``approvals_file``)."""
     if config_path is None:
         local = Path("langgraph.json")
         config_path = local if local.exists() else BUNDLED_CONFIG
@@ -240,4 +267,11 @@ def load_registry(config_path: Path | None, default: str | None = None) -> Graph
         registry.specs[name] = GraphSpec(name=name, target=str(target), obj=obj, input_schema=schema, input_check=check)
     if default is not None and default not in registry.specs:
         raise RegistryError(f"default graph {default!r} is not in {config_path}")
+    own = config.get("graphgate") or {}
+    try:
+        registry.approvals = Approvals.load(
+            own.get("approvals") if isinstance(own, dict) else None, approvals_file, list(graphs)
+        )
+    except PolicyError as exc:
+        raise RegistryError(f"approvals in {approvals_file or config_path}: {exc}") from exc
     return registry

@@ -164,7 +164,8 @@ return {1, status, event_id, nxt}
 """
 )
 
-# KEYS: task, session, lease, events, pending, delivery (the session's shard: used only when the task is chat-bound)
+# KEYS: task, session, lease, events, pending, delivery (the session's shard: used only when a chat follows the
+#       task: it has a binding, or approvals whose questions went to chats)
 # ARGV: token, lease_ms, started_event_json (data '"run":0,"attempt":0', filled in here), maxlen, ttl, session_id,
 #       delivery_maxlen, now, task_id
 # A worker's first step with a task's message, in one round trip: take the run's lease and move the task to
@@ -196,7 +197,9 @@ redis.call('HSET', task_key, 'status', 'running', 'updated_at', now)
 local run = redis.call('HGET', task_key, 'run') or '1'
 local payload = string.gsub(started, '"run":0,"attempt":0', '"run":' .. run .. ',"attempt":' .. attempts, 1)
 local delivery_key = ''
-if redis.call('HEXISTS', task_key, 'binding') == 1 then delivery_key = KEYS[6] end
+if redis.call('HEXISTS', task_key, 'binding') == 1 or redis.call('HEXISTS', task_key, 'approvals') == 1 then
+  delivery_key = KEYS[6]
+end
 local event_id = emit(events_key, delivery_key, delivery_maxlen, session_id, maxlen, payload)
 touch(ttl, task_key, events_key, session_key, pending_key)
 local out = {'started', event_id}

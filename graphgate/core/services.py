@@ -50,7 +50,7 @@ class Services:
 
 def open_services(settings: Settings, *, pool: aioredis.ConnectionPool | None = None) -> Services:
     """Load the graphs and connect to Redis (through ``pool`` when given); nothing is sent until used."""
-    graphs = load_registry(settings.config, settings.default_graph)
+    graphs = load_registry(settings.config, settings.default_graph, settings.approvals_file)
     client = (
         aioredis.Redis(connection_pool=pool)
         if pool is not None

@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     dispatcher_channel_interval: float = 1.0  # seconds between two calls into one chat channel
     dispatcher_crash_after_post: str | None = None  # FAULT INJECTION (tests): die after a post for this event type
 
+    # --- approvals (docs/approvals.md) ---------------------------------------------------------------
+    approvals_file: Path | None = (
+        None  # a JSON file of approval policies; default: langgraph.json's graphgate.approvals
+    )
+    approval_tick_seconds: float = 1.0  # how often a dispatcher looks for due reminders and timeouts
+
     @property
     def broker(self) -> str:
         return self.broker_url or self.redis_url

@@ -48,6 +48,7 @@ _JSON_FIELDS = (
     "metadata",
     "options",
     "next",
+    "approvals",
 )
 
 
@@ -71,6 +72,7 @@ class TaskRecord:
     binding: dict[str, Any] | None = None  # where chat events go (Slack thread, Telegram chat); None = web
     metadata: dict[str, Any] | None = None  # the caller's own labels for the run (the LangGraph API's run metadata)
     options: dict[str, Any] | None = None  # LangGraph run options for the worker (graphgate/core/runoptions.py)
+    approvals: dict[str, Any] | None = None  # interrupt id -> its approval (graphgate/core/approvals.py) while routed
     next: list[str] | None = None  # the nodes a completed run stopped before at a breakpoint (interrupt_before/after)
     multitask: str = "enqueue"  # what the task asked for when its session was busy: enqueue, reject or interrupt
     run: int = 1  # 1 for the first run, +1 for each resume
@@ -96,6 +98,16 @@ class TaskRecord:
             elif value is not None:
                 out[name] = str(value)
         return out
+
+    @property
+    def chat_bound(self) -> bool:
+        """Whether a chat follows the task: its own (``binding``), or a place one of its questions was posted to."""
+        return self.binding is not None or routed_to_chat(self.approvals)
+
+    def routed(self) -> dict[str, Any]:
+        """The approvals of the pending interrupts a policy routes (interrupt id -> approval)."""
+        found = self.approvals or {}
+        return {i["interrupt_id"]: found[i["interrupt_id"]] for i in self.pending() if i["interrupt_id"] in found}
 
     def pending(self) -> list[dict[str, Any]]:
         """The interrupts of the current pause that are not answered yet, in order."""
@@ -156,20 +168,41 @@ class SessionRecord:
         )
 
 
+def routed_to_chat(approvals: dict[str, Any] | None) -> bool:
+    """Whether any of these approvals (interrupt id -> approval) posts its question into a chat."""
+    return any((a or {}).get("targets") for a in (approvals or {}).values())
+
+
 EventSpec = tuple[EventType, dict[str, Any]]  # an event's type and data, before it has an envelope
 
 
-def pause(pending: list[dict[str, Any]]) -> tuple[list[EventSpec], dict[str, Any]]:
+def pause(
+    pending: list[dict[str, Any]], approvals: dict[str, Any] | None = None, earlier: dict[str, Any] | None = None
+) -> tuple[list[EventSpec], dict[str, Any]]:
     """The events and task fields of a run that stops on ``pending`` interrupts (their event data, in
-    order): one ``interrupt`` event each, and a fresh ``answer_rev`` for their answers to compare against."""
-    events = [(EventType.INTERRUPT, {**data, "index": n, "count": len(pending)}) for n, data in enumerate(pending)]
-    fields = {
+    order): one ``interrupt`` event each, and a fresh ``answer_rev`` for their answers to compare against.
+
+    ``approvals`` (interrupt id -> approval, graphgate/core/approvals.py) are the routed ones among them: each
+    interrupt event carries its approval and is followed by ``approval.requested``; they join the task's
+    ``earlier`` approvals (kept for the audit and the chats that showed them).
+    """
+    approvals = approvals or {}
+    events: list[EventSpec] = []
+    for n, data in enumerate(pending):
+        approval = approvals.get(data["interrupt_id"])
+        extra = {"approval": approval} if approval else {}
+        events.append((EventType.INTERRUPT, {**data, **extra, "index": n, "count": len(pending)}))
+        if approval:
+            events.append((EventType.APPROVAL_REQUESTED, {"interrupt_id": data["interrupt_id"], "approval": approval}))
+    fields: dict[str, Any] = {
         "interrupt": pending[0],
         "interrupts": pending,
         "answers": {},
         "answer_rev": uuid.uuid4().hex,
         "resume": None,
     }
+    if approvals:
+        fields["approvals"] = {**(earlier or {}), **approvals}
     return events, fields
 
 
@@ -285,7 +318,9 @@ def transition_call(
             keys.session(session_id),
             keys.pending(session_id),
             keys.lease(session_id, task_id),
-            delivery_key(keys, settings, session_id, record.binding is not None),
+            delivery_key(
+                keys, settings, session_id, record.chat_bound or routed_to_chat((fields or {}).get("approvals"))
+            ),
         ],
         args=[
             ",".join(s.value for s in from_states),

@@ -23,9 +23,10 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
-from graphgate.core import interrupts, scripts
-from graphgate.core.errors import Conflict, InvalidInput, NotFound
-from graphgate.core.events import EventType
+from graphgate.core import approvals, interrupts, scripts
+from graphgate.core.approvals import Actor
+from graphgate.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from graphgate.core.events import AUDIT_EVENTS, STREAM_FIELD, Event, EventType, deserialize_event
 from graphgate.core.keys import Keys
 from graphgate.core.registry import GraphRegistry
 from graphgate.core.settings import Settings
@@ -36,6 +37,7 @@ from graphgate.core.store import (
     SessionRecord,
     TaskRecord,
     TaskStatus,
+    TransitionResult,
     create_call,
     create_session_call,
     delete_session_call,
@@ -157,6 +159,10 @@ class TaskService:
         return record
 
     # --- read ---------------------------------------------------------------------------------------
+
+    async def load(self, session_id: str, task_id: str) -> TaskRecord | None:
+        """The task record as stored, whoever owns it (None when there is none): for callers that authorize."""
+        return await self._load(session_id, task_id)
 
     async def _load(self, session_id: str, task_id: str) -> TaskRecord | None:
         raw = cast("dict[str, str]", await self.redis.hgetall(self.keys.task(session_id, task_id)))
@@ -378,70 +384,90 @@ class TaskService:
         by: str | None = None,
         options: dict[str, Any] | None = None,
     ) -> TaskRecord:
+        """``answer`` for ``principal`` as an API caller without claims (``by``: who in its name)."""
+        return await self.answer(Actor.api(principal.id, by=by), task_id, answer, interrupt_id, options)
+
+    async def answer(
+        self,
+        actor: Actor,
+        task_id: str,
+        answer: Any,
+        interrupt_id: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> TaskRecord:
         """Answer one pending interrupt of the task (``interrupt_id``; may be left out while only one is
         pending), or several at once with ``{interrupt id: answer}``. When the last pending one is answered,
         the run that continues the graph is queued, with ``options`` as its run options when given (a LangGraph
         API resume that asks for other stream modes).
+
+        Who may answer: the task's starter, for a question no approval policy routes (anyone else gets
+        ``NotFound``, as if the task did not exist); for a routed question, those its policy allows
+        (graphgate/core/approvals.py): anyone else gets ``Forbidden``, recorded as ``approval.refused``. An
+        approving answer to a question that needs N approvals is a vote until N people gave one.
 
         Each answer is turned into the value its interrupt expects (graphgate/core/interrupts.py) and refused with
         ``InvalidInput`` when the graph would not take it. Exactly one of several concurrent answers to the
         same interrupt wins; the others get ``Conflict``.
         """
         for _ in range(ANSWER_RACE_RETRIES):
-            record = await self.get_task(principal, task_id)
-            values = self._answer_values(record, answer, interrupt_id)
-            answers = {**(record.answers or {}), **values}
-            remaining = [i for i in record.pending() if i["interrupt_id"] not in answers]
-            last_id = list(values)[-1]
-            who = by or principal.id
-            if remaining:
-                event: EventSpec | list[EventSpec] = [
-                    (
-                        EventType.INTERRUPT_ANSWERED,
-                        {
-                            "interrupt_id": iid,
-                            "answer": value,
-                            "by": who,
-                            "pending": [i["interrupt_id"] for i in remaining],
-                        },
-                    )
-                    for iid, value in values.items()
-                ]
-                fields: dict[str, Any] = {"interrupt": remaining[0]}
-                to_state, incr = TaskStatus.WAITING_INPUT, ""
-            else:
-                event = (
-                    EventType.TASK_RESUMED,
-                    {"interrupt_id": last_id, "answer": values[last_id], "answers": answers, "by": who},
-                )
-                fields = {"resume": {"answers": answers}, "attempts": 0}
-                if options is not None:
-                    fields["options"] = options
-                to_state, incr = TaskStatus.QUEUED, "run"
-            call = transition_call(
-                self.keys,
-                self.settings,
-                record,
-                from_states={TaskStatus.WAITING_INPUT},
-                to_state=to_state,
-                event=event,
-                fields={**fields, "answers": answers, "answer_rev": uuid.uuid4().hex},
-                incr_field=incr,
-                expect=("answer_rev", record.answer_rev),
+            record = await self.locate(task_id)
+            if not record.approvals and actor.principal_id != record.owner:
+                raise NotFound(f"task {task_id!r} not found")
+            given = self._answers_given(record, answer, interrupt_id)
+            routed = record.routed()
+            for iid in given:
+                await self._authorize(record, routed.get(iid), iid, actor)
+            pending = {i["interrupt_id"]: i for i in record.pending()}
+            values = {iid: interrupts.resume_value(pending[iid], raw) for iid, raw in given.items()}
+            decided, votes, changed = self._votes(record, routed, values, actor)
+            result = await self.commit_answers(
+                record, decided, actor.ref, lead=votes, approvals_changed=changed, options=options
             )
-            result = transition_result(await self._run(self._transition, call))
             if result.ok:
-                if not remaining:
-                    await self.enqueue(task_id, record.session_id, graph=record.graph)
-                return await self.get_task(principal, task_id)
+                return await self._reload(record)
             if result.previous != "mismatch":
                 raise Conflict(f"task {task_id} was already answered")
             # another answer of the same pause came first: look again (ours may still be wanted)
         raise Conflict(f"task {task_id} is being answered by others; try again")
 
+    async def question_for(self, actor: Actor, task_id: str, interrupt_id: str) -> dict[str, Any]:
+        """The pending interrupt ``interrupt_id`` of the task, if ``actor`` may answer it (a chat shows its
+        edit form, say): ``NotFound``, ``Forbidden`` and ``Conflict`` as ``answer`` raises them."""
+        record = await self.locate(task_id)
+        approval = (record.approvals or {}).get(interrupt_id)
+        if approval is None and actor.principal_id != record.owner:
+            raise NotFound(f"task {task_id!r} not found")
+        pending = next((i for i in record.pending() if i["interrupt_id"] == interrupt_id), None)
+        if pending is None:
+            raise Conflict("This question was already answered.")
+        await self._authorize(record, approval, interrupt_id, actor)
+        return pending
+
+    async def _authorize(self, record: TaskRecord, approval: dict[str, Any] | None, iid: str, actor: Actor) -> None:
+        """Let ``actor`` answer the pending ``iid`` (routed by ``approval``, or not routed), or raise: not
+        routed, only the starter answers (``NotFound``); routed, only its approvers (``Forbidden``, recorded)."""
+        if approval is None:
+            if actor.principal_id != record.owner:
+                raise NotFound(f"task {record.id!r} not found")
+            return
+        if not approvals.may_answer(approval, actor, actor.is_starter(record.owner, record.binding)):
+            await self._refuse(record, iid, actor)
+            raise Forbidden(f"only {approval.get('label') or approval.get('policy')} may answer this question")
+
+    async def locate(self, task_id: str) -> TaskRecord:
+        """The task, whoever owns it (``NotFound`` when there is none): for callers that authorize on their own."""
+        session_id = cast("str | None", await self.redis.get(self.keys.task_index(task_id)))
+        record = await self._load(session_id, task_id) if session_id else None
+        if record is None:
+            raise NotFound(f"task {task_id!r} not found")
+        return record
+
+    async def _reload(self, record: TaskRecord) -> TaskRecord:
+        return await self._load(record.session_id, record.id) or record
+
     @staticmethod
-    def _answer_values(record: TaskRecord, answer: Any, interrupt_id: str | None) -> dict[str, Any]:
-        """``{interrupt id: resume value}`` for an answer to ``record``'s pending interrupts."""
+    def _answers_given(record: TaskRecord, answer: Any, interrupt_id: str | None) -> dict[str, Any]:
+        """``{interrupt id: answer as given}`` for an answer to ``record``'s pending interrupts."""
         if record.status != TaskStatus.WAITING_INPUT:
             raise Conflict(f"task {record.id} is {record.status.value}, not waiting for input")
         pending = {i["interrupt_id"]: i for i in record.pending()}
@@ -450,17 +476,188 @@ class TaskService:
                 raise Conflict(f"interrupt {interrupt_id!r} was already answered")
             if interrupt_id not in pending:
                 raise Conflict(f"interrupt {interrupt_id!r} is not pending for task {record.id}")
-            given = {interrupt_id: answer}
-        elif len(pending) == 1:
-            given = {next(iter(pending)): answer}
-        elif isinstance(answer, dict) and answer and set(answer) <= set(pending):
-            given = answer
-        else:
-            raise InvalidInput(
-                f"{len(pending)} interrupts are pending ({', '.join(pending)}): name one with interrupt_id, "
-                "or answer several with {interrupt id: answer}"
+            return {interrupt_id: answer}
+        if len(pending) == 1:
+            return {next(iter(pending)): answer}
+        if isinstance(answer, dict) and answer and set(answer) <= set(pending):
+            return dict(answer)
+        raise InvalidInput(
+            f"{len(pending)} interrupts are pending ({', '.join(pending)}): name one with interrupt_id, "
+            "or answer several with {interrupt id: answer}"
+        )
+
+    @staticmethod
+    def _votes(
+        record: TaskRecord, routed: dict[str, Any], values: dict[str, Any], actor: Actor
+    ) -> tuple[dict[str, Any], list[EventSpec], dict[str, Any]]:
+        """Which ``values`` answer their question now, the ``approval.given`` events of the routed ones, and
+        their approvals with the new votes. An approving vote decides once ``required`` people gave one."""
+        pending = {i["interrupt_id"]: i for i in record.pending()}
+        decided: dict[str, Any] = {}
+        events: list[EventSpec] = []
+        changed: dict[str, Any] = {}
+        now = time.time()
+        for iid, value in values.items():
+            approval = routed.get(iid)
+            if approval is None:
+                decided[iid] = value
+                continue
+            votes = dict(approval.get("votes") or {})
+            if (votes.get(actor.ref) or {}).get("approves"):
+                raise approvals.AlreadyApproved("You already approved this question; it waits for the other approvers.")
+            approves = approvals.is_approval(pending[iid], value)
+            votes[actor.ref] = {
+                "answer": value,
+                "approves": approves,
+                "name": actor.name,
+                "where": actor.where,
+                "at": now,
+            }
+            count = sum(1 for v in votes.values() if v.get("approves"))
+            required = int(approval.get("required") or 1)
+            decides = not approves or count >= required
+            changed[iid] = {**approval, "votes": votes}
+            events.append(
+                (
+                    EventType.APPROVAL_GIVEN,
+                    {
+                        "interrupt_id": iid,
+                        "by": actor.ref,
+                        "name": actor.name,
+                        "where": actor.where,
+                        "answer": value,
+                        "approves": approves,
+                        "votes": count,
+                        "required": required,
+                        "decides": decides,
+                    },
+                )
             )
-        return {iid: interrupts.resume_value(pending[iid], value) for iid, value in given.items()}
+            if decides:
+                decided[iid] = value
+        return decided, events, changed
+
+    async def commit_answers(
+        self,
+        record: TaskRecord,
+        decided: dict[str, Any],
+        who: str,
+        *,
+        lead: list[EventSpec] | None = None,
+        approvals_changed: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> TransitionResult:
+        """Write ``decided`` answers (interrupt id -> resume value) to the task's pause, after the ``lead``
+        events, compare-and-set against the pause's ``answer_rev``: the last pending answer queues the next run.
+
+        An empty ``decided`` writes only the lead events and the changed approvals (a vote that decides
+        nothing yet). ``previous == 'mismatch'`` in the result: another answer came first; read and retry.
+        """
+        answers = {**(record.answers or {}), **decided}
+        remaining = [i for i in record.pending() if i["interrupt_id"] not in answers]
+        events: list[EventSpec] = list(lead or [])
+        fields: dict[str, Any] = {}
+        if approvals_changed:
+            fields["approvals"] = {**(record.approvals or {}), **approvals_changed}
+        if remaining or not decided:
+            events += [
+                (
+                    EventType.INTERRUPT_ANSWERED,
+                    {
+                        "interrupt_id": iid,
+                        "answer": value,
+                        "by": who,
+                        "pending": [i["interrupt_id"] for i in remaining],
+                    },
+                )
+                for iid, value in decided.items()
+            ]
+            if decided:
+                fields["interrupt"] = remaining[0]
+            to_state, incr = TaskStatus.WAITING_INPUT, ""
+        else:
+            last_id = list(decided)[-1]
+            events.append(
+                (
+                    EventType.TASK_RESUMED,
+                    {"interrupt_id": last_id, "answer": decided[last_id], "answers": answers, "by": who},
+                )
+            )
+            fields.update({"resume": {"answers": answers}, "attempts": 0})
+            if options is not None:
+                fields["options"] = options
+            to_state, incr = TaskStatus.QUEUED, "run"
+        call = transition_call(
+            self.keys,
+            self.settings,
+            record,
+            from_states={TaskStatus.WAITING_INPUT},
+            to_state=to_state,
+            event=events,
+            fields={**fields, "answers": answers, "answer_rev": uuid.uuid4().hex},
+            incr_field=incr,
+            expect=("answer_rev", record.answer_rev),
+        )
+        result = transition_result(await self._run(self._transition, call))
+        if result.ok and to_state == TaskStatus.QUEUED:
+            await self.enqueue(record.id, record.session_id, graph=record.graph)
+        return result
+
+    async def update_approvals(self, record: TaskRecord, events: list[EventSpec], changed: dict[str, Any]) -> bool:
+        """Write ``events`` and the ``changed`` approvals of the task's pause (a reminder, an escalation),
+        compare-and-set against its ``answer_rev``; False when the pause changed meanwhile."""
+        call = transition_call(
+            self.keys,
+            self.settings,
+            record,
+            from_states={TaskStatus.WAITING_INPUT},
+            to_state=TaskStatus.WAITING_INPUT,
+            event=events,
+            fields={"approvals": {**(record.approvals or {}), **changed}, "answer_rev": uuid.uuid4().hex},
+            expect=("answer_rev", record.answer_rev),
+        )
+        return transition_result(await self._run(self._transition, call)).ok
+
+    async def _refuse(self, record: TaskRecord, interrupt_id: str, actor: Actor) -> None:
+        """Record that ``actor`` tried to answer a question their policy does not let them answer (the task
+        itself does not change: no compare-and-set, no new ``answer_rev``)."""
+        call = transition_call(
+            self.keys,
+            self.settings,
+            record,
+            from_states={TaskStatus.WAITING_INPUT},
+            to_state=TaskStatus.WAITING_INPUT,
+            event=(
+                EventType.APPROVAL_REFUSED,
+                {
+                    "interrupt_id": interrupt_id,
+                    "by": actor.ref,
+                    "name": actor.name,
+                    "where": actor.where,
+                    "reason": "not an approver of this question",
+                },
+            ),
+        )
+        await self._run(self._transition, call)
+
+    async def audit(self, actor: Actor, task_id: str) -> list[Event]:
+        """The task's audit trail, oldest first: its life, its questions, every answer, vote, refusal,
+        reminder, escalation and timeout (``AUDIT_EVENTS``). For its starter and the approvers of its questions."""
+        record = await self.locate(task_id)
+        starter = actor.is_starter(record.owner, record.binding)
+        if actor.principal_id != record.owner and not any(
+            approvals.may_answer(a, actor, starter) for a in (record.approvals or {}).values()
+        ):
+            raise NotFound(f"task {task_id!r} not found")
+        entries = cast("list[tuple[str, dict[str, str]]]", await self.redis.xrange(self.keys.events(record.session_id)))
+        trail = []
+        for entry_id, fields in entries:
+            if f'"task_id":"{task_id}"' not in fields.get(STREAM_FIELD, ""):
+                continue  # another task of the session: skipped without parsing
+            event = deserialize_event(entry_id, fields[STREAM_FIELD])
+            if event.task_id == task_id and event.type in AUDIT_EVENTS:
+                trail.append(event)
+        return trail
 
     async def cancel(self, principal: Principal, task_id: str, reason: str = "cancelled by request") -> TaskRecord:
         """Cancel the task: at once when it is queued or waiting; at its next step when it is running."""

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from graphgate.core.approvals import target_key
 from graphgate.core.events import Event, EventType
 from graphgate.core.interrupts import QUESTION, describe_answer
 from graphgate.core.store import ACTIVE_STATUSES, TaskStatus
@@ -49,6 +50,14 @@ class Question:
     answered: bool = False
     kind: str = QUESTION  # 'question' or 'tool_approval' (graphgate/core/interrupts.py)
     actions: list[dict[str, Any]] = field(default_factory=list)  # a tool approval's tool calls
+    approval: dict[str, Any] | None = None  # its approval while a policy routes it (graphgate/core/approvals.py)
+    places: list[str] = field(default_factory=list)  # target keys of every place it was posted to (escalations too)
+    escalations: list[str] = field(default_factory=list)  # the policies it escalated from, in order
+    timed_out: bool = False  # the deadline answered it (with the policy's outcome)
+
+    @property
+    def routed(self) -> bool:
+        return self.approval is not None
 
     def data(self) -> dict[str, Any]:
         """The interrupt as its event described it (what graphgate/core/interrupts.py reads)."""
@@ -90,6 +99,7 @@ class TaskView:
     error: dict[str, Any] | None = None
     cancel_reason: str | None = None
     retrying: dict[str, Any] | None = None  # the last task.retrying data while the retry is pending
+    places: list[dict[str, Any]] = field(default_factory=list)  # chats its questions were posted to (approvals)
 
     # --- reading ------------------------------------------------------------------------------------
 
@@ -157,8 +167,28 @@ class TaskView:
                     actions=list(data.get("actions") or []),
                 )
             )
+            if isinstance(data.get("approval"), dict):
+                self._route(self.questions[-1], data["approval"])
             self.last_message_id = None
             self.activity = None
+        elif kind in (EventType.APPROVAL_GIVEN, EventType.APPROVAL_REMINDED):
+            q = self.question(str(data.get("interrupt_id") or ""))
+            if q is not None and q.approval is not None:
+                if kind == EventType.APPROVAL_GIVEN:
+                    vote = {k: data.get(k) for k in ("answer", "approves", "name", "where")}
+                    q.approval["votes"] = {**(q.approval.get("votes") or {}), str(data.get("by")): vote}
+                else:
+                    q.approval["reminders"] = int(data.get("reminder") or 0)
+                    q.approval["left"] = data.get("left")
+        elif kind == EventType.APPROVAL_ESCALATED:
+            q = self.question(str(data.get("interrupt_id") or ""))
+            if q is not None and isinstance(data.get("approval"), dict):
+                q.escalations.append(str(data.get("from") or ""))
+                self._route(q, data["approval"])
+        elif kind == EventType.APPROVAL_TIMED_OUT:
+            q = self.question(str(data.get("interrupt_id") or ""))
+            if q is not None:
+                q.timed_out = True
         elif kind == EventType.INTERRUPT_ANSWERED:
             self._answered(str(data.get("interrupt_id") or ""), data.get("answer"), data.get("by"))
         elif kind == EventType.TASK_RESUMED:
@@ -196,6 +226,22 @@ class TaskView:
             self.status = Status.CANCELLED
             self.finished_at = event.ts
             self.cancel_reason = str(data.get("reason") or "cancelled")
+
+    def question(self, interrupt_id: str) -> Question | None:
+        """The latest question asked with this interrupt id."""
+        return next((q for q in reversed(self.questions) if q.interrupt_id == interrupt_id), None)
+
+    def _route(self, q: Question, approval: dict[str, Any]) -> None:
+        """``q`` is routed by ``approval`` now: its places join the task's."""
+        q.approval = dict(approval)
+        known = {target_key(p) for p in self.places}
+        for place in approval.get("targets") or []:
+            key = target_key(place)
+            if key not in q.places:
+                q.places.append(key)
+            if key not in known:
+                self.places.append(dict(place))
+                known.add(key)
 
     def _answered(self, interrupt_id: str, answer: Any, by: Any) -> None:
         for q in self.questions:

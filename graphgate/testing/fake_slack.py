@@ -220,6 +220,7 @@ class FakeSlack(FakePlatform[Call]):
         self.bot_token = bot_token
         self.messages: dict[str, list[Msg]] = {}
         self.ephemerals: list[dict[str, Any]] = []
+        self.usergroups: dict[str, list[str]] = {}  # user group id -> member user ids (usergroups.users.list)
         self.responses: list[dict[str, Any]] = []
         self.missing_channels: set[str] = set()
         self.outside_channels: set[str] = set()  # channels the bot is not a member of
@@ -546,6 +547,30 @@ class FakeSlack(FakePlatform[Call]):
             "has_more": more,
             "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
+
+    def _m_conversations_history(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        channel = str(args.get("channel"))
+        error = self._channel_error(channel)
+        if error:
+            return {"ok": False, "error": error}
+        with_meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        top = [m for m in reversed(self.messages.get(channel, [])) if m.thread_ts in (None, m.ts)]
+        limit = int(args.get("limit") or 100)
+        start = int(args.get("cursor") or 0)
+        page = top[start : start + limit]
+        more = start + limit < len(top)
+        return {
+            "ok": True,
+            "messages": [m.as_api(with_meta) for m in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _m_usergroups_users_list(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        group = str(args.get("usergroup"))
+        if group not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.usergroups[group])}
 
     def _oauth(self, args: dict[str, Any]) -> dict[str, Any]:
         team = self.oauth_codes.pop(str(args.get("code")), None)

@@ -18,6 +18,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from graphgate.core import approvals
 from graphgate.core.inbound import InboundLog
 from graphgate.core.interrupts import interrupt_data
 from graphgate.core.registry import GraphRegistry, load_registry
@@ -41,11 +42,17 @@ plain.add_edge("__start__", "a")
 QUESTION = {"question": "Ship it?", "options": ["approve", "reject"]}  # an interrupt with two options
 
 
-def write_registry(folder: Path, source: str, graphs: Iterable[str]) -> GraphRegistry:
-    """The registry of ``graphs``, attributes of the module ``source`` (written to ``folder/graphs.py``)."""
+def write_registry(
+    folder: Path, source: str, graphs: Iterable[str], approvals: dict[str, Any] | None = None
+) -> GraphRegistry:
+    """The registry of ``graphs``, attributes of the module ``source`` (written to ``folder/graphs.py``), with
+    the approval policies ``approvals`` (the ``graphgate.approvals`` section) when given."""
     (folder / "graphs.py").write_text(source)
     config = folder / "langgraph.json"
-    config.write_text(json.dumps({"graphs": {name: f"./graphs.py:{name}" for name in graphs}}))
+    body: dict[str, Any] = {"graphs": {name: f"./graphs.py:{name}" for name in graphs}}
+    if approvals is not None:
+        body["graphgate"] = {"approvals": approvals}
+    config.write_text(json.dumps(body))
     return load_registry(config)
 
 
@@ -87,14 +94,18 @@ class World:
         binding: dict[str, Any] | None = None,
     ) -> TaskRecord:
         """A task of ``principal`` whose run stopped on one interrupt per value of ``questions`` (interrupt ids
-        ``i0``, ``i1``, ...), written with the worker's own store; the queue is emptied afterwards."""
+        ``i0``, ``i1``, ...), routed by the registry's approval policies as a worker routes them, written with
+        the worker's own store; the queue is emptied afterwards."""
         record = self.run(
             self.service.create_task(principal, input={}, graph=graph, session_id=session_id, binding=binding)
         )
         token = self.store.acquire_lease(record.session_id, record.id)
         assert token
         assert self.store.transition(record, {TaskStatus.QUEUED}, TaskStatus.RUNNING, None, token).ok
-        events, fields = pause([interrupt_data(f"i{n}", value) for n, value in enumerate(questions)])
+        pending = [interrupt_data(f"i{n}", value) for n, value in enumerate(questions)]
+        asked = approvals.ask(self.services.graphs.approvals, graph, pending, record.owner, binding)
+        self.store.schedule_approvals(record.session_id, record.id, asked)
+        events, fields = pause(pending, asked)
         assert self.store.transition(
             record, {TaskStatus.RUNNING}, TaskStatus.WAITING_INPUT, events, token, fields=fields
         ).ok

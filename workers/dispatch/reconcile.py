@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from graphgate.core.approvals import target_key
 from graphgate.core.events import TERMINAL_EVENTS
-from graphgate.core.platform import MessageGone, PermanentError, Posted, Tag
+from graphgate.core.platform import Binding, MessageGone, PermanentError, Platform, Posted, Tag
 from graphgate.core.taskview import TaskView
 from graphgate.workers.deliverystore import DeliveryStore, SessionDelivery
 from graphgate.workers.dispatch.calls import Chat, ChatCalls
@@ -31,6 +32,11 @@ from graphgate.workers.dispatch.targets import Targets
 log = logging.getLogger("graphgate.dispatcher")
 
 UNDELIVERABLE = "undeliverable"  # delivery.failed error code of an entry given up after repeated failures
+PLACE_SEP = "@"  # <task id>@<place>: the delivery key of a task's question in an approvers' chat
+
+
+def place_key(task_id: str, place: Binding) -> str:
+    return f"{task_id}{PLACE_SEP}{target_key(place)}"
 
 
 class Reconciler:
@@ -62,32 +68,43 @@ class Reconciler:
                 finished.add(event.task_id)
         crash = self.faults.armed(e.event for e in fresh if e.event is not None)
         calls_before = self.stats.calls
+        saved: set[str] = set()  # delivery keys whose records change: the tasks, and their approvers' places
         for task_id, entry in touched.items():
-            if task_id in state.failed:
-                continue
-            platform, binding = await self.targets.of(entry.session_id, task_id)
-            if binding is None:
-                continue  # not chat-bound (or the record expired): nothing to show anywhere
-            if platform is None:
-                await self.fail(
-                    state,
-                    task_id,
-                    str(binding.get("platform")),
-                    "platform_unavailable",
-                    "this dispatcher has no configured platform for the binding",
-                )
-                continue
-            chat = Chat(platform, binding, platform.channel_key(binding), state, task_id, fence)
-            try:
-                await self._reconcile(chat, state.views[task_id], entry, crash)
-            except PermanentError as exc:
-                await self.fail(state, task_id, platform.name, exc.code, str(exc))
+            for key, platform, binding in await self._chats(entry.session_id, task_id, state.views[task_id]):
+                saved.add(key)
+                if key in state.failed:
+                    continue
+                if platform is None:
+                    await self.fail(
+                        state,
+                        key,
+                        str(binding.get("platform")),
+                        "platform_unavailable",
+                        "this dispatcher has no configured platform for the binding",
+                    )
+                    continue
+                chat = Chat(platform, binding, platform.channel_key(binding), state, key, fence)
+                try:
+                    await self._reconcile(chat, state.views[task_id], entry, crash)
+                except PermanentError as exc:
+                    await self.fail(state, key, platform.name, exc.code, str(exc))
         if crash and self.stats.calls > calls_before:
             self.faults.crash("after the batch's last accepted call")
         state.last_eid = fresh[-1].event_id
-        await self.store.save_progress(state, set(touched), finished)
+        await self.store.save_progress(state, set(touched) | saved, finished)
         for task_id in finished:
             self.targets.forget(state.session_id, task_id)
+
+    async def _chats(self, session_id: str, task_id: str, view: TaskView) -> list[tuple[str, Platform | None, Binding]]:
+        """Where the task is shown, each under its delivery key: its own chat (key: the task id), and every
+        place an approval policy posted one of its questions to (key: ``<task id>@<place>``)."""
+        chats: list[tuple[str, Platform | None, Binding]] = []
+        platform, binding = await self.targets.of(session_id, task_id)
+        if binding is not None:
+            chats.append((task_id, platform, binding))
+        for place in view.places:
+            chats.append((place_key(task_id, place), self.targets.platforms.get(str(place.get("platform"))), place))
+        return chats
 
     async def give_up(self, state: SessionDelivery, entry: DeliveryEntry, error: str) -> None:
         """Record the entry as applied without delivering it, and end its task's delivery with
@@ -106,11 +123,19 @@ class Reconciler:
         if finished:
             self.targets.forget(state.session_id, task_id)
 
-    async def fail(self, state: SessionDelivery, task_id: str, platform: str, code: str, detail: str) -> None:
-        """End the task's delivery: nothing more of it is sent; ``delivery.failed`` goes to its session."""
+    async def fail(self, state: SessionDelivery, key: str, platform: str, code: str, detail: str) -> None:
+        """End the delivery of ``key`` (a task, or one approvers' place of it): nothing more is sent there;
+        ``delivery.failed`` goes to the session."""
         self.stats.failures += 1
-        state.failed[task_id] = code
-        log.warning("delivery of task %s to %s failed for good: %s", task_id, platform, detail or code)
+        state.failed[key] = code
+        task_id, _, place = key.partition(PLACE_SEP)
+        log.warning(
+            "delivery of task %s to %s%s failed for good: %s",
+            task_id,
+            platform,
+            f" ({place})" if place else "",
+            detail or code,
+        )
         await self.store.record_failure(state.session_id, task_id, platform, code, detail)
 
     async def _reconcile(self, chat: Chat, view: TaskView, entry: DeliveryEntry, crash: bool) -> None:

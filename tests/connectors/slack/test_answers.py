@@ -77,7 +77,7 @@ def test_a_modal_submitted_by_anyone_but_the_starter_is_refused_in_the_modal(wor
     origin = modals.Origin(record.id, "i0", THREAD.channel, THREAD.thread_ts)
     view = {"private_metadata": origin.metadata(), "state": {"values": {}}}
     ack = Acks()
-    world.run(answers.on_reject_submitted(ack, {"user": {"id": BO, "team_id": THREAD.team}}, view))
+    world.run(answers.on_reject_submitted(ack, {"user": {"id": BO, "team_id": THREAD.team}}, view, RecordingClient()))
     assert ack.calls == [{"response_action": "errors", "errors": modals.field_errors(modals.REASON_BLOCK, NOT_YOURS)}]
     assert status(world, record) == TaskStatus.WAITING_INPUT and world.enqueued == []
 
