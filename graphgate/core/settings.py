@@ -97,6 +97,7 @@ class Settings(BaseSettings):
             "groups:history",
             "im:history",
             "mpim:history",
+            "usergroups:read",
         ]
     )
     slack_installation_db: str | None = None  # SQLAlchemy URL or SQLite path; default data_dir/slack-installations.db

@@ -250,3 +250,21 @@ def test_a_timeout_answers_a_tool_approval_with_a_rejection_the_middleware_takes
     assert not approvals.is_approval(data, {"decisions": [{"type": "reject"}]})
     question = interrupt_data("i", {"question": "Ship?", "options": [{"label": "Yes", "value": 1}, "No"]})
     assert approvals.timeout_answer(question, "approve") == "1" and approvals.timeout_answer(question, "reject") == "No"
+
+
+def test_the_example_policies_load_and_route_the_writer_and_the_agent() -> None:
+    from graphgate.core.registry import BUNDLED_CONFIG
+
+    config = Approvals.load(None, BUNDLED_CONFIG.parent / "examples" / "approvals.json", ["writer", "agent"])
+    writer = interrupt_data("i", {"question": "Approve this outline?", "options": ["Approve", "Revise"]})
+    assert config.policy_for("writer", writer).name == "editors"  # type: ignore[union-attr]
+    email = interrupt_data(
+        "i",
+        {
+            "action_requests": [{"name": "send_email", "args": {"to": "x"}}],
+            "review_configs": [{"action_name": "send_email", "allowed_decisions": ["approve", "edit", "reject"]}],
+        },
+    )
+    policy = config.policy_for("agent", email)
+    assert policy is not None and policy.name == "finance" and policy.required == 2
+    assert config.policies["editors"].escalate_to == "managing-editor"
