@@ -399,11 +399,14 @@ export class TurnView {
   }
 }
 
-/** "Waiting for approval by @finance (1 of 2 approvals)" for a routed question's approval. */
+/**
+ * "Waiting for approval by @finance (1 of 2 approvals)" for a routed question's approval; "Needs approval by …"
+ * when the policy posts it here too (its approvers, the starter among them if the policy says so, answer here).
+ */
 export function approvalText(approval) {
   const label = approval.label || approval.policy || 'the approvers';
   const required = Number(approval.required) || 1;
   const given = Object.values(approval.votes || {}).filter((v) => v && v.approves).length;
   const progress = required > 1 ? ` (${given} of ${required} approvals)` : '';
-  return `Waiting for approval by ${label}${progress}`;
+  return `${approval.in_thread ? 'Needs' : 'Waiting for'} approval by ${label}${progress}`;
 }

@@ -236,7 +236,15 @@ def _outcome(q: Question) -> str:
     label = mrkdwn.escape(q.answer_label())[:1500]
     if q.timed_out or rendering.timed_out_by(q.by):
         return f":alarm_clock: No answer before the deadline: *{label}*"
-    return f":white_check_mark: {mention(q.by)} answered: *{label}*"
+    return f":white_check_mark: {_who(q)} answered: *{label}*"
+
+
+def _who(q: Question) -> str:
+    """Who answered: a Slack mention, else the name their channel gave (an approver in Telegram, say)."""
+    if (q.by or "").startswith("slack:") or not q.routed:
+        return mention(q.by)
+    vote = ((q.approval or {}).get("votes") or {}).get(str(q.by)) or {}
+    return mrkdwn.escape(str(vote.get("name") or q.by or "someone"))
 
 
 # --- approvers' channels ------------------------------------------------------------------------------------
