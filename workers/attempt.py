@@ -51,6 +51,7 @@ class Attempt:
             log.warning("task %s is gone (expired?); dropping its message", self.task_id, extra=self.log_ids)
             return
         if begun.verdict == "terminal":
+            log.info("task %s already ended; dropping a late delivery of its message", self.task_id, extra=self.log_ids)
             self._kick_session_if_stalled()
             return
         if begun.verdict in ("waiting", "behind"):

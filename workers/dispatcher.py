@@ -11,7 +11,8 @@ that do the work (workers/dispatch/, one job each; docs/dispatcher.md):
   brought up to date, paced per channel, with rate limits, retries and recovery after a crash;
 * ``ApprovalClock`` (graphgate/core/approvalclock.py): reminders, escalations and timeouts of routed
   questions, every ``GRAPHGATE_APPROVAL_TICK_SECONDS`` (every dispatcher runs it; each change is a
-  compare-and-set, so a due question is acted on once).
+  compare-and-set, so a due question is acted on once); with it, cancelled runs whose worker vanished are
+  ended as soon as their lease lapses.
 
 Stopping (``stop`` set, SIGTERM) is clean: batches in flight finish and the shards are released for the
 others to take at once. Cancelling ``Dispatcher.run`` is a crash: nothing is released or acked, the leases
@@ -128,14 +129,18 @@ class Dispatcher:
         log.info("dispatcher %s stopped: %s", self.id, self.stats)
 
     async def _clock_loop(self) -> None:
-        """Reminders, escalations and timeouts of routed questions (graphgate/core/approvalclock.py)."""
+        """Reminders, escalations and timeouts of routed questions (graphgate/core/approvalclock.py), and the
+        cancelled runs whose worker vanished, ended once their lease lapsed (``TaskService.sweep_cancels``)."""
         if self.clock is None:
             return
         while True:
             try:
                 await self.clock.tick()
+                ended = await self.clock.service.sweep_cancels()
+                if ended:
+                    log.info("dispatcher %s: ended %d cancelled run(s) whose worker is gone", self.id, ended)
             except RedisError as exc:
-                log.warning("dispatcher %s: approval clock: redis unavailable (%s); retrying", self.id, exc)
+                log.warning("dispatcher %s: clock: redis unavailable (%s); retrying", self.id, exc)
             await asyncio.sleep(max(0.05, self.settings.approval_tick_seconds))
 
     async def _balance_loop(self) -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from graphgate.core.checkpointer import check_checkpointer
+from graphgate.core.durability import check_redis
 from graphgate.core.queue import app as run_queue
 from graphgate.gateway.api.deps import GatewayDep
 
@@ -23,7 +24,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "A dependency is unreachable"}})
 async def readyz(gw: GatewayDep) -> JSONResponse:
-    """Redis, the broker and the checkpointer answer, and the graphs are loaded."""
+    """Redis, the broker and the checkpointer answer, and the graphs are loaded; ``warnings`` say when the Redis
+    holding state has no persistence or may evict keys (still ready: the operator decides)."""
     checks: dict[str, Any] = {}
     try:
         await asyncio.wait_for(gw.redis.ping(), 2)
@@ -34,7 +36,11 @@ async def readyz(gw: GatewayDep) -> JSONResponse:
     checks["checkpointer"] = await asyncio.to_thread(_check_checkpointer, gw)
     checks["graphs"] = gw.graphs.names()
     ok = all(v == "ok" for k, v in checks.items() if k != "graphs")
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+    body: dict[str, Any] = {"status": "ok" if ok else "unavailable", "checks": checks}
+    if checks["redis"] == "ok":
+        # ready, but told: a Redis that may lose or evict state (graphgate/core/durability.py)
+        body["warnings"] = await check_redis(gw.redis)
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 def _check_broker() -> str:

@@ -241,7 +241,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         results.append(("graphs", False, str(exc)))
     for name, ok, detail in results:
         print(f"{'ok  ' if ok else 'FAIL'} {name:<13} {detail}")
+    if results[0][1]:  # Redis answers: does it keep what it holds?
+        for warning in _redis_warnings(settings.redis_url):
+            print(f"warn redis        {warning}")
     return 0 if all(ok for _, ok, _ in results) else 1
+
+
+def _redis_warnings(url: str) -> list[str]:
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from graphgate.core.durability import check_redis
+
+    async def check() -> list[str]:
+        client = aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
+        try:
+            return await check_redis(client)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(check())
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -85,6 +85,11 @@ class Keys:
         reminder or deadline falls (a hint: the task record says what is due; graphgate/core/approvals.py)."""
         return f"{self.prefix}:approvals:due"
 
+    def cancels(self) -> str:
+        """Sorted set: ``<session id> <task id>`` of running tasks whose cancel was requested, scored by when
+        their run's lease could have lapsed (a run nobody holds is then ended: graphgate/core/tasks.py)."""
+        return f"{self.prefix}:cancels"
+
     def inbound(self, platform: str, delivery_id: str) -> str:
         """String: a platform delivery already accepted (a Slack event_id), so a retry of it is dropped."""
         return f"{self.prefix}:inbound:{platform}:{delivery_id}"

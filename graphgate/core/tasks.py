@@ -22,6 +22,7 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
+from redis.exceptions import WatchError
 
 from graphgate.core import approvals, interrupts, scripts
 from graphgate.core.approvals import Actor
@@ -660,15 +661,22 @@ class TaskService:
         return trail
 
     async def cancel(self, principal: Principal, task_id: str, reason: str = "cancelled by request") -> TaskRecord:
-        """Cancel the task: at once when it is queued or waiting; at its next step when it is running."""
+        """Cancel the task: at once when it is queued or waiting; at its next step when it is running; at once
+        too when it is running but nobody holds its run's lease (its worker vanished), else as soon as the
+        lease lapses without being renewed (``sweep_cancels``), never after the broker's visibility timeout."""
         record = await self.get_task(principal, task_id)
         if record.status.terminal:
             raise Conflict(f"task {task_id} already {record.status.value}")
         if record.status == TaskStatus.RUNNING:
-            await self.redis.hset(
-                self.keys.task(record.session_id, task_id),
-                mapping={"cancel_requested": "1", "cancel_reason": reason},
-            )
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hset(
+                    self.keys.task(record.session_id, task_id),
+                    mapping={"cancel_requested": "1", "cancel_reason": reason},
+                )
+                # looked at again once the run's lease could have lapsed: a run nobody holds is ended then
+                pipe.zadd(self.keys.cancels(), {f"{record.session_id} {task_id}": time.time() + self._lease_ttl()})
+                await pipe.execute()
+            await self.end_orphaned(record.session_id, task_id)
             # the run may have ended meanwhile; re-read so the caller sees the truth
             return await self.get_task(principal, task_id)
         call = transition_call(
@@ -687,3 +695,66 @@ class TaskService:
         if result.next_task:
             await self.enqueue(result.next_task, record.session_id, graph=record.graph)
         return await self.get_task(principal, task_id)
+
+    # --- runs whose worker vanished ---------------------------------------------------------------------
+
+    def _lease_ttl(self) -> float:
+        return max(1.0, self.settings.task_lease_seconds)
+
+    async def end_orphaned(self, session_id: str, task_id: str) -> float | None:
+        """End a running task whose cancel was requested and whose run nobody holds (no lease: its worker
+        died) as ``cancelled``, at once. None when the task needs no more looking at (ended now, or not
+        running, or not to be cancelled); else when to look again (a lease is still held).
+
+        Atomic against a worker taking the run meanwhile: the lease and the task are watched, and the
+        transition runs only if neither changed (a worker that takes the lease first wins, and stops at its
+        cancel check).
+        """
+        lease, task_key = self.keys.lease(session_id, task_id), self.keys.task(session_id, task_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(lease, task_key)
+                status, requested, reason = await pipe.hmget(task_key, "status", "cancel_requested", "cancel_reason")
+                if status != TaskStatus.RUNNING.value or requested != "1":
+                    return None
+                left = await pipe.pttl(lease)
+                if left != -2:  # held (or without expiry): the run may still stop by itself
+                    return time.time() + (left / 1000 if left > 0 else self._lease_ttl()) + 0.05
+                record = await self._load(session_id, task_id)
+                if record is None:
+                    return None
+                call = transition_call(
+                    self.keys,
+                    self.settings,
+                    record,
+                    from_states={TaskStatus.RUNNING},
+                    to_state=TaskStatus.CANCELLED,
+                    event=(EventType.TASK_CANCELLED, {"reason": reason or "cancelled by request", "orphaned": True}),
+                )
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.eval(scripts.TRANSITION, len(call.keys), *call.keys, *call.args)
+                raw = (await pipe.execute())[0]
+            except WatchError:
+                return time.time()  # a worker took the run, or the task changed: look again at once
+        result = transition_result(raw)
+        if result.ok and result.next_task:
+            await self.enqueue(result.next_task, session_id, graph=record.graph)
+        return None
+
+    async def sweep_cancels(self, now: float | None = None, limit: int = 100) -> int:
+        """End the cancelled runs whose worker vanished, once their lease lapsed; how many it ended."""
+        now = time.time() if now is None else now
+        key = self.keys.cancels()
+        due = cast("list[str]", await self.redis.zrangebyscore(key, "-inf", now, start=0, num=limit))
+        ended = 0
+        for member in due:
+            session_id, task_id = member.split(" ", 1)
+            before = await self.redis.hget(self.keys.task(session_id, task_id), "status")
+            again = await self.end_orphaned(session_id, task_id)
+            if again is None:
+                await self.redis.zrem(key, member)
+                after = await self.redis.hget(self.keys.task(session_id, task_id), "status")
+                ended += before == TaskStatus.RUNNING.value and after == TaskStatus.CANCELLED.value
+            else:
+                await self.redis.zadd(key, {member: again})
+        return ended

@@ -46,6 +46,7 @@ def test_readyz_with_everything_up(deployment: Deployment) -> None:
             "broker": "ok",
             "checkpointer": "ok",
         }
+        assert isinstance(body["warnings"], list)  # the durability of its Redis (tests/gateway/test_durability.py)
 
 
 def test_readyz_503_when_the_checkpointer_is_unreachable(deployment: Deployment, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -4,11 +4,14 @@ checkpoint; the session's stream shows each completed step, each streamed word a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import redis
 
 from graphgate.testing.client import Api, Received, terminal_of
-from graphgate.testing.stack import Stack
+from graphgate.testing.dispatcher import start_dispatcher
+from graphgate.testing.stack import RedisServer, Stack
 from tests.reliability.support import (
     check_exactly_once,
     kill_pool_child,
@@ -103,3 +106,34 @@ def test_lease_lost_mid_step_the_run_is_handed_back_and_continues(stack2: Stack,
     words = "".join(e.data["text"] for e in entries if e.type == "message.delta" and e.data["node"] == "write")
     assert words.count(final.data["output"]["sections"][0][:80]) == 1  # the write step was not streamed twice
     print(f"\nlease lost: handed back, new attempt after {started[1].envelope['ts'] - lost_at:.1f} s")
+
+
+def test_cancel_of_a_run_whose_whole_worker_vanished_ends_it_when_the_lease_lapses(
+    make_stack: Callable[..., Stack], aof_redis: RedisServer, tmp_path: Path
+) -> None:
+    """The worker's host dies mid-run, so nobody hands its message back before the broker's visibility
+    timeout (two minutes here): a cancel still takes effect once the run's lease lapses (3 s), through the
+    dispatcher's sweep, instead of showing ``running`` with ``cancel_requested`` until the broker gives up."""
+    stack = make_stack(aof_redis.url, GRAPHGATE_BROKER_VISIBILITY_TIMEOUT="120", GRAPHGATE_APPROVAL_TICK_SECONDS="0.2")
+    stack.start_worker(concurrency=1)
+    stack.start_api()
+    dispatcher = start_dispatcher(stack)
+    try:
+        api = Api(stack.url)
+        beacon = tmp_path / "beacon"
+        created = api.create(graph="hang", input={"beacon": str(beacon)})
+        wait_for(beacon.exists, 30, what="the hanging node to run")
+        kill_worker(stack, stack.workers[0])
+        killed_at = time.monotonic()
+        resp = api.cancel(created["task_id"])
+        assert resp.status_code == 202 and resp.json()["status"] == "running" and resp.json()["cancel_requested"]
+        task = api.wait_status(created["task_id"], {"cancelled"}, timeout=20)
+        took = time.monotonic() - killed_at
+        assert took < 10, took  # the lease (3 s) and a sweep, not the broker's 120 s
+        events = api.events(created["session_id"], terminal_of(created["task_id"]), timeout=10)
+        assert events[-1].type == "task.cancelled" and events[-1].data["orphaned"] is True
+        assert task["cancel_requested"] is False
+        assert "ended 1 cancelled run(s) whose worker is gone" in dispatcher.text()
+        print(f"\ncancel after the whole worker died: cancelled {took:.1f} s after the kill")
+    finally:
+        stack.stop_proc(dispatcher)

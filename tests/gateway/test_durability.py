@@ -1,0 +1,52 @@
+"""The Redis durability checks of ``graphgate doctor`` and ``/readyz``, against a real redis-server whose
+settings the test changes (its own, never the shared one)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from graphgate.core.durability import check_redis, durability_warnings
+from graphgate.testing.stack import RedisServer
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop(signal.SIGKILL)  # its settings were changed under it: no shutdown save to wait for
+
+
+def checked(url: str, *settings: tuple[str, str]) -> list[str]:
+    async def go() -> list[str]:
+        client = aioredis.Redis.from_url(url, decode_responses=True)
+        try:
+            for name, value in settings:
+                await client.config_set(name, value)
+            return await check_redis(client)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+def test_a_redis_without_persistence_or_that_evicts_is_named_and_a_durable_one_passes(own_redis: RedisServer) -> None:
+    [warning] = checked(own_redis.url, ("appendonly", "no"), ("save", ""))
+    assert "no persistence" in warning and "appendonly yes" in warning
+    [warning] = checked(own_redis.url, ("save", "3600 1"))
+    assert "only RDB snapshots" in warning
+    assert checked(own_redis.url, ("appendonly", "yes")) == []
+    [warning] = checked(own_redis.url, ("maxmemory-policy", "allkeys-lru"))
+    assert "maxmemory-policy is allkeys-lru" in warning and "noeviction" in warning
+    assert checked(own_redis.url, ("maxmemory-policy", "noeviction")) == []
+
+
+def test_without_config_access_the_aof_flag_still_tells() -> None:
+    assert durability_warnings({"aof_enabled": 1, "maxmemory_policy": "noeviction"}, None) == []
+    [warning] = durability_warnings({"aof_enabled": 0, "maxmemory_policy": "volatile-lru"}, None)[:1]
+    assert "no AOF" in warning
