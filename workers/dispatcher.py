@@ -36,7 +36,7 @@ from redis.exceptions import RedisError
 from graphgate.core.approvalclock import ApprovalClock
 from graphgate.core.keys import Keys
 from graphgate.core.platform import PlatformFactory, PlatformRegistry
-from graphgate.core.queue import enqueue_run_async
+from graphgate.core.queue import enqueue_run_async, enqueue_webhook_async
 from graphgate.core.registry import GraphRegistry, load_approvals
 from graphgate.core.settings import Settings
 from graphgate.core.tasks import TaskService
@@ -166,7 +166,7 @@ async def serve(settings: Settings, platforms: Mapping[str, PlatformFactory]) ->
     redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
     # the approval clock answers timed-out questions (and queues their runs): a task service on the policies alone
     policies = GraphRegistry(config_path=None, approvals=load_approvals(settings.config, settings.approvals_file))
-    clock = ApprovalClock(TaskService(redis, settings, enqueue_run_async, policies))
+    clock = ApprovalClock(TaskService(redis, settings, enqueue_run_async, policies, enqueue_webhook_async))
     dispatcher = Dispatcher(settings, redis, PlatformRegistry(settings, platforms), clock_service=clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

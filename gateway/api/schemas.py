@@ -49,6 +49,12 @@ class TaskCreate(BaseModel):
     multitask: Literal["enqueue", "reject", "interrupt"] = Field(
         "enqueue", description="When the session is busy: wait, refuse with 409, or cancel the running task."
     )
+    webhook: str | None = Field(
+        None,
+        max_length=2048,
+        description="POST the event that stops the task (completed, failed, cancelled, or its questions) here, "
+        "signed and retried (docs/webhooks.md); the graph's default webhook when left out.",
+    )
 
     def graph_input(self) -> dict[str, Any]:
         return {**(self.input or {}), **(self.model_extra or {})}

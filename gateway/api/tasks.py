@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from graphgate.core.errors import InvalidInput
+from graphgate.core.webhooks import check_webhook
 from graphgate.gateway.api.deps import ActorDep, GatewayDep, PrincipalDep, public_base
 from graphgate.gateway.api.schemas import (
     ErrorResponse,
@@ -39,6 +41,8 @@ async def create_task(body: TaskCreate, request: Request, gw: GatewayDep, who: P
     """Create a task: run a graph with this input, in a new or an existing session."""
     if body.input is not None and body.model_extra and set(body.model_extra) & set(body.input):
         raise InvalidInput("a field is given both at the top level and inside input")
+    if body.webhook is not None:  # where it may point is checked now too: a refused one stores nothing
+        await asyncio.to_thread(check_webhook, body.webhook, gw.settings.webhook_allow_private)
     record = await gw.service.create_task(
         who,
         input=body.graph_input(),
@@ -47,6 +51,7 @@ async def create_task(body: TaskCreate, request: Request, gw: GatewayDep, who: P
         mode=body.mode,
         config=body.config,
         multitask=body.multitask,
+        options={"webhook": body.webhook, "webhook_body": "event"} if body.webhook else None,
     )
     base = public_base(request, gw.settings)
     return TaskCreated(

@@ -8,10 +8,10 @@ value that asks for nothing.
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from graphgate.core import webhooks
 from graphgate.core.errors import InvalidInput
 from graphgate.core.runoptions import CONFIG_KEYS, RunOptions
 from graphgate.gateway.api.schemas import _finite
@@ -225,6 +225,4 @@ class AssistantCount(Body):
 
 def check_webhook_url(url: str) -> None:
     """A webhook must be an absolute http(s) URL (where it may point is checked when it is called)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("webhook must be an absolute http:// or https:// URL")
+    webhooks.check_url(url)

@@ -27,7 +27,6 @@ from fastapi.responses import StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graphgate.core.errors import Conflict, GraphgateError, InvalidInput, NotFound
-from graphgate.core.queue import enqueue_webhook_async
 from graphgate.core.runoptions import RunOptions
 from graphgate.core.store import SessionRecord, TaskRecord, TaskStatus
 from graphgate.core.tasks import Principal
@@ -426,9 +425,7 @@ async def _cancel_run(
     """Cancel one run; whether it has stopped when this returns (always, for a rollback)."""
     thread_id = record.session_id
     after = await gw.service.last_event_id(thread_id)
-    record = await gw.service.cancel(who, record.id)
-    if record.status.terminal and RunOptions.from_dict(record.options).webhook:  # stopped here, not by a worker
-        await enqueue_webhook_async(record.id, thread_id, shapes.run_status(record))
+    record = await gw.service.cancel(who, record.id)  # a run stopped here calls its webhook from the service
     if action == "rollback" or wait:
         if stopped_now(record) is None:
             await until_stopped(gw, thread_id, record.id, after)

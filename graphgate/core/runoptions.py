@@ -1,6 +1,6 @@
 """What a run asks of the worker beyond graphgate's task: the LangGraph server API's run options.
 
-A task started from ``/api/v1`` or a chat has none. A run started through the LangGraph server API
+A task started from a chat has none; one from ``/api/v1`` at most its ``webhook``. A run started through the LangGraph server API
 (gateway/langgraph_api/) may ask for LangGraph stream modes the worker publishes as ``stream.chunk`` events,
 breakpoints, a runtime context, a durability mode, a fork from a checkpoint, a command's ``goto``/``update``,
 LangGraph config keys (``recursion_limit``, ``tags``, ``run_name``) and a webhook to call when it stops. The API writes them into the task
@@ -33,6 +33,7 @@ class RunOptions:
     update: Any = None  # Command(update=...) for the first step
     config: dict[str, Any] = field(default_factory=dict)  # CONFIG_KEYS the run sets
     webhook: str | None = None  # POST the run here when it stops (workers/webhooks.py)
+    webhook_body: str | None = None  # None: the LangGraph server's run; "event": the /api/v1 stopping event
     rollback: str | None = None  # first undo what this (cancelled) task wrote (graphgate/core/rollback.py)
 
     @property

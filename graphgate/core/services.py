@@ -16,7 +16,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from graphgate.core.checkpointer import open_checkpointer
 from graphgate.core.inbound import InboundLog
-from graphgate.core.queue import enqueue_run_async
+from graphgate.core.queue import enqueue_run_async, enqueue_webhook_async
 from graphgate.core.registry import GraphRegistry, load_registry
 from graphgate.core.settings import Settings
 from graphgate.core.tasks import TaskService
@@ -60,6 +60,6 @@ def open_services(settings: Settings, *, pool: aioredis.ConnectionPool | None = 
         settings=settings,
         redis=client,
         graphs=graphs,
-        tasks=TaskService(client, settings, enqueue_run_async, graphs),
+        tasks=TaskService(client, settings, enqueue_run_async, graphs, enqueue_webhook_async),
         inbound=InboundLog(client, settings),
     )

@@ -65,8 +65,9 @@ class Settings(BaseSettings):
     # run webhooks (the LangGraph API's ``webhook``): may they point at loopback or private addresses (off: a
     # caller could make the workers reach internal services), and the secret that signs each POST
     webhook_allow_private: bool = False
-    webhook_secret: str | None = None  # X-Graphgate-Signature: sha256=HMAC(secret, body) when set
+    webhook_secret: str | None = None  # X-Graphgate-Signature: t=<unix>,v1=HMAC(secret, "<t>.<body>") when set
     webhook_timeout_seconds: float = 10.0
+    graph_webhooks: dict[str, str] = Field(default_factory=dict)  # {"writer": "https://…"}: a graph's default webhook
     # a message whose worker vanished comes back to the queue after this long; None: task_time_limit + 60 s
     # (at least 120 s). Keep it above the longest run: a run outliving it is delivered again (harmless but idle)
     broker_visibility_timeout: int | None = None

@@ -24,12 +24,13 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import WatchError
 
-from graphgate.core import approvals, interrupts, scripts
+from graphgate.core import approvals, interrupts, lgrun, scripts
 from graphgate.core.approvals import Actor
 from graphgate.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from graphgate.core.events import AUDIT_EVENTS, STREAM_FIELD, Event, EventType, deserialize_event
 from graphgate.core.keys import Keys
 from graphgate.core.registry import GraphRegistry
+from graphgate.core.runoptions import RunOptions
 from graphgate.core.settings import Settings
 from graphgate.core.store import (
     ACTIVE_STATUSES,
@@ -54,6 +55,7 @@ IF_EXISTS = ("raise", "do_nothing")
 SEARCH_BATCH = 200  # sessions read per round trip while searching a principal's sessions
 
 Enqueue = Callable[..., Awaitable[None]]  # await enqueue(task_id, session_id, graph=name): hand the task to a worker
+Notify = Callable[[str, str, str], Awaitable[None]]  # await notify(task_id, session_id, stop): POST its webhook
 
 
 @dataclass(frozen=True)
@@ -74,12 +76,14 @@ class TaskService:
         settings: Settings,
         enqueue: Enqueue,
         graphs: GraphRegistry,
+        notify: Notify | None = None,
     ) -> None:
         self.redis = redis
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
         self.enqueue = enqueue
         self.graphs = graphs
+        self.notify = notify  # a task that ends without a run (a cancel) calls its webhook through it
         self._create = redis.register_script(scripts.CREATE)
         self._transition = redis.register_script(scripts.TRANSITION)
         self._create_session = redis.register_script(scripts.CREATE_SESSION)
@@ -121,6 +125,9 @@ class TaskService:
         if session_id is not None and not SESSION_ID_RE.match(session_id):
             raise InvalidInput("session_id must be 1-128 characters of letters, digits and . _ : -")
         self.graphs.validate_input(graph, input)
+        default_hook = self.settings.graph_webhooks.get(graph)
+        if default_hook and not (options or {}).get("webhook"):
+            options = {**(options or {}), "webhook": default_hook, "webhook_body": "event"}
 
         now = time.time()
         record = TaskRecord(
@@ -694,7 +701,14 @@ class TaskService:
             raise Conflict(f"task {task_id} already {result.previous}")
         if result.next_task:
             await self.enqueue(result.next_task, record.session_id, graph=record.graph)
+        await self._stopped(record.session_id, task_id)
         return await self.get_task(principal, task_id)
+
+    async def _stopped(self, session_id: str, task_id: str) -> None:
+        """A task ended without a run to say so (a cancel): call its webhook, if it has one."""
+        record = await self._load(session_id, task_id)
+        if self.notify is not None and record is not None and RunOptions.from_dict(record.options).webhook:
+            await self.notify(task_id, session_id, lgrun.run_status(record))
 
     # --- runs whose worker vanished ---------------------------------------------------------------------
 
@@ -739,6 +753,8 @@ class TaskService:
         result = transition_result(raw)
         if result.ok and result.next_task:
             await self.enqueue(result.next_task, session_id, graph=record.graph)
+        if result.ok:
+            await self._stopped(session_id, task_id)
         return None
 
     async def sweep_cancels(self, now: float | None = None, limit: int = 100) -> int:

@@ -8,13 +8,8 @@ stateless runs, webhooks, rollback, and the thread and run calls that go with th
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +19,10 @@ from langgraph_sdk import get_sync_client
 from langgraph_sdk._sync.client import SyncLangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
+from graphgate.core import webhooks
 from graphgate.testing.stack import Stack, running_stack, token
 from graphgate.testing.waiting import wait_for
+from graphgate.testing.webhooks import Receiver
 
 pytestmark = pytest.mark.integration
 
@@ -33,37 +30,6 @@ CONFIG = Path(__file__).with_name("langgraph.json")
 WEBHOOK_SECRET = "webhook-signing-secret-for-tests"
 TOPIC = {"topic": "owls"}
 FINAL = "draft from outline of owls, signed graphgate"
-
-
-class Receiver:
-    """A local webhook receiver: records each POST (its JSON and signature); answers 503 to the first
-    ``fail_first`` POSTs, so a retry shows."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[dict[str, Any], str, bytes]] = []
-        self.fail_first = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if receiver.fail_first > 0:
-                    receiver.fail_first -= 1
-                    self.send_response(503)
-                else:
-                    receiver.posts.append((json.loads(body), self.headers.get("X-Graphgate-Signature", ""), body))
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def posts_for(self, run_id: str) -> list[dict[str, Any]]:
-        return [p for p, _, _ in self.posts if p.get("run_id") == run_id]
 
 
 @pytest.fixture(scope="module")
@@ -346,14 +312,14 @@ def test_a_webhook_gets_the_finished_run_signed_and_retried(client: SyncLangGrap
     thread_id = thread(client)
     receiver.fail_first = 1  # the first POST is answered 503: the worker tries again
     run = client.runs.create(thread_id, "echo", input={"text": "hook"}, webhook=receiver.url)
-    posted = wait_for(lambda: receiver.posts_for(run["run_id"]), 30)
+    posted = wait_for(lambda: [p.body for p in receiver.accepted(lambda b: b.get("run_id") == run["run_id"])], 30)
     (body,) = posted
     assert body["status"] == "success" and body["values"]["answer"] == "hook" and body["thread_id"] == thread_id
-    _, signature, raw = next(p for p in receiver.posts if p[0]["run_id"] == run["run_id"])
-    assert signature == "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    [post] = receiver.accepted(lambda b: b.get("run_id") == run["run_id"])
+    assert webhooks.verify(WEBHOOK_SECRET, post.headers["X-Graphgate-Signature"], post.raw)
 
     paused = client.runs.create(thread(client), "ask", input={}, webhook=receiver.url)
-    (asked,) = wait_for(lambda: receiver.posts_for(paused["run_id"]), 30)
+    (asked,) = wait_for(lambda: [p.body for p in receiver.accepted(lambda b: b.get("run_id") == paused["run_id"])], 30)
     assert asked["status"] == "interrupted"
     with pytest.raises(UnprocessableEntityError, match="webhook must be an absolute"):
         client.runs.create(thread_id, "echo", input={"text": "x"}, webhook="ftp://example.com/x")
