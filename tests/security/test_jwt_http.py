@@ -50,8 +50,8 @@ BAD_TOKENS = {
     "signed with the stream key": jwt.encode(_claims(), SECRET_KEY, algorithm="HS256"),
     "HS384 not allowed": jwt.encode(_claims(), JWT_SECRET, algorithm="HS384"),
     "expired": jwt.encode(_claims(exp=NOW - 120), JWT_SECRET, algorithm="HS256"),
-    "not yet valid": jwt.encode(_claims(nbf=NOW + 600), JWT_SECRET, algorithm="HS256"),
-    "issued in the future": jwt.encode(_claims(iat=NOW + 600), JWT_SECRET, algorithm="HS256"),
+    "not yet valid": jwt.encode(_claims(nbf=NOW + 86_400), JWT_SECRET, algorithm="HS256"),
+    "issued in the future": jwt.encode(_claims(iat=NOW + 86_400), JWT_SECRET, algorithm="HS256"),
     "wrong issuer": jwt.encode(_claims(iss="https://evil.example"), JWT_SECRET, algorithm="HS256"),
     "wrong audience": jwt.encode(_claims(aud="another-api"), JWT_SECRET, algorithm="HS256"),
     "no issuer": _without("iss"),
@@ -113,7 +113,7 @@ def test_stream_tokens_stay_within_their_session_and_principal(secured: Stack) -
     assert anon.get(f"/api/v1/events/{theirs['session_id']}", params={"token": token}).status_code == 403
     # a stream token correctly signed for bob's session but naming alice opens nothing of bob's
     forged = jwt.encode(
-        {"sub": "alice", "sid": theirs["session_id"], "typ": "graphgate.stream", "exp": NOW + 600},
+        {"sub": "alice", "sid": theirs["session_id"], "typ": "graphgate.stream", "exp": NOW + 86_400},
         SECRET_KEY,
         algorithm="HS256",
     )
@@ -124,7 +124,7 @@ def test_stream_tokens_stay_within_their_session_and_principal(secured: Stack) -
         algorithm="HS256",
     )
     assert anon.get(f"/api/v1/events/{mine['session_id']}", params={"token": expired}).status_code == 401
-    untyped = jwt.encode({"sub": "alice", "sid": mine["session_id"], "exp": NOW + 600}, SECRET_KEY, algorithm="HS256")
+    untyped = jwt.encode({"sub": "alice", "sid": mine["session_id"], "exp": NOW + 86_400}, SECRET_KEY, algorithm="HS256")
     assert anon.get(f"/api/v1/events/{mine['session_id']}", params={"token": untyped}).status_code == 401
     # a bearer header wins over ?token=: bob's bearer with alice's stream token sees nothing of alice's
     resp = anon.get(
