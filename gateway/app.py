@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -52,15 +51,8 @@ def create_app(settings: Settings | None = None, mounts: Sequence[Mount] = ()) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
         # a burst of SSE clients replaying at once waits for a free connection instead of failing
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.redis_url,
-            max_connections=settings.redis_max_connections,
-            timeout=10,
-            decode_responses=True,
-            health_check_interval=30,
-        )
-        services = open_services(settings, pool=pool)
-        hub = StreamHub(settings.redis_url, services.redis)
+        services = open_services(settings, max_connections=settings.redis_max_connections)
+        hub = StreamHub(settings, services.redis)
         await hub.start()
         app.state.gateway = Gateway(services=services, auth=Authenticator(settings), hub=hub)
         try:

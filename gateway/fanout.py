@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from graphgate.core import connections
 from graphgate.core.events import STREAM_FIELD, parse_id
+from graphgate.core.settings import Settings
 
 log = logging.getLogger("graphgate.fanout")
 
@@ -41,13 +43,11 @@ class Subscription:
 
 
 class StreamHub:
-    def __init__(self, redis_url: str, client: aioredis.Redis, block_ms: int = 1000) -> None:
-        # the blocking XREAD must outlast its block time; redis-py's default socket timeout may be shorter
-        self._reader = aioredis.Redis.from_url(
-            redis_url,
-            decode_responses=True,
-            single_connection_client=True,
-            socket_timeout=block_ms / 1000 + 10,
+    def __init__(self, settings: Settings, client: aioredis.Redis, block_ms: int = 1000) -> None:
+        # one connection of its own (a pool of one: a single-connection client would keep reconnecting to a
+        # primary that Sentinel demoted); the blocking XREAD must outlast its block time
+        self._reader = connections.async_client(
+            settings, max_connections=1, decode_responses=True, socket_timeout=block_ms / 1000 + 10
         )
         self._client = client
         self._block_ms = block_ms
@@ -133,8 +133,8 @@ class StreamHub:
                 response = await self._reader.xread(streams, count=READ_BATCH, block=self._block_ms)
             except asyncio.CancelledError:
                 raise
-            except RedisError as exc:
-                log.warning("stream hub: redis error %s; retrying", exc)
+            except Exception as exc:  # Redis away, failing over (any error a reconnect may raise): never die
+                log.warning("stream hub: %s: %s; retrying", type(exc).__name__, exc)
                 self._reader_id = None
                 await asyncio.sleep(0.5)
                 continue

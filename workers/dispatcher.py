@@ -33,6 +33,7 @@ from collections.abc import Mapping
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from graphgate.core import connections
 from graphgate.core.approvalclock import ApprovalClock
 from graphgate.core.keys import Keys
 from graphgate.core.platform import PlatformFactory, PlatformRegistry
@@ -163,7 +164,7 @@ class Dispatcher:
 
 async def serve(settings: Settings, platforms: Mapping[str, PlatformFactory]) -> None:
     """Run one dispatcher, delivering to ``platforms`` (name -> factory), until SIGTERM or SIGINT."""
-    redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+    redis = connections.async_client(settings, decode_responses=True, health_check_interval=30)
     # the approval clock answers timed-out questions (and queues their runs): a task service on the policies alone
     policies = GraphRegistry(config_path=None, approvals=load_approvals(settings.config, settings.approvals_file))
     clock = ApprovalClock(TaskService(redis, settings, enqueue_run_async, policies, enqueue_webhook_async))

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from graphgate.core import connections
 from graphgate.core.checkpointer import open_checkpointer
 from graphgate.core.queue import enqueue_run, enqueue_webhook
 from graphgate.core.registry import GraphRegistry, load_registry
@@ -42,7 +42,7 @@ def runtime() -> Runtime:
     global _runtime
     if _runtime is None or _runtime.pid != os.getpid():
         settings = get_settings()
-        client = redis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+        client = connections.sync_client(settings, decode_responses=True, health_check_interval=30)
         _runtime = Runtime(
             pid=os.getpid(),
             settings=settings,
@@ -60,6 +60,6 @@ def main_store(settings: Settings) -> RunStore:
     """A store for the worker's main process (which runs no graphs, so opens no runtime)."""
     global _main
     if _main is None or _main[0] != os.getpid():
-        client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5)
+        client = connections.sync_client(settings, decode_responses=True, socket_timeout=5)
         _main = (os.getpid(), RunStore(client, settings))
     return _main[1]

@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _apply_common(args: argparse.Namespace) -> None:
@@ -215,16 +216,15 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from graphgate.cli.processes import redis_reachable
+    from graphgate.core import connections
     from graphgate.core.settings import get_settings
 
     _apply_common(args)
     settings = get_settings()
     results: list[tuple[str, bool, str]] = []
-    results.append(("redis", redis_reachable(settings.redis_url), settings.redis_url))
-    results.append(
-        ("broker", redis_reachable(settings.broker) if settings.broker.startswith("redis") else True, settings.broker)
-    )
+    where = f"master {settings.redis_sentinel_master!r} of sentinels {','.join(settings.redis_sentinels)}"
+    results.append(("redis", _redis_answers(settings), where if settings.redis_sentinels else settings.redis_url))
+    results.append(("broker", _broker_answers(), connections.broker_url(settings)))
     try:
         from graphgate.core.checkpointer import check_checkpointer
 
@@ -242,20 +242,41 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for name, ok, detail in results:
         print(f"{'ok  ' if ok else 'FAIL'} {name:<13} {detail}")
     if results[0][1]:  # Redis answers: does it keep what it holds?
-        for warning in _redis_warnings(settings.redis_url):
+        for warning in _redis_warnings(settings):
             print(f"warn redis        {warning}")
     return 0 if all(ok for _, ok, _ in results) else 1
 
 
-def _redis_warnings(url: str) -> list[str]:
+def _broker_answers() -> bool:
+    """The Celery broker accepts a connection (Redis, through Sentinel, or RabbitMQ alike)."""
+    from graphgate.core.queue import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=3)
+        return True
+    except Exception:
+        return False
+
+
+def _redis_answers(settings: Any) -> bool:
+    """The state Redis answers PING (through its sentinels when they are set)."""
+    from graphgate.core.connections import sync_client
+
+    try:
+        return bool(sync_client(settings, socket_connect_timeout=2, socket_timeout=2).ping())
+    except Exception:
+        return False
+
+
+def _redis_warnings(settings: Any) -> list[str]:
     import asyncio
 
-    import redis.asyncio as aioredis
-
+    from graphgate.core.connections import async_client
     from graphgate.core.durability import check_redis
 
     async def check() -> list[str]:
-        client = aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
+        client = async_client(settings, decode_responses=True, socket_timeout=5)
         try:
             return await check_redis(client)
         finally:

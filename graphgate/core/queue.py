@@ -20,6 +20,7 @@ from typing import cast
 import redis
 from celery import Celery
 
+from graphgate.core import connections
 from graphgate.core.keys import Keys
 from graphgate.core.settings import Settings, get_settings
 
@@ -28,7 +29,7 @@ DELIVER_WEBHOOK = "graphgate.deliver_webhook"
 
 
 def create_celery(settings: Settings) -> Celery:
-    app = Celery("graphgate", broker=settings.broker)
+    app = Celery("graphgate", broker=connections.broker_url(settings))
     app.conf.update(
         task_default_queue=settings.queue_name,
         task_ignore_result=True,
@@ -46,6 +47,9 @@ def create_celery(settings: Settings) -> Celery:
         worker_send_task_events=True,  # Flower
         task_send_sent_event=True,
         broker_connection_retry_on_startup=True,
+        # a publish outlives a broker restart or a Sentinel failover (a few seconds) instead of failing after
+        # Celery's default 0.4 s: a run that was never published would stay queued (docs/reliability.md)
+        task_publish_retry_policy={"max_retries": 20, "interval_start": 0, "interval_step": 0.25, "interval_max": 1.0},
         broker_transport_options={
             # a message whose worker vanished without a trace comes back after this long; a duplicate
             # delivery of a run that is still alive waits for the run's lease and does no work twice
@@ -58,6 +62,8 @@ def create_celery(settings: Settings) -> Celery:
             "unacked_mutex_expire": max(5, 3 * min(10, visibility_timeout(settings) // 4)),
             # a worker consuming several queues (--queues) empties them in the order given
             "queue_order_strategy": "priority",
+            # Sentinel: the master's name (and the sentinels' password), graphgate/core/connections.py
+            **connections.broker_options(settings),
         },
     )
     return app
@@ -119,7 +125,7 @@ def _session_graph(settings: Settings, session_id: str) -> str | None:
     """The graph a session runs (each session runs one graph); read only when graphs are routed."""
     global _sessions
     if _sessions is None or _sessions[0] != os.getpid():
-        _sessions = (os.getpid(), redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5))
+        _sessions = (os.getpid(), connections.sync_client(settings, decode_responses=True, socket_timeout=5))
     return cast("str | None", _sessions[1].hget(Keys(settings.key_prefix).session(session_id), "graph"))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from graphgate.core import connections
 from graphgate.core.checkpointer import open_checkpointer
 from graphgate.core.inbound import InboundLog
 from graphgate.core.queue import enqueue_run_async, enqueue_webhook_async
@@ -48,13 +49,12 @@ class Services:
             self._checkpointer = None
 
 
-def open_services(settings: Settings, *, pool: aioredis.ConnectionPool | None = None) -> Services:
-    """Load the graphs and connect to Redis (through ``pool`` when given); nothing is sent until used."""
+def open_services(settings: Settings, *, max_connections: int | None = None) -> Services:
+    """Load the graphs and connect to Redis (a bounded pool of ``max_connections`` when given); nothing is
+    sent until used."""
     graphs = load_registry(settings.config, settings.default_graph, settings.approvals_file)
-    client = (
-        aioredis.Redis(connection_pool=pool)
-        if pool is not None
-        else aioredis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+    client = connections.async_client(
+        settings, max_connections=max_connections, decode_responses=True, health_check_interval=30
     )
     return Services(
         settings=settings,

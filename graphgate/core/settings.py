@@ -6,13 +6,14 @@ docs/configuration.md documents each of them; keep the two in step.
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -20,7 +21,12 @@ class Settings(BaseSettings):
 
     # --- where things live -------------------------------------------------------------------
     redis_url: str = "redis://127.0.0.1:6379/0"
-    broker_url: str | None = None  # Celery broker; defaults to redis_url
+    # Redis Sentinel (graphgate/core/connections.py): "host:port,host:port"; the data Redis's db and password
+    # still come from redis_url. Empty: redis_url is the Redis
+    redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_sentinel_master: str = "mymaster"
+    redis_sentinel_password: str | None = None  # the sentinels' own password (requirepass in sentinel.conf)
+    broker_url: str | None = None  # Celery broker; defaults to redis_url (through its sentinels when set)
     data_dir: Path = Path(".graphgate")  # SQLite checkpoints, the dev secret, a private Redis
     config: Path | None = None  # langgraph.json; defaults to ./langgraph.json, else the bundled examples
     default_graph: str | None = None  # graph used when a request names none; defaults to the first registered
@@ -125,8 +131,20 @@ class Settings(BaseSettings):
     )
     approval_tick_seconds: float = 1.0  # how often a dispatcher looks for due reminders and timeouts
 
+    @field_validator("redis_sentinels", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``host:port,host:port`` (a JSON list works too)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
     @property
     def broker(self) -> str:
+        """The broker as configured (graphgate/core/connections.py ``broker_url`` adds Sentinel's form)."""
         return self.broker_url or self.redis_url
 
     @property

@@ -30,9 +30,10 @@ SECRET_KEY = "test-signing-key-for-graphgate-stream-tokens"
 class RedisServer:
     """A private redis-server on a free loopback port (AOF optional); restartable for fault tests."""
 
-    def __init__(self, workdir: Path, appendonly: bool = False) -> None:
+    def __init__(self, workdir: Path, appendonly: bool = False, extra: list[str] | None = None) -> None:
         self.workdir = workdir
         self.appendonly = appendonly
+        self.extra = list(extra or [])  # more redis-server arguments (--replicaof host port, …)
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -60,6 +61,7 @@ class RedisServer:
                 "yes" if self.appendonly else "no",
                 "--appendfsync",
                 "always" if self.appendonly else "no",
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

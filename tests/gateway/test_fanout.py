@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from graphgate.core.events import parse_id
+from graphgate.core.settings import Settings
 from graphgate.gateway.fanout import StreamHub
 
 
@@ -56,7 +57,7 @@ def test_replay_then_live_without_gap_or_duplicate(redis_url: str) -> None:
         key = "fanout-test:stream"
         await client.delete(key)
         ids = [await client.xadd(key, {"e": str(i)}) for i in range(5)]
-        hub = StreamHub(redis_url, client, block_ms=5000)
+        hub = StreamHub(Settings(redis_url=redis_url), client, block_ms=5000)
         await hub.start()
 
         async def writer() -> None:
@@ -88,7 +89,7 @@ def test_new_stream_joins_a_blocked_reader_at_once(redis_url: str) -> None:
     async def scenario() -> None:
         client = aioredis.Redis.from_url(redis_url, decode_responses=True)
         await client.delete("fanout-test:a", "fanout-test:b")
-        hub = StreamHub(redis_url, client, block_ms=30_000)
+        hub = StreamHub(Settings(redis_url=redis_url), client, block_ms=30_000)
         await hub.start()
         first = asyncio.create_task(_collect(hub, "fanout-test:a", "0-0", 1))
         await until(lambda: reader_blocked(client, hub), "the reader to block")  # on stream a only

@@ -124,7 +124,9 @@ def test_stream_tokens_stay_within_their_session_and_principal(secured: Stack) -
         algorithm="HS256",
     )
     assert anon.get(f"/api/v1/events/{mine['session_id']}", params={"token": expired}).status_code == 401
-    untyped = jwt.encode({"sub": "alice", "sid": mine["session_id"], "exp": NOW + 86_400}, SECRET_KEY, algorithm="HS256")
+    untyped = jwt.encode(
+        {"sub": "alice", "sid": mine["session_id"], "exp": NOW + 86_400}, SECRET_KEY, algorithm="HS256"
+    )
     assert anon.get(f"/api/v1/events/{mine['session_id']}", params={"token": untyped}).status_code == 401
     # a bearer header wins over ?token=: bob's bearer with alice's stream token sees nothing of alice's
     resp = anon.get(

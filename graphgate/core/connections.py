@@ -1,0 +1,105 @@
+"""Connections to the Redis that holds graphgate's state: one URL, or a primary found through Redis Sentinel.
+
+Every process opens its Redis clients here (``sync_client``, ``async_client``), so all of them follow a
+failover the same way. With ``GRAPHGATE_REDIS_SENTINELS`` (``host:port,host:port,…``) set, clients ask the
+sentinels for the primary of ``GRAPHGATE_REDIS_SENTINEL_MASTER`` and, when a connection breaks or the server
+answers READONLY (a demoted primary), ask again: after a failover every process reconnects to the promoted
+replica by itself. The database number and password of the data Redis come from ``GRAPHGATE_REDIS_URL``
+(its host is not used then); ``GRAPHGATE_REDIS_SENTINEL_PASSWORD`` is the sentinels' own.
+
+The Celery broker follows too: unless ``GRAPHGATE_BROKER_URL`` names another broker, it is the same Redis
+through kombu's Sentinel transport (``broker_url`` / ``broker_options``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
+
+import redis
+import redis.asyncio as aioredis
+import redis.asyncio.sentinel as aiosentinel
+import redis.sentinel as sentinel
+
+from graphgate.core.settings import Settings
+
+
+def sentinels(settings: Settings) -> list[tuple[str, int]]:
+    """The sentinels' addresses, or [] when Redis is reached by its URL."""
+    found = []
+    for item in settings.redis_sentinels:
+        host, _, port = item.strip().rpartition(":")
+        if item.strip():
+            found.append((host or item.strip(), int(port) if port.isdigit() else 26379))
+    return found
+
+
+def _data_params(settings: Settings) -> dict[str, Any]:
+    """The database and credentials of the data Redis, from its URL."""
+    parts = urlsplit(settings.redis_url)
+    params: dict[str, Any] = {"db": int((parts.path or "/0").lstrip("/") or 0)}
+    if parts.password:
+        params["password"] = unquote(parts.password)
+    if parts.username:
+        params["username"] = unquote(parts.username)
+    return params
+
+
+def _sentinel_kwargs(settings: Settings) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"socket_timeout": 2, "socket_connect_timeout": 2}
+    if settings.redis_sentinel_password:
+        kwargs["password"] = settings.redis_sentinel_password
+    return kwargs
+
+
+def sync_client(settings: Settings, **kwargs: Any) -> redis.Redis:
+    """A Redis client for threads and Celery tasks (``kwargs``: ``decode_responses``, timeouts…)."""
+    found = sentinels(settings)
+    if not found:
+        return redis.Redis.from_url(settings.redis_url, **kwargs)
+    manager = sentinel.Sentinel(found, sentinel_kwargs=_sentinel_kwargs(settings))  # type: ignore[no-untyped-call]
+    client = manager.master_for(  # type: ignore[no-untyped-call]
+        settings.redis_sentinel_master, **_data_params(settings), **kwargs
+    )
+    return cast("redis.Redis", client)
+
+
+def async_client(settings: Settings, *, max_connections: int | None = None, **kwargs: Any) -> aioredis.Redis:
+    """A Redis client for an event loop. ``max_connections``: a bounded pool whose callers wait for a free
+    connection (the API under a burst of SSE clients) instead of failing."""
+    found = sentinels(settings)
+    if not found:
+        if max_connections is None:
+            return aioredis.Redis.from_url(settings.redis_url, **kwargs)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=max_connections, timeout=10, **kwargs
+        )
+        return aioredis.Redis(connection_pool=pool)
+    manager = aiosentinel.Sentinel(found, sentinel_kwargs=_sentinel_kwargs(settings))  # type: ignore[no-untyped-call]
+    if max_connections is not None:
+        kwargs["max_connections"] = max_connections  # a sentinel pool cannot block: past it, calls fail
+    return cast(
+        "aioredis.Redis", manager.master_for(settings.redis_sentinel_master, **_data_params(settings), **kwargs)
+    )
+
+
+def broker_url(settings: Settings) -> str:
+    """The Celery broker: ``GRAPHGATE_BROKER_URL``, else the state Redis (through its sentinels when set)."""
+    if settings.broker_url:
+        return settings.broker_url
+    found = sentinels(settings)
+    if not found:
+        return settings.redis_url
+    params = _data_params(settings)
+    auth = f":{params['password']}@" if "password" in params else ""
+    return ";".join(f"sentinel://{auth}{host}:{port}/{params['db']}" for host, port in found)
+
+
+def broker_options(settings: Settings) -> dict[str, Any]:
+    """The transport options the broker URL needs beyond graphgate's own (the Sentinel master's name)."""
+    if settings.broker_url or not sentinels(settings):
+        return {}
+    options: dict[str, Any] = {"master_name": settings.redis_sentinel_master}
+    if settings.redis_sentinel_password:
+        options["sentinel_kwargs"] = {"password": settings.redis_sentinel_password}
+    return options
