@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install up test test-fast lint soak bench clean
+.PHONY: install up test test-rabbitmq test-fast lint soak bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,9 +17,23 @@ up: install
 	$(VENV)/bin/graphgate up
 
 # pytest exits 5 when it collected no tests; that is not a failure of the suite
-# lint and format (ruff), types (mypy, strict on graphgate.core), the import-layer contract, then every test
+# lint and format (ruff), types (mypy, strict on graphgate.core), the import-layer contract, then every test,
+# then the core flow and the worker-kill tests again with RabbitMQ as the broker
 test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+	$(MAKE) --no-print-directory test-rabbitmq
+
+# the broker-dependent tests with RabbitMQ (quorum queues, publisher confirms) instead of Redis as Celery's broker;
+# skipped, saying so, when no RabbitMQ answers at RABBITMQ_URL
+RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672//
+BROKER_TESTS := tests/e2e/test_core_flow.py tests/reliability/test_worker_kill.py
+test-rabbitmq: install
+	@if $(PY) -c "from kombu import Connection; Connection('$(RABBITMQ_URL)', connect_timeout=3).ensure_connection(max_retries=1)" 2>/dev/null; then \
+		echo "--- again with RabbitMQ as the broker ($(RABBITMQ_URL))"; \
+		GRAPHGATE_TEST_BROKER='$(RABBITMQ_URL)' $(PY) -m pytest -p no:cacheprovider $(BROKER_TESTS); \
+	else \
+		echo "--- RabbitMQ does not answer at $(RABBITMQ_URL): the RabbitMQ broker run is skipped"; \
+	fi
 
 lint: install
 	$(VENV)/bin/ruff check .

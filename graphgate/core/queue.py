@@ -50,23 +50,43 @@ def create_celery(settings: Settings) -> Celery:
         # a publish outlives a broker restart or a Sentinel failover (a few seconds) instead of failing after
         # Celery's default 0.4 s: a run that was never published would stay queued (docs/reliability.md)
         task_publish_retry_policy={"max_retries": 20, "interval_start": 0, "interval_step": 0.25, "interval_max": 1.0},
-        broker_transport_options={
-            # a message whose worker vanished without a trace comes back after this long; a duplicate
-            # delivery of a run that is still alive waits for the run's lease and does no work twice
-            "visibility_timeout": visibility_timeout(settings),
-            # look for such messages every quarter of it (at most every 10 s; kombu's own default is ~100 s)
-            "unacked_restore_interval": max(1, min(10, visibility_timeout(settings) // 4)),
-            "unacked_restore_throttle": 1,
-            # the lock a worker holds while it looks: a worker killed meanwhile leaves it behind, and nobody
-            # looks again until it expires (kombu's default: 5 minutes)
-            "unacked_mutex_expire": max(5, 3 * min(10, visibility_timeout(settings) // 4)),
-            # a worker consuming several queues (--queues) empties them in the order given
-            "queue_order_strategy": "priority",
-            # Sentinel: the master's name (and the sentinels' password), graphgate/core/connections.py
-            **connections.broker_options(settings),
-        },
+        broker_transport_options=transport_options(settings),
     )
+    if is_amqp(connections.broker_url(settings)):
+        app.conf.update(
+            # RabbitMQ: replicated (Raft) queues, which survive the loss of a node; Celery then uses RabbitMQ's
+            # own delayed delivery for countdowns, and no global prefetch (quorum queues have none)
+            task_default_queue_type="quorum",
+            task_create_missing_queue_type="quorum",
+        )
     return app
+
+
+def is_amqp(url: str) -> bool:
+    return url.split("://", 1)[0] in ("amqp", "amqps", "pyamqp")
+
+
+def transport_options(settings: Settings) -> dict[str, object]:
+    """The broker transport's options: Redis's redelivery of a vanished worker's message, or RabbitMQ's
+    publisher confirms (a publish returns once the broker has the message)."""
+    if is_amqp(connections.broker_url(settings)):
+        # a worker that dies makes RabbitMQ requeue its unacked message at once: nothing to time out
+        return {"confirm_publish": True}
+    return {
+        # a message whose worker vanished without a trace comes back after this long; a duplicate
+        # delivery of a run that is still alive waits for the run's lease and does no work twice
+        "visibility_timeout": visibility_timeout(settings),
+        # look for such messages every quarter of it (at most every 10 s; kombu's own default is ~100 s)
+        "unacked_restore_interval": max(1, min(10, visibility_timeout(settings) // 4)),
+        "unacked_restore_throttle": 1,
+        # the lock a worker holds while it looks: a worker killed meanwhile leaves it behind, and nobody
+        # looks again until it expires (kombu's default: 5 minutes)
+        "unacked_mutex_expire": max(5, 3 * min(10, visibility_timeout(settings) // 4)),
+        # a worker consuming several queues (--queues) empties them in the order given
+        "queue_order_strategy": "priority",
+        # Sentinel: the master's name (and the sentinels' password), graphgate/core/connections.py
+        **connections.broker_options(settings),
+    }
 
 
 def visibility_timeout(settings: Settings) -> int:

@@ -27,6 +27,19 @@ JWT_SECRET = "test-secret-for-graphgate-integration-tests-only"
 SECRET_KEY = "test-signing-key-for-graphgate-stream-tokens"
 
 
+# GRAPHGATE_TEST_BROKER=amqp://… runs the stacks' Celery broker there instead of on their Redis (make test
+# runs the core flow and the worker-kill tests this way against the machine's RabbitMQ; docs/scaling.md)
+TEST_BROKER = os.environ.get("GRAPHGATE_TEST_BROKER", "")
+
+
+def delete_queues(broker: str, prefix: str) -> None:
+    """Remove a stack's run queues from a shared broker (queues are named after the stack's key prefix)."""
+    from kombu import Connection
+
+    with Connection(broker) as conn:
+        conn.channel().queue_delete(f"{prefix}.runs")  # deleting a queue that was never declared is no error
+
+
 class RedisServer:
     """A private redis-server on a free loopback port (AOF optional); restartable for fault tests."""
 
@@ -112,6 +125,8 @@ class Stack:
             PYTHONPATH=str(ROOT),
             PYTHONUNBUFFERED="1",
         )
+        if TEST_BROKER:  # the suite run against another broker (RabbitMQ): every stack publishes runs there
+            env["GRAPHGATE_BROKER_URL"] = TEST_BROKER
         env.update(self.extra_env)
         return env
 
@@ -178,6 +193,8 @@ class Stack:
             self.stop_proc(proc)
         self.apis.clear()
         self.workers.clear()
+        if TEST_BROKER:
+            delete_queues(TEST_BROKER, self.prefix)
 
 
 @contextmanager

@@ -46,3 +46,14 @@ def test_a_client_through_sentinels_asks_them_for_the_primary_and_keeps_the_data
     aclient = connections.async_client(ha, max_connections=3, decode_responses=True)
     assert aclient.connection_pool.service_name == "gg"  # type: ignore[attr-defined]
     assert aclient.connection_pool.max_connections == 3
+
+
+def test_rabbitmq_as_the_broker_gets_quorum_queues_and_publisher_confirms() -> None:
+    conf = create_celery(Settings(broker_url="amqp://guest:guest@127.0.0.1:5672//")).conf
+    assert conf.task_default_queue_type == "quorum" and conf.task_create_missing_queue_type == "quorum"
+    assert conf.broker_transport_options == {"confirm_publish": True}
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost  # the same at-least-once runs as on Redis
+    redis_conf = create_celery(Settings(redis_url="redis://127.0.0.1:6379/0")).conf
+    assert (
+        redis_conf.task_default_queue_type == "classic" and "visibility_timeout" in redis_conf.broker_transport_options
+    )
