@@ -137,6 +137,15 @@ async def gather(gw: Any, cache: MetricsCache) -> Snapshot:
 
     snap.families.extend(await delivery_families(client, keys, settings.delivery_shards))
 
+    rated = GaugeMetricFamily(
+        "graphgate_feedback_total",
+        "Feedback on final answers now recorded, by graph and score (up: 1, down: -1); a changed vote moves",
+        labels=["graph", "score"],
+    )
+    for (graph, score), n in sorted((await gw.services.feedback.counts()).items()):
+        rated.add_metric([graph, "up" if score > 0 else "down"], n)
+    snap.families.append(rated)
+
     hub = gw.hub
     snap.families.append(
         GaugeMetricFamily("graphgate_sse_subscribers", "SSE clients connected to this process", value=hub.subscribers)

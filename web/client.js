@@ -78,6 +78,11 @@ export class GatewayClient {
     return this.request('POST', `/api/v1/tasks/${encodeURIComponent(taskId)}/resume`, body);
   }
 
+  /** 👍 (1) or 👎 (-1) on a completed task's answer, with an optional comment. */
+  feedback(taskId, score, comment) {
+    return this.request('POST', `/api/v1/tasks/${encodeURIComponent(taskId)}/feedback`, { score, comment: comment || '' });
+  }
+
   cancel(taskId) {
     return this.request('POST', `/api/v1/tasks/${encodeURIComponent(taskId)}/cancel`);
   }

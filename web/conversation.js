@@ -97,6 +97,7 @@ export class Conversation {
     return {
       steps: this.host.steps(),
       answer: (turn, interruptId, value) => this.answer(turn, interruptId, value),
+      rate: (turn, score, comment) => this.host.client().feedback(turn.taskId, score, comment),
       announce: (text) => this.host.announce(text),
       rendered: () => this.scrollDown(),
       focus: (el) => this.host.focus(el),

@@ -28,6 +28,7 @@ export const EventType = Object.freeze({
   TASK_CANCELLED: 'task.cancelled',
   STREAM_CHUNK: 'stream.chunk', // a LangGraph API run's stream chunk: the widget draws nothing of it
   DELIVERY_FAILED: 'delivery.failed',
+  FEEDBACK: 'feedback', // 👍/👎 on a final answer
   APPROVAL_REQUESTED: 'approval.requested', // the approval events: a routed question's audit trail
   APPROVAL_GIVEN: 'approval.given',
   APPROVAL_REFUSED: 'approval.refused',

@@ -134,6 +134,9 @@ export class TurnView {
       case EventType.INTERRUPT_ANSWERED:
         this.answered(data);
         break;
+      case EventType.FEEDBACK:
+        this.rated(data.score);
+        break;
       case EventType.APPROVAL_GIVEN:
       case EventType.APPROVAL_ESCALATED:
       case EventType.APPROVAL_TIMED_OUT:
@@ -381,9 +384,48 @@ export class TurnView {
       final.append(h('details', {}, h('summary', {}, 'Output'), h('pre', {}, h('code', {}, JSON.stringify(data.output, null, 2)))));
     }
     if (final.childNodes.length) this.answer.append(final);
+    this.answer.append(this.feedbackRow());
     const took = this.startedTs && ts ? ` in ${Math.max(0, ts - this.startedTs).toFixed(1)} s` : '';
     this.finish(TaskStatus.COMPLETED, `Done${took}`);
     this.ctx.announce('The answer is complete.');
+  }
+
+  /** 👍 / 👎 under the final answer; a 👎 then offers a comment (graphgate/core/feedback.py). */
+  feedbackRow() {
+    const row = h('div', { class: 'rating', role: 'group', 'aria-label': 'Was this answer helpful?' });
+    const note = h('p', { class: 'rating-note', 'aria-live': 'polite' });
+    const comment = h('form', { class: 'rating-comment', hidden: true });
+    const input = h('input', { type: 'text', maxlength: 2000, 'aria-label': 'What was wrong? (optional)', placeholder: 'What was wrong? (optional)' });
+    comment.append(input, h('button', { type: 'submit', class: 'secondary' }, 'Send'));
+    const send = async (score, text) => {
+      try {
+        await this.ctx.rate(this, score, text);
+        this.rated(score);
+        note.textContent = text ? 'Thanks, your comment is recorded.' : 'Thanks for the feedback.';
+      } catch (err) {
+        note.textContent = refusalText(err);
+      }
+    };
+    this.rateButtons = [1, -1].map((score) => {
+      const button = h('button', { type: 'button', class: 'secondary rate', 'data-score': String(score), 'aria-pressed': 'false', 'aria-label': score > 0 ? 'Helpful' : 'Not helpful' }, score > 0 ? '👍' : '👎');
+      button.addEventListener('click', () => {
+        comment.hidden = score > 0;
+        if (score < 0) this.ctx.focus(input);
+        send(score, '');
+      });
+      return button;
+    });
+    comment.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      if (input.value.trim()) send(-1, input.value.trim());
+    });
+    row.append(...this.rateButtons, note, comment);
+    return row;
+  }
+
+  /** Show ``score`` as the chosen rating. */
+  rated(score) {
+    for (const button of this.rateButtons || []) button.setAttribute('aria-pressed', String(Number(button.dataset.score) === Number(score)));
   }
 
   finish(status, text) {

@@ -37,7 +37,7 @@ from graphgate.core import connections
 from graphgate.core.approvalclock import ApprovalClock
 from graphgate.core.keys import Keys
 from graphgate.core.platform import PlatformFactory, PlatformRegistry
-from graphgate.core.queue import enqueue_run_async, enqueue_webhook_async
+from graphgate.core.queue import all_run_queues, enqueue_run_async, enqueue_webhook_async
 from graphgate.core.registry import GraphRegistry, load_approvals
 from graphgate.core.settings import Settings
 from graphgate.core.tasks import TaskService
@@ -140,9 +140,22 @@ class Dispatcher:
                 ended = await self.clock.service.sweep_cancels()
                 if ended:
                     log.info("dispatcher %s: ended %d cancelled run(s) whose worker is gone", self.id, ended)
+                again = await self.clock.service.republish(backlog=await self._backlog())
+                if again:
+                    log.warning("dispatcher %s: published %d run(s) again whose message was lost", self.id, again)
             except RedisError as exc:
                 log.warning("dispatcher %s: clock: redis unavailable (%s); retrying", self.id, exc)
             await asyncio.sleep(max(0.05, self.settings.approval_tick_seconds))
+
+    async def _backlog(self) -> int:
+        """Run messages waiting in the broker's queues when the broker is the state Redis (0 for another broker:
+        it cannot be read here, and the republishing relies on its time alone)."""
+        if self.settings.broker_url and self.settings.broker_url != self.settings.redis_url:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for queue in all_run_queues(self.settings):
+                pipe.llen(queue)
+            return sum(int(n) for n in await pipe.execute())
 
     async def _balance_loop(self) -> None:
         announce = False  # the owned shards changed: log them once they are all claimed

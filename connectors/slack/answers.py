@@ -201,6 +201,45 @@ class Answers:
         origin = modals.Origin(task_id, str(pending["interrupt_id"]), click.channel, click.thread_ts)
         await self._open(client, body, modals.reject_view(origin, pending.get("actions") or []), click)
 
+    async def on_feedback(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        """👍 / 👎 under a final answer: recorded for the clicker (once; a change replaces it); a 👎 then opens a
+        modal asking what was wrong."""
+        await ack()
+        click = Click.of(body)
+        score = 1 if str(action.get("action_id", "")).endswith(":1") else -1
+        task_id = str(action.get("value") or "")
+        text = await self._rate(click.actor(), task_id, score)
+        if text is not None:
+            await note(client, click.channel, click.user, click.thread_ts, text)
+            return
+        if score < 0:
+            origin = modals.Origin(task_id, "", click.channel, click.thread_ts)
+            await self._open(client, body, modals.comment_view(origin), click)
+        else:
+            await note(client, click.channel, click.user, click.thread_ts, "Thanks for the 👍.")
+
+    async def on_feedback_submitted(
+        self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """The comment after a 👎: the 👎 again, with the comment."""
+        await ack()
+        origin = modals.Origin.of_view(view)
+        user = str((body.get("user") or {}).get("id") or "")
+        click = Click(origin.channel, user, origin.thread_ts, principal(team_of(body), user))
+        await self._rate(click.actor(), origin.task_id, -1, modals.submitted_comment(view))
+
+    async def _rate(self, who: Actor, task_id: str, score: int, comment: str = "") -> str | None:
+        """Record the feedback; what to tell the person when it was not recorded (None: it was)."""
+        svc = self.services()
+        try:
+            record = await svc.tasks.locate(task_id)
+            given = await svc.feedback.give(who, record, score, comment)
+        except NotFound:
+            return "Only people in this channel can rate this answer."
+        except (Conflict, InvalidInput) as exc:
+            return exc.message
+        return "You rated this answer so already." if given is None and not comment else None
+
     async def on_cancel(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         """The Cancel button of a task's status message."""
         await ack()

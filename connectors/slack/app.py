@@ -32,6 +32,7 @@ from graphgate.connectors.slack.render import (
     ANSWER_ACTION,
     CANCEL_ACTION,
     EDIT_ACTION,
+    FEEDBACK_ACTION,
     REJECT_ACTION,
 )
 from graphgate.connectors.slack.starting import Starts
@@ -71,6 +72,8 @@ class SlackConnector:
         app.action(EDIT_ACTION)(self.answers.on_edit)
         app.action(REJECT_ACTION)(self.answers.on_reject)
         app.action(CANCEL_ACTION)(self.answers.on_cancel)
+        app.action(re.compile(rf"^{FEEDBACK_ACTION}:(1|-1)$"))(self.answers.on_feedback)
+        app.view(modals.FEEDBACK_CALLBACK)(self.answers.on_feedback_submitted)
         app.view(modals.EDIT_CALLBACK)(self.answers.on_edit_submitted)
         app.view(modals.REJECT_CALLBACK)(self.answers.on_reject_submitted)
 

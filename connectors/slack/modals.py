@@ -1,4 +1,5 @@
-"""The modals of a tool approval: Edit (the call's arguments as JSON) and Reject (an optional reason).
+"""The modals of a tool approval, Edit (the call's arguments as JSON) and Reject (an optional reason), and the
+comment that may follow a 👎 on a final answer.
 
 A button cannot carry a text field, so Edit and Reject open a modal (``views.open`` with the click's
 ``trigger_id``). The modal remembers in ``private_metadata`` which task and interrupt it answers and where
@@ -19,6 +20,8 @@ EDIT_CALLBACK = "gg_edit"  # callback_id of the Edit modal
 REJECT_CALLBACK = "gg_reject"  # callback_id of the Reject modal
 ARGS_BLOCK, ARGS_INPUT = "gg_args", "args"  # block_id and action_id of the arguments field
 REASON_BLOCK, REASON_INPUT = "gg_reason", "reason"  # block_id and action_id of the reason field
+FEEDBACK_CALLBACK = "gg_feedback"  # callback_id of the comment modal that follows a 👎
+COMMENT_BLOCK, COMMENT_INPUT = "gg_comment", "comment"  # block_id and action_id of its comment field
 INPUT_CHARS = 3000  # plain_text_input: longest value and initial value
 TITLE_CHARS = 24  # a modal's title, submit and close texts
 ERROR_CHARS = 300  # an error shown under a field (kept short: it sits under the input)
@@ -151,6 +154,38 @@ def reject_view(origin: Origin, actions: list[dict[str, Any]]) -> dict[str, Any]
             },
         ],
     )
+
+
+def comment_view(origin: Origin) -> dict[str, Any]:
+    """After a 👎: what was wrong with the answer (optional; the 👎 is recorded already)."""
+    return _modal(
+        FEEDBACK_CALLBACK,
+        origin,
+        "What was wrong?",
+        "Send",
+        [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "Your 👎 is recorded. What was wrong with the answer?"},
+            },
+            {
+                "type": "input",
+                "block_id": COMMENT_BLOCK,
+                "optional": True,
+                "label": _plain("Comment", 2000),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": COMMENT_INPUT,
+                    "multiline": True,
+                    "max_length": 2000,
+                },
+            },
+        ],
+    )
+
+
+def submitted_comment(view: dict[str, Any]) -> str:
+    return _value(view, COMMENT_BLOCK, COMMENT_INPUT).strip()
 
 
 def _value(view: dict[str, Any], block: str, action: str) -> str:

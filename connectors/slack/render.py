@@ -7,6 +7,7 @@ The messages of one task, in thread order:
 * ``answer:<run>``: the text a run streamed, growing while it runs (``stream=True``: the platform appends
   with ``chat.appendStream`` or re-sends it with ``chat.update``); for the run that completes the task it
   becomes the final answer, converted to mrkdwn and split over ``answer:<run>``, ``answer:<run>:1``, ...;
+* ``feedback``: once the task completed, 👍 / 👎 buttons under the final answer (a 👎 then asks what was wrong);
 * ``question:<interrupt id>``: the graph's question, with a button per option while it waits, then edited
   to say who answered what. A tool approval (LangChain's human-in-the-loop middleware) shows each tool call
   with its arguments and Approve / Edit / Reject buttons (Edit and Reject open a modal, see app.py). Every
@@ -30,6 +31,7 @@ ANSWER_ACTION = "gg_answer"  # button action ids start with this; the value says
 EDIT_ACTION = "gg_edit"  # a tool approval's Edit: opens a modal; value: task and interrupt
 REJECT_ACTION = "gg_reject"  # a tool approval's Reject: opens a modal; value: task and interrupt
 CANCEL_ACTION = "gg_cancel"
+FEEDBACK_ACTION = "gg_feedback"  # 👍 / 👎 under a final answer: action ids gg_feedback:1 and gg_feedback:-1
 BUTTON_TEXT_LIMIT = 75
 ACTION_ELEMENTS_LIMIT = 25
 PREVIEW_CHARS = 2800  # the tail of a streamed answer shown while it grows (one section block)
@@ -58,7 +60,19 @@ def render_task(view: TaskView, binding: Binding) -> list[Message]:
         elif text:
             messages.append(preview_message(view, run, text))
         messages += [question_message(view, q, binding) for q in view.questions if q.run == run]
+    if view.status == Status.COMPLETED:
+        messages.append(feedback_message(view))
     return messages
+
+
+def feedback_message(view: TaskView) -> Message:
+    """👍 / 👎 under the final answer (graphgate/core/feedback.py; a 👎 then asks what was wrong)."""
+    buttons = [
+        {**_button(f"{FEEDBACK_ACTION}:{score}", label, view.task_id)}
+        for score, label in ((1, "👍 Helpful"), (-1, "👎 Not helpful"))
+    ]
+    blocks = [{"type": "actions", "block_id": "gg_feedback", "elements": buttons}]
+    return Message("feedback", {"text": "Was this answer helpful?", "blocks": blocks})
 
 
 # --- pieces -----------------------------------------------------------------------------------------------

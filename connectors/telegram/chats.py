@@ -8,7 +8,8 @@ cancelling a task in a group is left to the member who started it (``binding["us
 Buttons carry short ``callback_data`` (at most 64 bytes): ``a:<token>:<interrupt>:<option>`` to answer
 with one of the interrupt's options (a tool approval's options are its one-click decisions, approve and
 reject), ``e:<token>:<interrupt>`` to edit a tool call's arguments, ``c:<token>`` to cancel,
-``v:<task id as hex>:<interrupt>:<option>`` to answer in a chat an approval policy posted the question to, where
+``v:<task id as hex>:<interrupt>:<option>`` to answer in a chat an approval policy posted the question to,
+``f:<task id as hex>:u|d`` for 👍 / 👎 under a final answer, where
 ``<token>`` is derived from the task id and maps back to the task in Redis (``Keys.telegram_button``) and
 ``<interrupt>`` is a short digest of the interrupt id, so a button of an earlier question never answers a
 later one, and each of several questions waiting at once answers only its own interrupt.
@@ -34,6 +35,7 @@ _ANSWER_RE = re.compile(r"^a:([A-Za-z0-9_-]{12}):([A-Za-z0-9_-]{8}):(\d{1,3})$")
 _EDIT_RE = re.compile(r"^e:([A-Za-z0-9_-]{12}):([A-Za-z0-9_-]{8})$")
 _CANCEL_RE = re.compile(r"^c:([A-Za-z0-9_-]{12})$")
 _VOTE_RE = re.compile(r"^v:([0-9a-f]{32}):([A-Za-z0-9_-]{8}):(\d{1,3})$")
+_FEEDBACK_RE = re.compile(r"^f:([0-9a-f]{32}):([ud])$")
 
 
 def _digest(text: str, chars: int) -> str:
@@ -74,6 +76,11 @@ def vote_data(task_id: str, interrupt_id: str, option: int) -> str:
     return f"v:{uuid.UUID(task_id).hex}:{interrupt_token(interrupt_id)}:{option}"
 
 
+def feedback_data(task_id: str, score: int) -> str:
+    """👍 (``u``) or 👎 (``d``) under a final answer: the task's full id, like a vote."""
+    return f"f:{uuid.UUID(task_id).hex}:{'u' if score > 0 else 'd'}"
+
+
 def cancel_data(task_id: str) -> str:
     return f"c:{task_token(task_id)}"
 
@@ -82,7 +89,7 @@ def cancel_data(task_id: str) -> str:
 class Pressed:
     """A decoded button press."""
 
-    action: str  # "answer" | "edit" | "cancel" | "vote" (an option's key in an approvers' chat)
+    action: str  # "answer" | "edit" | "cancel" | "vote" (an option's key in an approvers' chat) | "feedback"
     token: str  # the task's token (a vote: the task id)
     interrupt: str = ""  # interrupt_token of the question (answers and edits)
     option: int = 0
@@ -100,6 +107,8 @@ def parse_callback(data: str | None) -> Pressed | None:
         return Pressed("cancel", m.group(1))
     if m := _VOTE_RE.match(data):
         return Pressed("vote", str(uuid.UUID(m.group(1))), m.group(2), int(m.group(3)))
+    if m := _FEEDBACK_RE.match(data):
+        return Pressed("feedback", str(uuid.UUID(m.group(1))), option=1 if m.group(2) == "u" else -1)
     return None
 
 

@@ -80,6 +80,8 @@ class Keys:
         if pressed is None or message is None:
             return PressReply(NOT_AVAILABLE)
         svc = self.services()
+        if pressed.action == "feedback":
+            return await self._rate(query, pressed)
         if pressed.action == "vote":
             try:
                 task = await svc.tasks.locate(pressed.token)
@@ -136,6 +138,31 @@ class Keys:
         except InvalidInput as exc:
             return PressReply(f"Not accepted: {exc.message}"[:PRESS_TEXT_CHARS], alert=True)
         return PressReply(answered(interrupt, options[pressed.option])[:PRESS_TEXT_CHARS])
+
+    async def _rate(self, query: CallbackQuery, pressed: Pressed) -> PressReply:
+        """👍 / 👎 under a final answer, recorded for the member who pressed (once; a change replaces it)."""
+        message = query.message
+        assert message is not None  # checked by _press
+        user = query.from_user
+        actor = Actor(
+            chat_principal(message.chat.id).id,
+            "telegram",
+            str(user.id),
+            user_ref(user.id),
+            name=display_name(user),
+            where=f"telegram:{message.chat.id}",
+        )
+        svc = self.services()
+        try:
+            record = await svc.tasks.locate(pressed.token)
+            given = await svc.feedback.give(actor, record, pressed.option)
+        except NotFound:
+            return PressReply(NOT_AVAILABLE)
+        except (Conflict, InvalidInput) as exc:
+            return PressReply(exc.message[:PRESS_TEXT_CHARS])
+        if given is None:
+            return PressReply("You rated this answer so already.")
+        return PressReply("Thanks for the 👍." if pressed.option > 0 else "Thanks; noted 👎.")
 
     async def _vote(
         self, query: CallbackQuery, pressed: Pressed, task: TaskRecord, interrupt: dict[str, Any]

@@ -7,7 +7,8 @@ The messages of one task, in chat order:
 * ``draft:<run>``: in private chats, the text a run streams, shown with ``sendMessageDraft`` (an
   ephemeral, animated preview); elsewhere ``answer:<run>`` is posted and edited as the text grows;
 * ``answer:<run>``, ``answer:<run>:1``, ...: the text of a finished run, or the final answer, split into
-  messages of at most 4,096 characters of HTML (counted after escaping), numbered when there are several;
+  messages of at most 4,096 characters of HTML (counted after escaping), numbered when there are several; the
+  final answer's last message carries the 👍 / 👎 keys;
 * ``question:<interrupt id>``: the graph's question and its details, with an inline keyboard of its options
   while it waits, then edited to say what was answered. A tool approval (LangChain's human-in-the-loop
   middleware) shows each tool call with its arguments and the keys Approve, Edit (one call whose arguments
@@ -31,6 +32,7 @@ from graphgate.connectors.telegram.chats import (
     cancel_data,
     edit_data,
     edit_offered,
+    feedback_data,
     vote_data,
 )
 from graphgate.core.interrupts import TOOL_APPROVAL
@@ -71,6 +73,17 @@ def render_task(view: TaskView, binding: Binding, drafts: bool = False) -> list[
             messages += text_messages(f"answer:{run}", html.to_html(text), final=False)
         messages += [question_message(view, q, binding) for q in view.questions if q.run == run]
     return messages
+
+
+def feedback_keys(view: TaskView) -> list[list[dict[str, str]]]:
+    """👍 / 👎 on the final answer's last message (graphgate/core/feedback.py): keys, not one more message,
+    as a private chat takes about one message a second."""
+    return [
+        [
+            {"text": "👍", "callback_data": feedback_data(view.task_id, 1)},
+            {"text": "👎", "callback_data": feedback_data(view.task_id, -1)},
+        ]
+    ]
 
 
 # --- status -----------------------------------------------------------------------------------------------
@@ -146,7 +159,9 @@ def final_messages(view: TaskView, run: int) -> list[Message]:
         text = html.to_html(view.final_text) or "<i>(empty answer)</i>"
     else:
         text = "<pre>" + html.escape(view.final_summary or "null") + "</pre>"
-    return text_messages(f"answer:{run}", text, final=True)
+    messages = text_messages(f"answer:{run}", text, final=True)
+    messages[-1].body["keyboard"] = feedback_keys(view)
+    return messages
 
 
 # --- questions ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphgate.connectors.telegram.store import TelegramStore
+from graphgate.core.feedback import FeedbackService
 from graphgate.core.inbound import InboundLog
 from graphgate.core.services import Services
 from graphgate.core.tasks import TaskService
@@ -17,14 +18,18 @@ from graphgate.core.tasks import TaskService
 
 @dataclass
 class TelegramServices:
-    """The task service, the log of updates already handled, and the chats' own bookkeeping."""
+    """The task service, the log of updates already handled, the chats' own bookkeeping, and feedback."""
 
     tasks: TaskService
     inbound: InboundLog
     store: TelegramStore
+    feedback: FeedbackService
 
     @classmethod
     def of(cls, services: Services) -> TelegramServices:
         return cls(
-            tasks=services.tasks, inbound=services.inbound, store=TelegramStore(services.redis, services.settings)
+            tasks=services.tasks,
+            inbound=services.inbound,
+            store=TelegramStore(services.redis, services.settings),
+            feedback=services.feedback,
         )

@@ -38,6 +38,7 @@ class EventType(str, Enum):
     TASK_CANCELLED = "task.cancelled"  # terminal; data: reason
     STREAM_CHUNK = "stream.chunk"  # a LangGraph stream chunk a LangGraph API run asked for; data: mode, ns, chunk
     DELIVERY_FAILED = "delivery.failed"  # a chat platform refused delivery for good; data: platform, error
+    FEEDBACK = "feedback"  # someone rated a final answer; data: score (1 | -1), comment, by, name, where, replaced
     # approvals (graphgate/core/approvals.py): the audit trail of a routed question
     APPROVAL_REQUESTED = "approval.requested"  # a question went to its approvers; data: interrupt_id, approval
     APPROVAL_GIVEN = "approval.given"  # an approver answered; data: interrupt_id, by, name, where, answer, votes

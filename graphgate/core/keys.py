@@ -80,6 +80,24 @@ class Keys:
         """Sorted set: live dispatcher ids scored by the time their heartbeat runs out."""
         return f"{self.prefix}:dispatchers"
 
+    def published(self) -> str:
+        """Sorted set: ``<session id> <task id>`` of runs published to the broker and not yet delivered to a worker,
+        scored by when they are due; one overdue by ``GRAPHGATE_REPUBLISH_AFTER_SECONDS`` is published again (its
+        message was lost: a Redis failover, a broker restart; graphgate/core/tasks.py ``republish``)."""
+        return f"{self.prefix}:published"
+
+    def feedback(self, session_id: str, task_id: str) -> str:
+        """Hash: a completed task's feedback, by who gave it (``by`` -> JSON score, comment, where, when)."""
+        return f"{self.prefix}:{{{session_id}}}:feedback:{task_id}"
+
+    def feedback_counts(self) -> str:
+        """Hash: ``<graph>:1`` / ``<graph>:-1`` -> how many thumbs up / down its answers have (``/metrics``)."""
+        return f"{self.prefix}:feedback:counts"
+
+    def feedback_index(self, graph: str) -> str:
+        """Sorted set: ``<session id> <task id> <by>`` of a graph's feedback, scored by when it was given."""
+        return f"{self.prefix}:feedback:graph:{graph}"
+
     def approvals_due(self) -> str:
         """Sorted set: ``<session id> <task id> <interrupt id>`` of routed questions, scored by when their next
         reminder or deadline falls (a hint: the task record says what is due; graphgate/core/approvals.py)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import cast
@@ -143,10 +144,15 @@ _sessions: tuple[int, redis.Redis] | None = None
 
 def _session_graph(settings: Settings, session_id: str) -> str | None:
     """The graph a session runs (each session runs one graph); read only when graphs are routed."""
+    return cast("str | None", _client(settings).hget(Keys(settings.key_prefix).session(session_id), "graph"))
+
+
+def _client(settings: Settings) -> redis.Redis:
+    """This process's Redis client for publishing's bookkeeping (one per process: prefork children make theirs)."""
     global _sessions
     if _sessions is None or _sessions[0] != os.getpid():
         _sessions = (os.getpid(), connections.sync_client(settings, decode_responses=True, socket_timeout=5))
-    return cast("str | None", _sessions[1].hget(Keys(settings.key_prefix).session(session_id), "graph"))
+    return _sessions[1]
 
 
 def enqueue_run(task_id: str, session_id: str, countdown: float | None = None, graph: str | None = None) -> None:
@@ -159,6 +165,10 @@ def enqueue_run(task_id: str, session_id: str, countdown: float | None = None, g
     queue = None
     if settings.graph_queues:
         queue = run_queue(settings, graph or _session_graph(settings, session_id))
+    # noted before it is sent: a message lost on its way (a failover) is sent again (TaskService.republish)
+    _client(settings).zadd(
+        Keys(settings.key_prefix).published(), {f"{session_id} {task_id}": time.time() + (countdown or 0)}
+    )
     app.send_task(RUN_GRAPH, args=[task_id, session_id], countdown=countdown, queue=queue)
 
 

@@ -165,7 +165,7 @@ return {1, status, event_id, nxt}
 )
 
 # KEYS: task, session, lease, events, pending, delivery (the session's shard: used only when a chat follows the
-#       task: it has a binding, or approvals whose questions went to chats)
+#       task: it has a binding, or approvals whose questions went to chats), published (Keys.published)
 # ARGV: token, lease_ms, started_event_json (data '"run":0,"attempt":0', filled in here), maxlen, ttl, session_id,
 #       delivery_maxlen, now, task_id
 # A worker's first step with a task's message, in one round trip: take the run's lease and move the task to
@@ -180,6 +180,10 @@ local task_key, session_key, lease_key, events_key, pending_key = KEYS[1], KEYS[
 local token, lease_ms, started, maxlen, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local session_id, delivery_maxlen, now, task_id = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local status = redis.call('HGET', task_key, 'status')
+-- a delivery arrived: the run needs no re-publishing (unless another run holds it: that one re-queues it)
+if KEYS[7] and not (status == 'running' and redis.call('EXISTS', lease_key) == 1) then
+  redis.call('ZREM', KEYS[7], session_id .. ' ' .. task_id)
+end
 if not status then return {'gone', ''} end
 if TERMINAL[status] then return {'terminal', ''} end
 if status == 'waiting_input' then return {'waiting', ''} end
@@ -227,6 +231,30 @@ redis.call('EXPIRE', events_key, ttl)
 return id
 """
 )
+
+# KEYS: task, feedback (the task's: by -> JSON), events, counts (graph:score -> n), index (graph's feedback by time)
+# ARGV: by, value_json, score, graph, now, index_member, event_json, maxlen, ttl
+# One feedback per person per completed task: a second replaces the first (the counts move with it), the same
+# one again changes nothing. Returns 'state' (the task is not completed), 'same', or the feedback event's id.
+FEEDBACK = """
+local task_key, feedback_key, events_key, counts_key, index_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local by, value, score, graph, now, member, payload = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local maxlen, ttl = ARGV[8], tonumber(ARGV[9])
+if redis.call('HGET', task_key, 'status') ~= 'completed' then return 'state' end
+local old = redis.call('HGET', feedback_key, by)
+if old == value then return 'same' end
+if old then redis.call('HINCRBY', counts_key, graph .. ':' .. cjson.decode(old)['score'], -1) end
+redis.call('HSET', feedback_key, by, value)
+redis.call('EXPIRE', feedback_key, ttl)
+redis.call('HINCRBY', counts_key, graph .. ':' .. score, 1)
+redis.call('ZADD', index_key, now, member)
+local replaced = 'false'
+if old then replaced = 'true' end
+payload = string.gsub(payload, '"replaced":false', '"replaced":' .. replaced, 1)
+local id = redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '*', 'e', payload)
+redis.call('EXPIRE', events_key, ttl)
+return id
+"""
 
 # KEYS: session. ARGV: owner, now, metadata_json ('' = none), ttl, graph ('' = set by the first task)
 # Creates an empty session (a LangGraph thread before its first run). Returns 'created', 'exists' (the caller's

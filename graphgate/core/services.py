@@ -16,6 +16,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from graphgate.core import connections
 from graphgate.core.checkpointer import open_checkpointer
+from graphgate.core.feedback import FeedbackService
 from graphgate.core.inbound import InboundLog
 from graphgate.core.queue import enqueue_run_async, enqueue_webhook_async
 from graphgate.core.registry import GraphRegistry, load_registry
@@ -30,6 +31,7 @@ class Services:
     graphs: GraphRegistry
     tasks: TaskService
     inbound: InboundLog  # which platform deliveries were handled already
+    feedback: FeedbackService  # 👍/👎 on final answers
     _checkpointer: BaseCheckpointSaver[Any] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -62,4 +64,5 @@ def open_services(settings: Settings, *, max_connections: int | None = None) -> 
         graphs=graphs,
         tasks=TaskService(client, settings, enqueue_run_async, graphs, enqueue_webhook_async),
         inbound=InboundLog(client, settings),
+        feedback=FeedbackService(client, settings),
     )

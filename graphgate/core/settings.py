@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # a message whose worker vanished comes back to the queue after this long; None: task_time_limit + 60 s
     # (at least 120 s). Keep it above the longest run: a run outliving it is delivered again (harmless but idle)
     broker_visibility_timeout: int | None = None
+    # a run published this long ago that no worker has picked up while the run queues are empty lost its
+    # message (a failover, a broker restart): the dispatchers publish it again (TaskService.republish)
+    republish_after_seconds: float = 60.0
     rate_limit_per_minute: int = 600  # task creates, resumes and cancels per principal per minute; 0: off
 
     # --- processes --------------------------------------------------------------------------------

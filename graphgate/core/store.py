@@ -366,6 +366,7 @@ def begin_call(keys: Keys, settings: Settings, session_id: str, task_id: str, to
             keys.events(session_id),
             keys.pending(session_id),
             delivery_key(keys, settings, session_id, True),
+            keys.published(),
         ],
         args=[
             token,

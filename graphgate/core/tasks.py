@@ -774,3 +774,37 @@ class TaskService:
             else:
                 await self.redis.zadd(key, {member: again})
         return ended
+
+    # --- runs whose message was lost ---------------------------------------------------------------------
+
+    async def republish(self, now: float | None = None, backlog: int = 0, limit: int = 100) -> int:
+        """Publish again the runs that were published (``Keys.published``) more than
+        ``GRAPHGATE_REPUBLISH_AFTER_SECONDS`` ago and still wait for a worker as their session's active task:
+        their message was lost on the way (a Redis failover after the publish, a broker restart). ``backlog``:
+        messages still waiting in the run queues (Redis broker); while there are any, the lost one may be
+        among them, so nothing is republished yet. A republished run that was not lost after all is started
+        once: a second delivery finds it running, or ended. How many runs it published again.
+        """
+        if backlog > 0:
+            return 0
+        now = time.time() if now is None else now
+        key = self.keys.published()
+        due = cast(
+            "list[str]",
+            await self.redis.zrangebyscore(
+                key, "-inf", now - self.settings.republish_after_seconds, start=0, num=limit
+            ),
+        )
+        again = 0
+        for member in due:
+            session_id, task_id = member.split(" ", 1)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hmget(self.keys.task(session_id, task_id), "status", "graph")
+                pipe.hget(self.keys.session(session_id), "active")
+                (status, graph), active = await pipe.execute()
+            if status == TaskStatus.QUEUED.value and active == task_id:
+                await self.enqueue(task_id, session_id, graph=graph)  # noted again as published, with a new time
+                again += 1
+            else:
+                await self.redis.zrem(key, member)
+        return again

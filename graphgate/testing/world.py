@@ -19,6 +19,7 @@ import redis
 import redis.asyncio as aioredis
 
 from graphgate.core import approvals
+from graphgate.core.feedback import FeedbackService
 from graphgate.core.inbound import InboundLog
 from graphgate.core.interrupts import interrupt_data
 from graphgate.core.registry import GraphRegistry, load_registry
@@ -70,6 +71,7 @@ class World:
             graphs=registry,
             tasks=TaskService(client, self.settings, self._enqueue, registry),
             inbound=InboundLog(client, self.settings),
+            feedback=FeedbackService(client, self.settings),
         )
         self.store = RunStore(redis.Redis.from_url(redis_url, decode_responses=True), self.settings)
         self.keys = self.store.keys

@@ -80,3 +80,18 @@ def test_a_run_that_stops_by_itself_leaves_nothing_to_sweep(world: World) -> Non
     ).ok
     assert world.run(world.service.sweep_cancels(time.time() + 3600)) == 0
     assert world.run(world.service.redis.zcard(world.keys.cancels())) == 0
+
+
+def test_a_run_whose_message_was_lost_is_published_again_once_the_queues_are_empty(world: World) -> None:
+    record = world.run(world.service.create_task(ALICE, input={}, graph="plain"))
+    world.run(world.service.redis.zadd(world.keys.published(), {f"{record.session_id} {record.id}": time.time()}))
+    world.enqueued.clear()
+    later = time.time() + world.settings.republish_after_seconds + 1
+    assert world.run(world.service.republish(time.time())) == 0  # not overdue yet
+    assert world.run(world.service.republish(later, backlog=3)) == 0  # messages wait: it may be among them
+    assert world.run(world.service.republish(later)) == 1 and world.enqueued == [record.id]
+    # a worker took it: nothing more to do for it
+    token = world.store.acquire_lease(record.session_id, record.id)
+    assert token and world.store.transition(record, {TaskStatus.QUEUED}, TaskStatus.RUNNING, None, token).ok
+    assert world.run(world.service.republish(later)) == 0
+    assert world.run(world.service.redis.zcard(world.keys.published())) == 0

@@ -1,0 +1,160 @@
+"""Feedback on final answers: 👍 or 👎 (``score`` 1 or -1) and an optional comment, from any channel.
+
+One feedback per person per completed task: a second replaces the first, and the same one again (a double
+click) changes nothing. Each is written with its ``feedback`` event in one script (scripts.FEEDBACK), counted
+per graph for ``/metrics`` (``graphgate_feedback_total``) and listed per graph (``GET /api/v1/feedback``).
+The ``feedback`` event goes to the session's stream only, never to its chat's delivery shard: the chat
+already shows the answer, and the person who clicked is told in place (an ephemeral note, a key's answer).
+
+Who may give it: the task's owner (an API caller, a Telegram chat, a Slack user) and, in a chat, anyone in the
+chat where the task ran (a Slack channel's members, a Telegram group's): each counts as themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from graphgate.core import scripts
+from graphgate.core.approvals import Actor
+from graphgate.core.errors import Conflict, InvalidInput, NotFound
+from graphgate.core.events import Event, EventType, serialize_event
+from graphgate.core.keys import Keys
+from graphgate.core.settings import Settings
+from graphgate.core.store import TaskRecord
+
+SCORES = (1, -1)
+MAX_COMMENT = 2000
+
+
+@dataclass(frozen=True)
+class Feedback:
+    task_id: str
+    session_id: str
+    graph: str
+    by: str
+    score: int
+    comment: str
+    name: str
+    where: str
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def may_rate(actor: Actor, record: TaskRecord) -> bool:
+    """The task's owner, or someone in the chat the task ran in."""
+    if actor.principal_id == record.owner:
+        return True
+    binding = record.binding or {}
+    if binding.get("platform") == "slack" and actor.kind == "slack":
+        return actor.where == f"slack:{binding.get('team')}:{binding.get('channel')}"
+    if binding.get("platform") == "telegram" and actor.kind == "telegram":
+        return actor.where == f"telegram:{binding.get('chat')}"
+    return False
+
+
+class FeedbackService:
+    def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self._write = redis.register_script(scripts.FEEDBACK)
+
+    async def give(self, actor: Actor, record: TaskRecord, score: int, comment: str = "") -> Feedback | None:
+        """Record ``actor``'s feedback on the completed task ``record``; None when it was given before as is.
+
+        ``InvalidInput`` for a score other than 1 or -1 or a comment too long, ``NotFound`` when ``actor`` may
+        not rate the task, ``Conflict`` when it has no final answer (not completed).
+        """
+        if isinstance(score, bool) or score not in SCORES:
+            raise InvalidInput("score must be 1 (👍) or -1 (👎)")
+        comment = (comment or "").strip()
+        if len(comment) > MAX_COMMENT:
+            raise InvalidInput(f"comment must be at most {MAX_COMMENT} characters")
+        if not may_rate(actor, record):
+            raise NotFound(f"task {record.id!r} not found")
+        now = time.time()
+        feedback = Feedback(
+            record.id, record.session_id, record.graph, actor.ref, score, comment, actor.name, actor.where, now
+        )
+        value = json.dumps(
+            {"score": score, "comment": comment, "name": actor.name, "where": actor.where, "owner": record.owner},
+            sort_keys=True,
+        )
+        data = {
+            "score": score,
+            "comment": comment,
+            "by": actor.ref,
+            "name": actor.name,
+            "where": actor.where,
+            "replaced": False,
+        }
+        event = Event(EventType.FEEDBACK, record.id, record.session_id, data, ts=now)
+        result = await self._write(
+            keys=[
+                self.keys.task(record.session_id, record.id),
+                self.keys.feedback(record.session_id, record.id),
+                self.keys.events(record.session_id),
+                self.keys.feedback_counts(),
+                self.keys.feedback_index(record.graph),
+            ],
+            args=[
+                actor.ref,
+                value,
+                str(score),
+                record.graph,
+                repr(now),
+                f"{record.session_id} {record.id} {actor.ref}",
+                serialize_event(event),
+                str(self.settings.stream_maxlen),
+                str(self.settings.session_ttl_seconds),
+            ],
+        )
+        if result == "state":
+            raise Conflict(f"task {record.id} has no final answer to rate (it is {record.status.value})")
+        return None if result == "same" else feedback
+
+    async def listed(self, graph: str, owner: str, limit: int = 100) -> list[Feedback]:
+        """The feedback on ``graph``'s answers to ``owner``'s tasks, newest first."""
+        members = cast("list[str]", await self.redis.zrevrange(self.keys.feedback_index(graph), 0, 10 * limit))
+        found: list[Feedback] = []
+        for member in members:
+            session_id, task_id, by = member.split(" ", 2)
+            raw = await self.redis.hget(self.keys.feedback(session_id, task_id), by)
+            if raw is None:
+                continue  # expired with its session
+            value = json.loads(raw)
+            if value.get("owner") != owner:
+                continue
+            at = await self.redis.zscore(self.keys.feedback_index(graph), member)
+            found.append(
+                Feedback(
+                    task_id,
+                    session_id,
+                    graph,
+                    by,
+                    int(value["score"]),
+                    value.get("comment") or "",
+                    value.get("name") or "",
+                    value.get("where") or "",
+                    float(at or 0),
+                )
+            )
+            if len(found) >= limit:
+                break
+        return found
+
+    async def counts(self) -> dict[tuple[str, int], int]:
+        """(graph, score) -> how many feedbacks with that score its answers have now."""
+        raw = cast("dict[str, str]", await self.redis.hgetall(self.keys.feedback_counts()))
+        out: dict[tuple[str, int], int] = {}
+        for field, n in raw.items():
+            graph, _, score = field.rpartition(":")
+            out[(graph, int(score))] = int(n)
+        return out
