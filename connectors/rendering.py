@@ -138,6 +138,13 @@ def asked_here(q: Question, binding: dict[str, Any]) -> bool:
     return target_key(binding) in {target_key(t) for t in targets}
 
 
+def reminders_shown(view: TaskView, q: Question, binding: dict[str, Any]) -> range:
+    """The reminders (1, 2, …) an approvers' place shows for ``q``: all of them while it waits there, none after
+    (the messages posted stay as they are)."""
+    waiting = q in view.pending_questions() and asked_here(q, binding)
+    return range(1, int((q.approval or {}).get("reminders") or 0) + 1 if waiting else 1)
+
+
 def waiting_for(q: Question) -> str:
     """ "@finance (1 of 2 approvals)": who a routed question waits for (plain text)."""
     return describe(q.approval or {})

@@ -270,10 +270,8 @@ def approver_messages(view: TaskView, binding: Binding) -> list[Message]:
     messages = []
     for q in rendering.place_questions(view, binding):
         messages.append(approver_card(view, q, binding))
-        waiting = q in view.pending_questions() and rendering.asked_here(q, binding)
-        reminders = int((q.approval or {}).get("reminders") or 0) if waiting else 0
-        for n in range(1, reminders + 1):
-            left = rendering.left_text((q.approval or {}).get("left"))
+        left = rendering.left_text((q.approval or {}).get("left"))
+        for n in rendering.reminders_shown(view, q, binding):
             text = (
                 f":alarm_clock: Reminder {n}: *{mrkdwn.inline(q.question or 'a question')}* still waits for "
                 f"*{mrkdwn.escape(rendering.waiting_for(q))}*{f' ({left})' if left else ''}. Answer it above."

@@ -13,7 +13,8 @@ from typing import Any
 
 from telegram import Chat, MaybeInaccessibleMessage, Message, MessageEntity, User
 
-from graphgate.connectors.telegram.chats import TelegramChat
+from graphgate.connectors.telegram.chats import TelegramChat, chat_principal, user_ref
+from graphgate.core.approvals import Actor
 
 _ENTITIES: list[str | None] = [MessageEntity.BOT_COMMAND, MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
 
@@ -80,3 +81,16 @@ def display_name(user: Any) -> str:
     if user is None:
         return "someone"
     return str(user.full_name or (f"@{user.username}" if user.username else user.id))
+
+
+def member_actor(chat_id: int, user: Any) -> Actor:
+    """A member of the chat ``chat_id`` as someone who answers or rates (the chat is the principal; the member
+    is who answered)."""
+    return Actor(
+        chat_principal(chat_id).id,
+        "telegram",
+        str(user.id if user else ""),
+        user_ref(user.id if user else None),
+        name=display_name(user) if user else "",
+        where=f"telegram:{chat_id}",
+    )

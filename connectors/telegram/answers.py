@@ -23,17 +23,16 @@ from typing import Any
 from telegram import ForceReply, Message, User
 
 from graphgate.connectors.telegram import html
-from graphgate.connectors.telegram.addressing import display_name, replies_to_bot
+from graphgate.connectors.telegram.addressing import member_actor, replies_to_bot
 from graphgate.connectors.telegram.chats import (
     TelegramChat,
     interrupt_token,
     question_of_buttons,
     task_token,
-    user_ref,
 )
 from graphgate.connectors.telegram.replies import Replies
 from graphgate.connectors.telegram.services import TelegramServices
-from graphgate.core.approvals import Actor, AlreadyApproved
+from graphgate.core.approvals import AlreadyApproved
 from graphgate.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from graphgate.core.interrupts import answer_from_text, edit_decision
 from graphgate.core.store import TaskRecord, TaskStatus
@@ -142,14 +141,7 @@ class Answers:
         reply_to: int,
     ) -> bool:
         """Answer ``interrupt`` of ``task``; a refused or late answer gets a note. True when it was taken."""
-        actor = Actor(
-            chat.principal.id,
-            "telegram",
-            str(user.id if user else ""),
-            user_ref(user.id if user else None),
-            name=display_name(user) if user else "",
-            where=f"telegram:{chat.chat_id}",
-        )
+        actor = member_actor(chat.chat_id, user)
         try:
             await self.services().tasks.answer(
                 actor, task.id, answer, interrupt_id=str(interrupt.get("interrupt_id") or "")

@@ -16,7 +16,7 @@ from typing import Any
 from telegram import Bot, CallbackQuery, Chat
 from telegram.error import TelegramError
 
-from graphgate.connectors.telegram.addressing import chat_of, display_name
+from graphgate.connectors.telegram.addressing import chat_of, display_name, member_actor
 from graphgate.connectors.telegram.answers import (
     ALREADY_ANSWERED,
     Answers,
@@ -31,7 +31,7 @@ from graphgate.connectors.telegram.chats import (
     user_ref,
 )
 from graphgate.connectors.telegram.services import TelegramServices
-from graphgate.core.approvals import Actor, AlreadyApproved
+from graphgate.core.approvals import AlreadyApproved
 from graphgate.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from graphgate.core.interrupts import TOOL_APPROVAL, describe_answer, resume_value
 from graphgate.core.store import TaskRecord, TaskStatus
@@ -143,15 +143,7 @@ class Keys:
         """👍 / 👎 under a final answer, recorded for the member who pressed (once; a change replaces it)."""
         message = query.message
         assert message is not None  # checked by _press
-        user = query.from_user
-        actor = Actor(
-            chat_principal(message.chat.id).id,
-            "telegram",
-            str(user.id),
-            user_ref(user.id),
-            name=display_name(user),
-            where=f"telegram:{message.chat.id}",
-        )
+        actor = member_actor(message.chat.id, query.from_user)
         svc = self.services()
         try:
             record = await svc.tasks.locate(pressed.token)
@@ -173,15 +165,7 @@ class Keys:
         message = query.message
         if pressed.option >= len(options) or message is None:
             return PressReply(NOT_AVAILABLE)
-        user = query.from_user
-        actor = Actor(
-            chat_principal(message.chat.id).id,
-            "telegram",
-            str(user.id),
-            user_ref(user.id),
-            name=display_name(user),
-            where=f"telegram:{message.chat.id}",
-        )
+        actor = member_actor(message.chat.id, query.from_user)
         try:
             after = await self.services().tasks.answer(
                 actor, task.id, options[pressed.option].get("value"), interrupt_id=str(interrupt["interrupt_id"])

@@ -614,6 +614,17 @@ class TaskService:
     async def update_approvals(self, record: TaskRecord, events: list[EventSpec], changed: dict[str, Any]) -> bool:
         """Write ``events`` and the ``changed`` approvals of the task's pause (a reminder, an escalation),
         compare-and-set against its ``answer_rev``; False when the pause changed meanwhile."""
+        fields = {"approvals": {**(record.approvals or {}), **changed}, "answer_rev": uuid.uuid4().hex}
+        return await self._while_waiting(record, events, fields, expect=("answer_rev", record.answer_rev))
+
+    async def _while_waiting(
+        self,
+        record: TaskRecord,
+        events: EventSpec | list[EventSpec],
+        fields: dict[str, Any] | None = None,
+        expect: tuple[str, str] | None = None,
+    ) -> bool:
+        """Write ``events`` (and ``fields``) to a task that stays waiting for input; False when it is not."""
         call = transition_call(
             self.keys,
             self.settings,
@@ -621,32 +632,22 @@ class TaskService:
             from_states={TaskStatus.WAITING_INPUT},
             to_state=TaskStatus.WAITING_INPUT,
             event=events,
-            fields={"approvals": {**(record.approvals or {}), **changed}, "answer_rev": uuid.uuid4().hex},
-            expect=("answer_rev", record.answer_rev),
+            fields=fields,
+            expect=expect,
         )
         return transition_result(await self._run(self._transition, call)).ok
 
     async def _refuse(self, record: TaskRecord, interrupt_id: str, actor: Actor) -> None:
         """Record that ``actor`` tried to answer a question their policy does not let them answer (the task
         itself does not change: no compare-and-set, no new ``answer_rev``)."""
-        call = transition_call(
-            self.keys,
-            self.settings,
-            record,
-            from_states={TaskStatus.WAITING_INPUT},
-            to_state=TaskStatus.WAITING_INPUT,
-            event=(
-                EventType.APPROVAL_REFUSED,
-                {
-                    "interrupt_id": interrupt_id,
-                    "by": actor.ref,
-                    "name": actor.name,
-                    "where": actor.where,
-                    "reason": "not an approver of this question",
-                },
-            ),
-        )
-        await self._run(self._transition, call)
+        refused = {
+            "interrupt_id": interrupt_id,
+            "by": actor.ref,
+            "name": actor.name,
+            "where": actor.where,
+            "reason": "not an approver of this question",
+        }
+        await self._while_waiting(record, (EventType.APPROVAL_REFUSED, refused))
 
     async def audit(self, actor: Actor, task_id: str) -> list[Event]:
         """The task's audit trail, oldest first: its life, its questions, every answer, vote, refusal,

@@ -535,36 +535,14 @@ class FakeSlack(FakePlatform[Call]):
         ts = str(args.get("ts"))
         if self._find(channel, ts) is None:
             return {"ok": False, "error": "thread_not_found"}
-        with_meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
-        found = self.thread(channel, ts)
-        limit = int(args.get("limit") or 100)
-        start = int(args.get("cursor") or 0)
-        page = found[start : start + limit]
-        more = start + limit < len(found)
-        return {
-            "ok": True,
-            "messages": [m.as_api(with_meta) for m in page],
-            "has_more": more,
-            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
-        }
+        return _page(self.thread(channel, ts), args)
 
     def _m_conversations_history(self, args: dict[str, Any], team: str) -> dict[str, Any]:
         channel = str(args.get("channel"))
         error = self._channel_error(channel)
         if error:
             return {"ok": False, "error": error}
-        with_meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
-        top = [m for m in reversed(self.messages.get(channel, [])) if m.thread_ts in (None, m.ts)]
-        limit = int(args.get("limit") or 100)
-        start = int(args.get("cursor") or 0)
-        page = top[start : start + limit]
-        more = start + limit < len(top)
-        return {
-            "ok": True,
-            "messages": [m.as_api(with_meta) for m in page],
-            "has_more": more,
-            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
-        }
+        return _page([m for m in reversed(self.messages.get(channel, [])) if m.thread_ts in (None, m.ts)], args)
 
     def _m_usergroups_users_list(self, args: dict[str, Any], team: str) -> dict[str, Any]:
         group = str(args.get("usergroup"))
@@ -590,3 +568,17 @@ class FakeSlack(FakePlatform[Call]):
             "enterprise": None,
             "is_enterprise_install": False,
         }
+
+
+def _page(found: list[Msg], args: dict[str, Any]) -> dict[str, Any]:
+    """One page of ``found`` as conversations.replies and .history answer (cursor = an offset here)."""
+    with_meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+    limit = int(args.get("limit") or 100)
+    start = int(args.get("cursor") or 0)
+    more = start + limit < len(found)
+    return {
+        "ok": True,
+        "messages": [m.as_api(with_meta) for m in found[start : start + limit]],
+        "has_more": more,
+        "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+    }

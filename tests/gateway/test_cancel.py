@@ -5,29 +5,19 @@ sweep); a live run that holds its lease is never ended from outside."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from graphgate.core.registry import GraphRegistry
 from graphgate.core.store import TaskRecord, TaskStatus
 from graphgate.core.tasks import Principal
-from graphgate.testing.world import PLAIN_GRAPH, World, write_registry
+from graphgate.testing.world import World
 
 ALICE = Principal("alice")
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> GraphRegistry:
-    return write_registry(tmp_path, PLAIN_GRAPH, ["plain"])
-
-
-@pytest.fixture
-def world(redis_url: str, registry: GraphRegistry) -> Iterator[World]:
-    w = World(redis_url, registry)
-    yield w
-    w.close()
+def world(plain_world: World) -> World:
+    return plain_world
 
 
 def running(world: World, *, second: bool = False) -> tuple[TaskRecord, str]:

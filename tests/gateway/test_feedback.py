@@ -4,31 +4,20 @@ changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from graphgate.core.approvals import Actor
 from graphgate.core.errors import Conflict, InvalidInput, NotFound
-from graphgate.core.registry import GraphRegistry
 from graphgate.core.store import TaskRecord, TaskStatus
 from graphgate.core.tasks import Principal
-from graphgate.testing.world import PLAIN_GRAPH, World, write_registry
+from graphgate.testing.world import World
 
 ALICE = Principal("alice")
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> GraphRegistry:
-    return write_registry(tmp_path, PLAIN_GRAPH, ["plain"])
-
-
-@pytest.fixture
-def world(redis_url: str, registry: GraphRegistry) -> Iterator[World]:
-    w = World(redis_url, registry)
-    yield w
-    w.close()
+def world(plain_world: World) -> World:
+    return plain_world
 
 
 def completed(world: World, binding: dict | None = None) -> TaskRecord:
