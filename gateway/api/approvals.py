@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field
 
 from graphgate.core.approvalclock import open_questions
 from graphgate.core.events import Event
-from graphgate.gateway.api.deps import ActorDep, GatewayDep
+from graphgate.gateway.api.deps import KNOWN_QUERY, ActorDep, GatewayDep
 from graphgate.gateway.api.tasks import ERRORS
 
-router = APIRouter(prefix="/api/v1", tags=["approvals"])
+router = APIRouter(prefix="/api/v1", tags=["approvals"], dependencies=KNOWN_QUERY)
 
 JSONL = "application/x-ndjson"
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import redis.asyncio as aioredis
 from fastapi import Depends, Header, Request
 
 from graphgate.core.approvals import Actor
+from graphgate.core.errors import InvalidInput
 from graphgate.core.registry import GraphRegistry
 from graphgate.core.services import Services
 from graphgate.core.settings import Settings
@@ -60,6 +61,29 @@ async def actor(
     authorization: Annotated[str | None, Header(description="Bearer <JWT>")] = None,
 ) -> Actor:
     return gw.auth.actor_from_bearer(authorization)
+
+
+async def known_query(request: Request) -> None:
+    """Refuse query parameters the route does not take (422, nothing done): a misspelt ``limt=5`` is a
+    mistake to report, not a request to serve with the defaults."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    unknown = sorted(set(request.query_params) - _query_names(dependant))
+    if unknown:
+        raise InvalidInput(f"unknown query parameter(s): {', '.join(unknown)}")
+
+
+def _query_names(dependant: Any) -> set[str]:
+    """The query parameters a route (``fastapi`` ``Dependant``) takes, its dependencies' included."""
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+KNOWN_QUERY = [Depends(known_query)]  # the /api/v1 routers' own check of their query strings
 
 
 def public_base(request: Request, settings: Settings) -> str:

@@ -11,11 +11,11 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from graphgate.core.errors import InvalidInput
 from graphgate.core.events import DeserializationError, deserialize_event
 from graphgate.core.tasks import Principal
-from graphgate.gateway.api.deps import GatewayDep, PrincipalDep, public_base
+from graphgate.gateway.api.deps import KNOWN_QUERY, GatewayDep, PrincipalDep, public_base
 from graphgate.gateway.api.schemas import ErrorResponse, StreamToken
 from graphgate.gateway.fanout import SubscriberTooSlow, parse_id
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(prefix="/api/v1", tags=["events"], dependencies=KNOWN_QUERY)
 
 RETRY_MS = 1000  # how long a browser waits before reconnecting
 

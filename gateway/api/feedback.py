@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from graphgate.gateway.api.deps import ActorDep, GatewayDep, PrincipalDep
+from graphgate.gateway.api.deps import KNOWN_QUERY, ActorDep, GatewayDep, PrincipalDep
 from graphgate.gateway.api.tasks import ERRORS, LIMITED, RATE_LIMITED
 
-router = APIRouter(prefix="/api/v1", tags=["feedback"])
+router = APIRouter(prefix="/api/v1", tags=["feedback"], dependencies=KNOWN_QUERY)
 
 
 class FeedbackIn(BaseModel):

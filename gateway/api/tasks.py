@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from graphgate.core.errors import InvalidInput
 from graphgate.core.webhooks import check_webhook
-from graphgate.gateway.api.deps import ActorDep, GatewayDep, PrincipalDep, public_base
+from graphgate.gateway.api.deps import KNOWN_QUERY, ActorDep, GatewayDep, PrincipalDep, public_base
 from graphgate.gateway.api.schemas import (
     ErrorResponse,
     GraphInfo,
@@ -22,7 +22,7 @@ from graphgate.gateway.api.schemas import (
 )
 from graphgate.gateway.ratelimit import rate_limit
 
-router = APIRouter(prefix="/api/v1", tags=["tasks"])
+router = APIRouter(prefix="/api/v1", tags=["tasks"], dependencies=KNOWN_QUERY)
 
 ERRORS = {
     401: {"model": ErrorResponse, "description": "Missing or invalid bearer token"},

@@ -93,3 +93,15 @@ def test_unknown_routes_and_methods_use_the_error_envelope(secured: Stack) -> No
         assert resp.status_code == status, (method, path)
         assert set(resp.json()) == {"error"} and resp.json()["error"]["message"], (method, path)
     assert "POST" in api.http.delete("/api/v1/tasks").headers["allow"]
+
+
+def test_unknown_query_parameters_are_refused_and_change_nothing(secured: Stack) -> None:
+    api = Api(secured.url, "badquery", token=bearer("badquery"))
+    for path in ("/api/v1/tasks?limt=5", "/api/v1/approvals?x=1", "/api/v1/feedback?graph=echo&score=1"):
+        resp = api.http.get(path)
+        assert resp.status_code == 422, path
+        assert "unknown query parameter" in resp.json()["error"]["message"], path
+    resp = api.http.post("/api/v1/tasks?graph=echo", json={"graph": "echo", "input": {"text": "x"}})
+    assert resp.status_code == 422 and "graph" in resp.json()["error"]["message"]
+    assert api.http.get("/api/v1/tasks").json()["tasks"] == []  # nothing was created
+    assert api.http.get("/api/v1/tasks?limit=5").status_code == 200  # the parameters a route takes still work
