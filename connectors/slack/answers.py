@@ -38,7 +38,7 @@ from graphgate.core import approvals, interrupts
 from graphgate.core.approvals import Actor
 from graphgate.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from graphgate.core.services import Services
-from graphgate.core.store import TaskRecord, TaskStatus
+from graphgate.core.store import TaskRecord
 from graphgate.core.tasks import Principal
 
 log = logging.getLogger("graphgate.slack")
@@ -98,13 +98,6 @@ class Click:
 def team_of(body: dict[str, Any]) -> str:
     """The team of the person behind a block action or a view submission."""
     return str((body.get("user") or {}).get("team_id") or (body.get("team") or {}).get("id") or "")
-
-
-def pending_interrupt(task: TaskRecord, interrupt_id: str) -> dict[str, Any] | None:
-    """The interrupt ``interrupt_id`` of ``task`` while it still waits for its answer, else None."""
-    if task.status != TaskStatus.WAITING_INPUT:
-        return None
-    return next((i for i in task.pending() if i.get("interrupt_id") == interrupt_id), None)
 
 
 class Answers:

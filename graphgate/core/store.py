@@ -72,7 +72,7 @@ class TaskRecord:
     binding: dict[str, Any] | None = None  # where chat events go (Slack thread, Telegram chat); None = web
     metadata: dict[str, Any] | None = None  # the caller's own labels for the run (the LangGraph API's run metadata)
     options: dict[str, Any] | None = None  # LangGraph run options for the worker (graphgate/core/runoptions.py)
-    approvals: dict[str, Any] | None = None  # interrupt id -> its approval (graphgate/core/approvals.py) while routed
+    approvals: dict[str, Any] | None = None  # interrupt id -> its approval (graphgate/core/approvals.py); kept
     next: list[str] | None = None  # the nodes a completed run stopped before at a breakpoint (interrupt_before/after)
     multitask: str = "enqueue"  # what the task asked for when its session was busy: enqueue, reject or interrupt
     run: int = 1  # 1 for the first run, +1 for each resume
