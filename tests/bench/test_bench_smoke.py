@@ -131,7 +131,12 @@ def test_postgres_cpu_counts_backends_that_exit() -> None:
         children = Path(f"/proc/{postmaster.pid}/task/{postmaster.pid}/children")
 
         def burner_gone() -> bool:
-            titles = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children.read_text().split()]
+            titles = []
+            for pid in children.read_text().split():
+                try:
+                    titles.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+                except FileNotFoundError:  # it exited between the listing and the read: gone
+                    pass
             return titles == [b"sleep\x0030\x00"]
 
         deadline = time.monotonic() + 10
