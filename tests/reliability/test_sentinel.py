@@ -24,7 +24,7 @@ from graphgate.testing.dispatcher import start_dispatcher
 from graphgate.testing.fake_slack import FakeSlack
 from graphgate.testing.sentinel import MASTER, SentinelRedis
 from graphgate.testing.slack import SlackSender, accepted_posts, new_channel, slack_env, slot_message, status_says
-from graphgate.testing.stack import Stack
+from graphgate.testing.stack import Proc, Stack
 from tests.reliability.support import Follower, check_exactly_once, session_stream, terminal_of, wait_for
 
 TASKS = 200
@@ -42,6 +42,8 @@ def test_a_sentinel_failover_loses_nothing_and_repeats_nothing(
     make_stack: Callable[..., Stack], tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
     ha = SentinelRedis(tmp_path / "redis").start()
+    procs: list[Proc] = []  # stopped however the test ends (make_stack stops the API and workers)
+    stack: Stack | None = None
     try:
         env = {
             **slack_env(fake_slack),
@@ -56,6 +58,7 @@ def test_a_sentinel_failover_loses_nothing_and_repeats_nothing(
         stack.start_worker(concurrency=2)
         stack.start_api()
         dispatcher = start_dispatcher(stack)
+        procs.append(dispatcher)
         api = Api(stack.url)
 
         writers = [api.create(graph="writer", topic=f"tides {n}", config={"target_length": 500}) for n in range(3)]
@@ -106,6 +109,9 @@ def test_a_sentinel_failover_loses_nothing_and_repeats_nothing(
             f"{[f.connects - 1 for f in followers]}"
         )
     finally:
+        for proc in procs:
+            if stack is not None:
+                stack.stop_proc(proc)
         ha.stop()
 
 
