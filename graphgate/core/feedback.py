@@ -122,9 +122,12 @@ class FeedbackService:
 
     async def listed(self, graph: str, owner: str, limit: int = 100) -> list[Feedback]:
         """The feedback on ``graph``'s answers to ``owner``'s tasks, newest first."""
-        members = cast("list[str]", await self.redis.zrevrange(self.keys.feedback_index(graph), 0, 10 * limit))
+        members = cast(
+            "list[tuple[str, float]]",
+            await self.redis.zrevrange(self.keys.feedback_index(graph), 0, 10 * limit, withscores=True),
+        )
         found: list[Feedback] = []
-        for member in members:
+        for member, at in members:
             session_id, task_id, by = member.split(" ", 2)
             raw = await self.redis.hget(self.keys.feedback(session_id, task_id), by)
             if raw is None:
@@ -132,7 +135,6 @@ class FeedbackService:
             value = json.loads(raw)
             if value.get("owner") != owner:
                 continue
-            at = await self.redis.zscore(self.keys.feedback_index(graph), member)
             found.append(
                 Feedback(
                     task_id,
