@@ -7,12 +7,19 @@ stream joins at once.
 
 ``follow`` gives a client its events with no gap and no duplicate: it subscribes first, replays the
 stream with ``XRANGE`` after the client's last id, then passes on live entries newer than the last one sent.
+
+With replicas that a failover may promote (Redis Sentinel), a primary can die before its last writes reach
+a replica: the promoted replica never had them, and the run writes its events again under new ids. A client
+that had already seen the lost entries would see a gap in the ids and a step twice. So the hub passes entries
+on only once a replica holds them (``_replicated``: a ``PUBLISH`` then ``WAIT 1`` on one connection, which
+waits for a replica to acknowledge everything written before the ``PUBLISH``, including what was just read).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -29,6 +36,8 @@ Entry = tuple[str, str]  # (stream entry id, JSON envelope)
 REPLAY_BATCH = 500
 READ_BATCH = 1000
 MAX_QUEUED = 10_000  # a subscriber this far behind is dropped; its client reconnects with Last-Event-ID
+REPLICA_WAIT_MS = 1000  # how long to wait for a replica's acknowledgement before passing entries on anyway
+NO_REPLICA_PAUSE = 5.0  # after a wait with no replica answering, seconds before waiting for one again
 
 
 class SubscriberTooSlow(Exception):
@@ -51,6 +60,10 @@ class StreamHub:
         )
         self._client = client
         self._block_ms = block_ms
+        wait = settings.sse_wait_for_replica
+        self._wait_for_replica = bool(connections.sentinels(settings)) if wait is None else wait
+        self._barrier_channel = f"{settings.key_prefix}:replicated"
+        self._no_replica_until = 0.0
         self._subs: dict[str, set[Subscription]] = {}
         self._cursor: dict[str, str] = {}
         self._reader_id: int | None = None
@@ -131,6 +144,9 @@ class StreamHub:
                     continue
                 self._reading = True
                 response = await self._reader.xread(streams, count=READ_BATCH, block=self._block_ms)
+                self._reading = False
+                if response:
+                    await self._replicated()  # fails with the primary: the cursors stay, the entries are read again
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis away, failing over (any error a reconnect may raise): never die
@@ -146,6 +162,18 @@ class StreamHub:
                 for entry_id, fields in entries:
                     self._cursor[key] = entry_id
                     self._deliver(key, (entry_id, fields.get(STREAM_FIELD, "")))
+
+    async def _replicated(self) -> None:
+        """Return once a replica holds every entry read so far (when waiting for replicas is on)."""
+        if not self._wait_for_replica or time.monotonic() < self._no_replica_until:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        pipe.publish(self._barrier_channel, "")  # replicated: WAIT then waits for this offset, past the reads
+        pipe.wait(1, REPLICA_WAIT_MS)
+        _, acknowledged = await pipe.execute()
+        if not acknowledged:
+            log.warning("stream hub: no replica acknowledged within %d ms; not waiting for one", REPLICA_WAIT_MS)
+            self._no_replica_until = time.monotonic() + NO_REPLICA_PAUSE
 
     def _deliver(self, key: str, entry: Entry) -> None:
         for sub in list(self._subs.get(key, ())):
@@ -166,6 +194,8 @@ class StreamHub:
             cursor = after
             while True:
                 batch = await self._client.xrange(key, min=f"({cursor}", count=REPLAY_BATCH)
+                if batch:
+                    await self._replicated()
                 for entry_id, fields in batch:
                     last = parse_id(entry_id)
                     yield entry_id, fields.get(STREAM_FIELD, "")

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
     redis_sentinel_master: str = "mymaster"
     redis_sentinel_password: str | None = None  # the sentinels' own password (requirepass in sentinel.conf)
+    # SSE clients get an event only once a replica holds it (a failover cannot take back what they saw);
+    # None: on with Sentinel, off with one Redis URL
+    sse_wait_for_replica: bool | None = None
     broker_url: str | None = None  # Celery broker; defaults to redis_url (through its sentinels when set)
     data_dir: Path = Path(".graphgate")  # SQLite checkpoints, the dev secret, a private Redis
     config: Path | None = None  # langgraph.json; defaults to ./langgraph.json, else the bundled examples

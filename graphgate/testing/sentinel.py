@@ -19,7 +19,7 @@ MASTER = "graphgate-test"
 class SentinelRedis:
     def __init__(self, workdir: Path, sentinels: int = 3, down_after_ms: int = 1000) -> None:
         self.workdir = workdir
-        self.primary = RedisServer(workdir / "primary", appendonly=True)
+        self.primary = RedisServer(workdir / "primary", appendonly=True, extra=["--repl-diskless-sync-delay", "0"])
         self.replica = RedisServer(
             workdir / "replica", appendonly=True, extra=["--replicaof", "127.0.0.1", str(self.primary.port)]
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,6 +14,7 @@ import redis.asyncio as aioredis
 from graphgate.core.events import parse_id
 from graphgate.core.settings import Settings
 from graphgate.gateway.fanout import StreamHub
+from graphgate.testing.stack import RedisServer
 
 
 def test_parse_id() -> None:
@@ -107,3 +110,52 @@ def test_new_stream_joins_a_blocked_reader_at_once(redis_url: str) -> None:
         await client.aclose()
 
     asyncio.run(scenario())
+
+
+def test_entries_reach_followers_only_once_a_replica_holds_them(tmp_path: Path) -> None:
+    """With a replica a failover could promote, what a follower saw must be on it: while the replica is
+    stopped (SIGSTOP) the hub holds entries back; they flow the moment it acknowledges them."""
+    primary = RedisServer(tmp_path / "primary", extra=["--repl-diskless-sync-delay", "0"]).start()
+    replica = RedisServer(tmp_path / "replica", extra=["--replicaof", "127.0.0.1", str(primary.port)]).start()
+
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(primary.url, decode_responses=True)
+        await until(lambda: _linked(client), "the replica to attach")
+        hub = StreamHub(Settings(redis_url=primary.url, sse_wait_for_replica=True), client, block_ms=5000)
+        await hub.start()
+        key = "fanout-test:replicated"
+        got: list[str] = []
+
+        async def follow() -> None:
+            async for _entry_id, raw in hub.follow(key, "0-0"):
+                got.append(raw)
+
+        follower = asyncio.create_task(follow())
+        await until(lambda: reader_blocked(client, hub), "the hub to read")
+        await client.xadd(key, {"e": "0"})
+        await until(lambda: got == ["0"], "an entry the replica holds")
+
+        assert replica.proc is not None
+        replica.proc.send_signal(signal.SIGSTOP)
+        try:
+            await client.xadd(key, {"e": "1"})
+            await asyncio.sleep(0.4)
+            assert got == ["0"], "an entry reached a follower before any replica held it"
+        finally:
+            replica.proc.send_signal(signal.SIGCONT)
+        await until(lambda: got == ["0", "1"], "the entry once the replica has it", timeout=2)
+        follower.cancel()
+        await hub.stop()
+        await client.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        replica.stop()
+        primary.stop()
+
+
+async def _linked(client: aioredis.Redis) -> bool:
+    """The primary has a replica past its first full sync (the only kind WAIT counts)."""
+    replica = (await client.info("replication")).get("slave0")
+    return isinstance(replica, dict) and replica.get("state") == "online"
