@@ -24,6 +24,7 @@ from graphgate.gateway.api import approvals as approvals_api
 from graphgate.gateway.api import events as events_api
 from graphgate.gateway.api import feedback as feedback_api
 from graphgate.gateway.api import health as health_api
+from graphgate.gateway.api import schedules as schedules_api
 from graphgate.gateway.api import tasks as tasks_api
 from graphgate.gateway.api import web as web_api
 from graphgate.gateway.api.deps import Gateway
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, mounts: Sequence[Mount] = ()) -
     app.include_router(tasks_api.router)
     app.include_router(approvals_api.router)
     app.include_router(feedback_api.router)
+    app.include_router(schedules_api.router)
     app.include_router(events_api.router)
     app.include_router(health_api.router)
     # the LangGraph Server API at the root, where the SDK looks (docs/langgraph-api.md); its contract is the

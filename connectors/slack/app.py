@@ -35,6 +35,8 @@ from graphgate.connectors.slack.render import (
     FEEDBACK_ACTION,
     REJECT_ACTION,
 )
+from graphgate.connectors.slack.scheduling import COMMAND as SCHEDULE_COMMAND
+from graphgate.connectors.slack.scheduling import Scheduling
 from graphgate.connectors.slack.starting import Starts
 from graphgate.core.services import Services
 from graphgate.core.settings import Settings
@@ -54,6 +56,7 @@ class SlackConnector:
         self.services = services
         self.answers = Answers(services)
         self.starts = Starts(settings, services, self.answers)
+        self.scheduling = Scheduling(services, self.starts.commands)
 
     def build(self) -> AsyncApp:
         """A Bolt app with every handler registered (signature verification on, ack before work)."""
@@ -66,6 +69,8 @@ class SlackConnector:
         )
         for command in self.starts.commands:
             app.command(command)(self.starts.on_command)
+        if SCHEDULE_COMMAND not in self.starts.commands:  # a graph command of that name wins
+            app.command(SCHEDULE_COMMAND)(self.scheduling.on_schedule)
         app.event("app_mention")(self.starts.on_mention)
         app.event("message")(self.starts.on_message)
         app.action(re.compile(rf"^{ANSWER_ACTION}(:\d+)?$"))(self.answers.on_answer)

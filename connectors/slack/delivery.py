@@ -21,9 +21,10 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from graphgate.connectors.slack import mrkdwn
 from graphgate.connectors.slack.installs import TokenSource, api_url, slack_enabled
 from graphgate.connectors.slack.render import render_task
-from graphgate.connectors.slack.threads import PLATFORM
+from graphgate.connectors.slack.threads import PLATFORM, user_of
 from graphgate.core.platform import (
     Binding,
     DeliveryError,
@@ -193,6 +194,26 @@ class SlackPlatform(Platform):
             )
         )
         return Posted(posted.id)
+
+    async def open_thread(self, place: Binding, title: str, owner: str) -> Binding:
+        """Post ``title`` into the channel; the task runs in that message's thread. A Slack owner (the one
+        who made the schedule in Slack) is the thread's starter: they answer its questions."""
+        client = await self._client(place)
+        channel = str(place["channel"])
+        root = await self._api(
+            lambda: client.chat_postMessage(
+                channel=channel, text=mrkdwn.escape(title), unfurl_links=False, unfurl_media=False
+            )
+        )
+        starter = user_of(owner) if owner.startswith(f"{PLATFORM}:{place.get('team')}:") else None
+        return {
+            "platform": PLATFORM,
+            "team": str(place.get("team") or ""),
+            "enterprise": place.get("enterprise"),
+            "channel": channel,
+            "thread_ts": str(root["ts"]),
+            "user": starter,
+        }
 
     async def find(self, binding: Binding, tag: Tag) -> Posted | None:
         client = await self._client(binding)

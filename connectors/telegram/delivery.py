@@ -195,6 +195,23 @@ class TelegramPlatform(Platform):
             pass  # it already shows this: the edit is done
         return Posted(posted.id, extra=dict(posted.extra))
 
+    async def open_thread(self, place: Binding, title: str, owner: str) -> Binding:
+        """Send ``title`` into the chat; the task's messages reply to it."""
+        chat = int(place["chat"])
+        info = await self._api({"chat": chat}, lambda: self.bot.get_chat(chat))
+        binding: Binding = {
+            "platform": PLATFORM,
+            "chat": chat,
+            "chat_type": str(info.type),
+            "thread": None,
+            "user": None,
+            "user_name": "",
+            "reply_to": None,
+        }
+        sent = await self._api(binding, lambda: self.bot.send_message(chat, title, link_preview_options=NO_PREVIEW))
+        binding["reply_to"] = int(sent.message_id)
+        return binding
+
     async def close(self) -> None:
         try:
             await self.bot.shutdown()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from telegram import Message
 
+from graphgate.connectors import schedulecmd
 from graphgate.connectors.commands import CommandTarget, command_table
 from graphgate.connectors.inputs import text_input
 from graphgate.connectors.telegram import html
@@ -30,7 +31,7 @@ from graphgate.core.store import TaskRecord, TaskStatus
 
 log = logging.getLogger("graphgate.telegram")
 
-RESERVED_COMMANDS = ("start", "help", "new", "cancel")  # handled by the router itself
+RESERVED_COMMANDS = ("start", "help", "new", "cancel", "schedule")  # handled by the router itself
 
 
 def command_name(name: str) -> str:
@@ -58,6 +59,7 @@ def help_text(commands: dict[str, CommandTarget]) -> str:
     lines += [
         "/new — start a fresh conversation",
         "/cancel — cancel the running task",
+        "/schedule — runs on a schedule, posted here (<code>/schedule help</code>)",
         "/help — this help",
         "",
         "In a private chat just write to me. In a group, use a command, mention me or reply to me.",
@@ -96,6 +98,8 @@ class Router:
                 await self.replies.note(chat, "Started a new conversation. Send me your request.", message.message_id)
         elif command == "cancel":
             await self._cancel_current(chat, message)
+        elif command == "schedule":
+            await self._schedule(chat, message, asked.text)
         elif command is not None and command not in self.commands:
             if chat.private or f"@{username}".lower() in (message.text or "").lower():
                 note = f"I don't know /{html.escape(command)}. /help lists what I can do."
@@ -106,6 +110,20 @@ class Router:
         elif asked.text:
             target = self.commands[command] if command else None
             await self._text(chat, message, asked.text, target)
+
+    async def _schedule(self, chat: TelegramChat, message: Message, text: str) -> None:
+        """``/schedule …`` (connectors/schedulecmd.py): the chat owns its schedules, as it owns its tasks."""
+        svc = self.services()
+        graphs = svc.tasks.graphs
+        reply = await schedulecmd.run(
+            svc.schedules,
+            owner=chat.principal.id,
+            target={"telegram": {"chat_id": chat.chat_id}},
+            text=text,
+            default_graph=self._default_target().graph or graphs.default,
+            input_of=lambda graph, words: text_input(graphs, graph, words),
+        )
+        await self.replies.note(chat, html.escape(reply), message.message_id)
 
     def _default_target(self) -> CommandTarget:
         return self.commands.get("ask") or next(iter(self.commands.values()))

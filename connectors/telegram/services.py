@@ -12,18 +12,20 @@ from dataclasses import dataclass
 from graphgate.connectors.telegram.store import TelegramStore
 from graphgate.core.feedback import FeedbackService
 from graphgate.core.inbound import InboundLog
+from graphgate.core.schedules import ScheduleService
 from graphgate.core.services import Services
 from graphgate.core.tasks import TaskService
 
 
 @dataclass
 class TelegramServices:
-    """The task service, the log of updates already handled, the chats' own bookkeeping, and feedback."""
+    """The task service, the log of updates already handled, the chats' own bookkeeping, feedback, schedules."""
 
     tasks: TaskService
     inbound: InboundLog
     store: TelegramStore
     feedback: FeedbackService
+    schedules: ScheduleService
 
     @classmethod
     def of(cls, services: Services) -> TelegramServices:
@@ -32,4 +34,5 @@ class TelegramServices:
             inbound=services.inbound,
             store=TelegramStore(services.redis, services.settings),
             feedback=services.feedback,
+            schedules=services.schedules,
         )

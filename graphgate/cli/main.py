@@ -48,6 +48,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"graphgate: started a private Redis at {env['GRAPHGATE_REDIS_URL']}", flush=True)
         sup.start("worker", p.python_cmd("worker"), env)
         sup.start("dispatcher", p.python_cmd("dispatcher"), env)
+        sup.start("scheduler", p.python_cmd("scheduler"), env)
         tls = _tls_files(args, settings.tls_certfile, settings.tls_keyfile, settings.data_dir)
         api_args = ["api", "--host", args.host, "--port", str(args.port)]
         if tls is not None:
@@ -172,6 +173,18 @@ def cmd_dispatcher(args: argparse.Namespace) -> int:
     settings = get_settings()
     configure_logging(settings.log_level)
     return dispatcher_main(settings, PLATFORMS)
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from graphgate.cli.compose import PLATFORMS
+    from graphgate.core.logs import configure_logging
+    from graphgate.core.settings import get_settings
+    from graphgate.workers.scheduler import main as scheduler_main
+
+    _apply_common(args)
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return scheduler_main(settings, PLATFORMS)
 
 
 def cmd_slack(args: argparse.Namespace) -> int:
@@ -323,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--certfile", help="certificate chain (PEM); default GRAPHGATE_TLS_CERTFILE")
         p.add_argument("--keyfile", help="its private key (PEM); default GRAPHGATE_TLS_KEYFILE")
 
-    up = with_config(sub.add_parser("up", help="run API, worker and dispatcher (and a private Redis if needed)"))
+    up = with_config(
+        sub.add_parser("up", help="run API, worker, dispatcher and scheduler (and a private Redis if needed)")
+    )
     up.add_argument("--host", default=os.environ.get("GRAPHGATE_HOST", "127.0.0.1"))
     up.add_argument("--port", type=int, default=int(os.environ.get("GRAPHGATE_PORT", "8000")))
     up.add_argument("--private-redis", action="store_true", help="always start a private Redis in the data dir")
@@ -355,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dispatcher = with_config(sub.add_parser("dispatcher", help="deliver task events to Slack and other chats"))
     dispatcher.set_defaults(func=cmd_dispatcher)
+
+    scheduler = with_config(sub.add_parser("scheduler", help="start the runs of schedules when their time comes"))
+    scheduler.set_defaults(func=cmd_scheduler)
 
     slack = with_config(sub.add_parser("slack", help="run the Slack connector in Socket Mode"))
     slack.add_argument("--socket", action="store_true", help="connect to Slack over Socket Mode (app token)")

@@ -108,6 +108,23 @@ class Keys:
         their run's lease could have lapsed (a run nobody holds is then ended: graphgate/core/tasks.py)."""
         return f"{self.prefix}:cancels"
 
+    # --- schedules (one hash slot: a claim changes a schedule and the due set together) ----------------
+    def schedule(self, schedule_id: str) -> str:
+        """Hash: one schedule (cron, zone, graph, input, target, next tick, the tick being fired, recent runs)."""
+        return f"{self.prefix}:{{schedules}}:schedule:{schedule_id}"
+
+    def schedules_due(self) -> str:
+        """Sorted set: ids of active schedules, scored by their next tick (graphgate/core/schedules.py)."""
+        return f"{self.prefix}:{{schedules}}:due"
+
+    def schedules_firing(self) -> str:
+        """Sorted set: ids of schedules with a tick being started, scored by when that began."""
+        return f"{self.prefix}:{{schedules}}:firing"
+
+    def owner_schedules(self, owner: str) -> str:
+        """Sorted set: a principal's schedule ids, scored by when each was created."""
+        return f"{self.prefix}:{{schedules}}:owner:{owner}"
+
     def inbound(self, platform: str, delivery_id: str) -> str:
         """String: a platform delivery already accepted (a Slack event_id), so a retry of it is dropped."""
         return f"{self.prefix}:inbound:{platform}:{delivery_id}"

@@ -137,6 +137,12 @@ class Platform(ABC):
         needs another append, a stop, then an update).
         """
 
+    async def open_thread(self, place: Binding, title: str, owner: str) -> Binding:
+        """Start a conversation in ``place`` (a channel or chat with no thread yet) with a message saying
+        ``title``, for a task owned by ``owner``; return the binding of a task that runs in it. The scheduler
+        calls it for a scheduled run posted into a channel. Raises a ``DeliveryError`` kind on failure."""
+        raise PermanentError("unsupported", f"{self.name or 'this platform'} cannot start a conversation")
+
     async def find(self, binding: Binding, tag: Tag) -> Posted | None:
         """The message an interrupted ``post`` for ``tag`` created, if the platform can tell; else None."""
         return None

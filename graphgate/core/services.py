@@ -20,6 +20,7 @@ from graphgate.core.feedback import FeedbackService
 from graphgate.core.inbound import InboundLog
 from graphgate.core.queue import enqueue_run_async, enqueue_webhook_async
 from graphgate.core.registry import GraphRegistry, load_registry
+from graphgate.core.schedules import ScheduleService
 from graphgate.core.settings import Settings
 from graphgate.core.tasks import TaskService
 
@@ -32,6 +33,7 @@ class Services:
     tasks: TaskService
     inbound: InboundLog  # which platform deliveries were handled already
     feedback: FeedbackService  # 👍/👎 on final answers
+    schedules: ScheduleService  # scheduled runs (cron)
     _checkpointer: BaseCheckpointSaver[Any] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -65,4 +67,5 @@ def open_services(settings: Settings, *, max_connections: int | None = None) -> 
         tasks=TaskService(client, settings, enqueue_run_async, graphs, enqueue_webhook_async),
         inbound=InboundLog(client, settings),
         feedback=FeedbackService(client, settings),
+        schedules=ScheduleService(client, settings, graphs),
     )

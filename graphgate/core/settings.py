@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     approvals_file: Path | None = (
         None  # a JSON file of approval policies; default: langgraph.json's graphgate.approvals
     )
+    schedule_poll_seconds: float = 1.0  # how often a scheduler looks for due schedules
+    schedule_stale_seconds: float = 30.0  # a tick being started this long: its scheduler died, another finishes it
     approval_tick_seconds: float = 1.0  # how often a dispatcher looks for due reminders and timeouts
 
     @field_validator("redis_sentinels", mode="before")

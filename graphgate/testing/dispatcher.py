@@ -40,3 +40,8 @@ def spawn(stack: Stack, name: str, args: list[str], ready: str, **extra_env: str
 def start_dispatcher(stack: Stack, name: str = "dispatcher", **extra_env: str) -> Proc:
     """``python -m graphgate.cli dispatcher`` against the stack; returns once it owns shards."""
     return spawn(stack, name, ["dispatcher"], "owns shards", **extra_env)
+
+
+def start_scheduler(stack: Stack, name: str = "scheduler", **extra_env: str) -> Proc:
+    """``python -m graphgate.cli scheduler`` against the stack; returns once it polls."""
+    return spawn(stack, name, ["scheduler"], "scheduler started", **extra_env)

@@ -508,6 +508,19 @@ class FakeBotApi(FakePlatform[Call]):
         limit = int(args.get("limit") or 100)
         return list(itertools.islice(self.updates, 0, limit))
 
+    def _m_getChat(self, args: dict[str, Any]) -> Any:
+        chat = self._chat_ok(args.get("chat_id"))
+        gifts = dict.fromkeys(
+            ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription", "gifts_from_channels"), False
+        )
+        return {
+            "id": chat,
+            "type": self.chat_types.get(chat, "private" if chat > 0 else "supergroup"),
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": gifts,
+        }
+
     def _m_setMyCommands(self, args: dict[str, Any]) -> Any:
         return True
 

@@ -23,6 +23,7 @@ from graphgate.core.feedback import FeedbackService
 from graphgate.core.inbound import InboundLog
 from graphgate.core.interrupts import interrupt_data
 from graphgate.core.registry import GraphRegistry, load_registry
+from graphgate.core.schedules import ScheduleService
 from graphgate.core.services import Services
 from graphgate.core.settings import Settings
 from graphgate.core.store import TaskRecord, TaskStatus, pause
@@ -72,6 +73,7 @@ class World:
             tasks=TaskService(client, self.settings, self._enqueue, registry),
             inbound=InboundLog(client, self.settings),
             feedback=FeedbackService(client, self.settings),
+            schedules=ScheduleService(client, self.settings, registry),
         )
         self.store = RunStore(redis.Redis.from_url(redis_url, decode_responses=True), self.settings)
         self.keys = self.store.keys

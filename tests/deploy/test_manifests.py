@@ -66,7 +66,7 @@ def test_compose_config_with_the_docker_client() -> None:
 def test_compose_structure() -> None:
     doc = compose()
     services = doc["services"]
-    assert set(services) == {"redis", "postgres", "api", "worker", "dispatcher", "flower", "nginx"}
+    assert set(services) == {"redis", "postgres", "api", "worker", "dispatcher", "scheduler", "flower", "nginx"}
 
     # Redis persists with AOF, fsync every second, and refuses writes rather than evicting keys
     redis_cmd = " ".join(services["redis"]["command"])
@@ -184,7 +184,7 @@ def test_k8s_roles_probes_secrets_and_autoscaling() -> None:
     for _, doc in docs:
         by_kind.setdefault(doc["kind"], []).append(doc)
     deployments = {d["metadata"]["name"]: d for d in by_kind["Deployment"]}
-    assert {"graphgate-api", "graphgate-worker", "graphgate-dispatcher"} <= set(deployments)
+    assert {"graphgate-api", "graphgate-worker", "graphgate-dispatcher", "graphgate-scheduler"} <= set(deployments)
 
     api = deployments["graphgate-api"]["spec"]["template"]["spec"]["containers"][0]
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
