@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from graphgate.core.errors import NotFound
 from graphgate.gateway.api.deps import KNOWN_QUERY, ActorDep, GatewayDep, PrincipalDep
 from graphgate.gateway.api.tasks import ERRORS, LIMITED, RATE_LIMITED
 
@@ -49,8 +50,9 @@ async def give_feedback(task_id: str, body: FeedbackIn, gw: GatewayDep, who: Act
     record = await gw.service.locate(task_id)
     given = await gw.services.feedback.give(who, record, body.score, body.comment)
     if given is None:  # the same as before: what is recorded
-        listed = await gw.services.feedback.listed(record.graph, record.owner, limit=1000)
-        given = next(f for f in listed if f.task_id == task_id and f.by == who.ref)
+        given = await gw.services.feedback.given(record, who.ref)
+    if given is None:  # expired between the two reads, with its session
+        raise NotFound(f"task {task_id!r} not found")
     return FeedbackOut(**given.to_dict())
 
 

@@ -120,6 +120,28 @@ class FeedbackService:
             raise Conflict(f"task {record.id} has no final answer to rate (it is {record.status.value})")
         return None if result == "same" else feedback
 
+    async def given(self, record: TaskRecord, by: str) -> Feedback | None:
+        """The feedback ``by`` (an actor's ref) gave on ``record``'s answer, or None."""
+        raw = await self.redis.hget(self.keys.feedback(record.session_id, record.id), by)
+        if raw is None:
+            return None
+        at = await self.redis.zscore(self.keys.feedback_index(record.graph), f"{record.session_id} {record.id} {by}")
+        return self._feedback(record.session_id, record.id, record.graph, by, json.loads(raw), at)
+
+    @staticmethod
+    def _feedback(session_id: str, task_id: str, graph: str, by: str, value: dict[str, Any], at: Any) -> Feedback:
+        return Feedback(
+            task_id,
+            session_id,
+            graph,
+            by,
+            int(value["score"]),
+            value.get("comment") or "",
+            value.get("name") or "",
+            value.get("where") or "",
+            float(at or 0),
+        )
+
     async def listed(self, graph: str, owner: str, limit: int = 100) -> list[Feedback]:
         """The feedback on ``graph``'s answers to ``owner``'s tasks, newest first."""
         members = cast(
@@ -135,19 +157,7 @@ class FeedbackService:
             value = json.loads(raw)
             if value.get("owner") != owner:
                 continue
-            found.append(
-                Feedback(
-                    task_id,
-                    session_id,
-                    graph,
-                    by,
-                    int(value["score"]),
-                    value.get("comment") or "",
-                    value.get("name") or "",
-                    value.get("where") or "",
-                    float(at or 0),
-                )
-            )
+            found.append(self._feedback(session_id, task_id, graph, by, value, at))
             if len(found) >= limit:
                 break
         return found
