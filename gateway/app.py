@@ -23,6 +23,7 @@ from graphgate.gateway import metrics
 from graphgate.gateway.api import approvals as approvals_api
 from graphgate.gateway.api import events as events_api
 from graphgate.gateway.api import feedback as feedback_api
+from graphgate.gateway.api import files as files_api
 from graphgate.gateway.api import health as health_api
 from graphgate.gateway.api import schedules as schedules_api
 from graphgate.gateway.api import tasks as tasks_api
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, mounts: Sequence[Mount] = ()) -
     app.include_router(approvals_api.router)
     app.include_router(feedback_api.router)
     app.include_router(schedules_api.router)
+    app.include_router(files_api.router)
     app.include_router(events_api.router)
     app.include_router(health_api.router)
     # the LangGraph Server API at the root, where the SDK looks (docs/langgraph-api.md); its contract is the
@@ -94,7 +96,11 @@ def create_app(settings: Settings | None = None, mounts: Sequence[Mount] = ()) -
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "X-Api-Key"],
             expose_headers=["Content-Location", "Location", "X-Pagination-Next", "X-Pagination-Total"],
         )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        paths={files_api.UPLOAD_PATH: max(settings.attachment_max_bytes, settings.max_body_bytes)},
+    )
     app.add_middleware(SecurityHeaders)  # outermost: on every response, the body limit's 413 included
     return app
 
@@ -155,20 +161,23 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 class BodySizeLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, whether or not Content-Length is sent.
+    """Refuse request bodies over ``max_bytes`` (``paths``: a larger limit for a path, the file upload) with
+    413, whether or not Content-Length is sent.
 
     The body is read (up to the limit) before the app sees the request, then handed on unchanged.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, paths: dict[str, int] | None = None) -> None:
         self.app, self.max_bytes = app, max_bytes
+        self.paths = dict(paths or {})  # a path with a limit of its own (file uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
-        too_large = _error(413, "payload_too_large", f"body exceeds {self.max_bytes} bytes")
+        limit = self.paths.get(scope.get("path", ""), self.max_bytes)
+        too_large = _error(413, "payload_too_large", f"body exceeds {limit} bytes")
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
                 return await too_large(scope, receive, send)
         chunks: list[bytes] = []
         size = 0
@@ -178,7 +187,7 @@ class BodySizeLimit:
                 return
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.max_bytes:
+            if size > limit:
                 return await too_large(scope, receive, send)
             if not message.get("more_body"):
                 break

@@ -24,8 +24,10 @@ from graphgate.connectors.commands import CommandTarget, command_table
 from graphgate.connectors.inputs import text_input
 from graphgate.connectors.slack import mrkdwn
 from graphgate.connectors.slack.answers import Answers
+from graphgate.connectors.slack.files import fetch
 from graphgate.connectors.slack.notes import note
 from graphgate.connectors.slack.threads import PLATFORM, SlackThread, principal
+from graphgate.core.attachments import public_base_url, with_files
 from graphgate.core.errors import GraphgateError, NotFound
 from graphgate.core.services import Services
 from graphgate.core.settings import Settings
@@ -158,17 +160,30 @@ class Starts:
                 return  # a thread we do not run, or someone else's conversation
             tasks = []
         latest = tasks[0] if tasks else None
-        if not text:
+        files = [f for f in event.get("files") or [] if isinstance(f, dict)]
+        if not text and not files:
             await note(
                 client, channel, user, thread_ts, "Tell me what to do, e.g. `@graphgate write a brief on tides`."
             )
             return
         if latest is not None and latest.status == TaskStatus.WAITING_INPUT and latest.interrupt:
+            if files:
+                words = "A question is waiting for an answer in words: reply with text (the file was not used)."
+                await note(client, channel, user, thread_ts, words)
+                return
             await self.answers.typed(client, who, latest, text, channel, thread_ts)
             return
         graph = latest.graph if latest is not None else self._mention_graph(svc)
         await self._start(
-            client, thread, user, text, graph, self.settings.slack_task_mode, {}, event_id=body.get("event_id")
+            client,
+            thread,
+            user,
+            text,
+            graph,
+            self.settings.slack_task_mode,
+            {},
+            event_id=body.get("event_id"),
+            files=files,
         )
 
     def _mention_graph(self, svc: Services) -> str:
@@ -187,12 +202,19 @@ class Starts:
         mode: str,
         config: dict[str, Any],
         event_id: str | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> None:
         svc = self.services()
+        who = principal(thread.team, user)
         try:
+            graph_input = text_input(svc.tasks.graphs, graph, text)
+            if files:
+                stored = await fetch(client, svc.attachments, who.id, files)
+                blocks = svc.attachments.blocks(stored, public_base_url(self.settings))
+                graph_input = with_files(svc.tasks.graphs, graph, graph_input, blocks)
             await svc.tasks.create_task(
-                principal(thread.team, user),
-                input=text_input(svc.tasks.graphs, graph, text),
+                who,
+                input=graph_input,
                 graph=graph,
                 session_id=thread.session_id,
                 mode=mode,

@@ -23,9 +23,11 @@ from graphgate.connectors.telegram.addressing import Addressed, display_name
 from graphgate.connectors.telegram.answers import Answers
 from graphgate.connectors.telegram.bot import TelegramNotConfigured
 from graphgate.connectors.telegram.chats import TelegramChat
+from graphgate.connectors.telegram.files import fetch, incoming
 from graphgate.connectors.telegram.replies import Replies
 from graphgate.connectors.telegram.services import TelegramServices
-from graphgate.core.errors import Conflict, InvalidInput, NotFound
+from graphgate.core.attachments import public_base_url, with_files
+from graphgate.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from graphgate.core.settings import Settings
 from graphgate.core.store import TaskRecord, TaskStatus
 
@@ -104,10 +106,10 @@ class Router:
             if chat.private or f"@{username}".lower() in (message.text or "").lower():
                 note = f"I don't know /{html.escape(command)}. /help lists what I can do."
                 await self.replies.note(chat, note, message.message_id)
-        elif command is not None and not asked.text:
+        elif command is not None and not asked.text and not incoming(message):
             note = f"Tell me what to do: <code>/{html.escape(command)} your request</code>"
             await self.replies.note(chat, note, message.message_id)
-        elif asked.text:
+        elif asked.text or incoming(message):
             target = self.commands[command] if command else None
             await self._text(chat, message, asked.text, target)
 
@@ -159,6 +161,10 @@ class Router:
                     message.message_id,
                 )
                 return
+            if incoming(message):
+                note = "A question is waiting for an answer in words: reply with text (the file was not used)."
+                await self.replies.note(chat, note, message.message_id)
+                return
             await self.answers.typed(chat, message, latest, text)
             return
         if target is None:
@@ -175,9 +181,15 @@ class Router:
         svc = self.services()
         user = message.from_user
         try:
+            graph_input = text_input(svc.tasks.graphs, graph, text)
+            files = incoming(message)
+            if files:
+                stored = await fetch(self.replies.bot, svc.attachments, chat.principal.id, files)
+                blocks = svc.attachments.blocks(stored, public_base_url(self.settings))
+                graph_input = with_files(svc.tasks.graphs, graph, graph_input, blocks)
             record = await svc.tasks.create_task(
                 chat.principal,
-                input=text_input(svc.tasks.graphs, graph, text),
+                input=graph_input,
                 graph=graph,
                 session_id=session_id,
                 mode=target.mode,
@@ -185,7 +197,7 @@ class Router:
                 multitask="enqueue",
                 binding=chat.binding(user.id if user else None, display_name(user), message.message_id),
             )
-        except (NotFound, Conflict, InvalidInput) as exc:
+        except (NotFound, Conflict, InvalidInput, PayloadTooLarge) as exc:
             await self.replies.note(chat, f"I can't run that: {html.escape(exc.message)}", message.message_id)
             return
         try:

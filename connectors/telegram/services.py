@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphgate.connectors.telegram.store import TelegramStore
+from graphgate.core.attachments import AttachmentStore
 from graphgate.core.feedback import FeedbackService
 from graphgate.core.inbound import InboundLog
 from graphgate.core.schedules import ScheduleService
@@ -26,6 +27,7 @@ class TelegramServices:
     store: TelegramStore
     feedback: FeedbackService
     schedules: ScheduleService
+    attachments: AttachmentStore
 
     @classmethod
     def of(cls, services: Services) -> TelegramServices:
@@ -35,4 +37,5 @@ class TelegramServices:
             store=TelegramStore(services.redis, services.settings),
             feedback=services.feedback,
             schedules=services.schedules,
+            attachments=services.attachments,
         )

@@ -56,6 +56,13 @@ class TaskCreate(BaseModel):
         "signed and retried (docs/webhooks.md); the graph's default webhook when left out.",
     )
 
+    files: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Ids of files uploaded with POST /api/v1/files: handed to the graph as content blocks on "
+        "the user's message, or in its 'attachments' input (docs/files.md).",
+    )
+
     def graph_input(self) -> dict[str, Any]:
         return {**(self.input or {}), **(self.model_extra or {})}
 

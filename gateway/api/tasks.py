@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from graphgate.core.errors import InvalidInput
+from graphgate.core.attachments import with_files
+from graphgate.core.errors import InvalidInput, NotFound
 from graphgate.core.webhooks import check_webhook
 from graphgate.gateway.api.deps import KNOWN_QUERY, ActorDep, GatewayDep, PrincipalDep, public_base
 from graphgate.gateway.api.schemas import (
@@ -43,9 +44,18 @@ async def create_task(body: TaskCreate, request: Request, gw: GatewayDep, who: P
         raise InvalidInput("a field is given both at the top level and inside input")
     if body.webhook is not None:  # where it may point is checked now too: a refused one stores nothing
         await asyncio.to_thread(check_webhook, body.webhook, gw.settings.webhook_allow_private)
+    graph_input = body.graph_input()
+    base = public_base(request, gw.settings)
+    if body.files:
+        store = gw.services.attachments
+        blocks = store.blocks(await store.owned(who.id, body.files), base)
+        graph = body.graph or gw.graphs.default
+        if graph not in gw.graphs.names():
+            raise NotFound(f"graph {graph!r} is not registered")
+        graph_input = with_files(gw.graphs, graph, graph_input, blocks)
     record = await gw.service.create_task(
         who,
-        input=body.graph_input(),
+        input=graph_input,
         graph=body.graph,
         session_id=body.session_id,
         mode=body.mode,
@@ -53,7 +63,6 @@ async def create_task(body: TaskCreate, request: Request, gw: GatewayDep, who: P
         multitask=body.multitask,
         options={"webhook": body.webhook, "webhook_body": "event"} if body.webhook else None,
     )
-    base = public_base(request, gw.settings)
     return TaskCreated(
         task_id=record.id,
         session_id=record.session_id,

@@ -88,6 +88,8 @@ def cmd_api(args: argparse.Namespace) -> int:
     from graphgate.core.logs import configure_logging
     from graphgate.core.settings import get_settings
 
+    # where this process serves: links made outside a request (a chat file's URL) use it without a public URL
+    os.environ["GRAPHGATE_HOST"], os.environ["GRAPHGATE_PORT"] = args.host, str(args.port)
     _apply_common(args)
     settings = get_settings()
     configure_logging(settings.log_level)

@@ -125,6 +125,10 @@ class Keys:
         """Sorted set: a principal's schedule ids, scored by when each was created."""
         return f"{self.prefix}:{{schedules}}:owner:{owner}"
 
+    def attachment(self, file_id: str) -> str:
+        """String: a stored file's description (name, MIME type, size, owner; graphgate/core/attachments.py)."""
+        return f"{self.prefix}:file:{file_id}"
+
     def inbound(self, platform: str, delivery_id: str) -> str:
         """String: a platform delivery already accepted (a Slack event_id), so a retry of it is dropped."""
         return f"{self.prefix}:inbound:{platform}:{delivery_id}"

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from graphgate.core import connections
+from graphgate.core.attachments import AttachmentStore
 from graphgate.core.checkpointer import open_checkpointer
 from graphgate.core.feedback import FeedbackService
 from graphgate.core.inbound import InboundLog
@@ -34,6 +35,7 @@ class Services:
     inbound: InboundLog  # which platform deliveries were handled already
     feedback: FeedbackService  # 👍/👎 on final answers
     schedules: ScheduleService  # scheduled runs (cron)
+    attachments: AttachmentStore  # files sent with messages
     _checkpointer: BaseCheckpointSaver[Any] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -68,4 +70,5 @@ def open_services(settings: Settings, *, max_connections: int | None = None) -> 
         inbound=InboundLog(client, settings),
         feedback=FeedbackService(client, settings),
         schedules=ScheduleService(client, settings, graphs),
+        attachments=AttachmentStore(client, settings),
     )

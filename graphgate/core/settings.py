@@ -85,6 +85,25 @@ class Settings(BaseSettings):
     republish_after_seconds: float = 60.0
     rate_limit_per_minute: int = 600  # task creates, resumes and cancels per principal per minute; 0: off
 
+    # --- files people send (graphgate/core/attachments.py, docs/files.md) --------------------------------
+    attachments_dir: Path | None = None  # where their bytes are kept; None: <data_dir>/attachments
+    attachment_max_bytes: int = 20 * 1_048_576  # per file (Telegram's bots download at most 20 MB)
+    attachments_per_message: int = 10
+    attachment_types: list[str] = Field(
+        default_factory=lambda: [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "text/plain",
+            "text/markdown",
+            "text/csv",
+            "application/json",
+            "audio/*",
+        ]
+    )
+
     # --- processes --------------------------------------------------------------------------------
     worker_concurrency: int = 2
     worker_pool: Literal["prefork", "threads", "solo"] = "prefork"
@@ -107,6 +126,7 @@ class Settings(BaseSettings):
             "channels:history",
             "chat:write",
             "commands",
+            "files:read",
             "groups:history",
             "im:history",
             "mpim:history",

@@ -207,11 +207,26 @@ class FakeBotApi(FakePlatform[Call]):
         self._chat_bucket: dict[int, tuple[float, float]] = {}  # chat -> (tokens, at)
         self._group_window: dict[int, deque[float]] = {}
         self._global_window: deque[float] = deque()
+        self.files: dict[str, tuple[bytes, str]] = {}  # file_id -> (bytes, file_path), served under /file/bot<token>/
+        self.downloads: list[str] = []  # file paths downloaded with the right token
 
     # --- life (``url`` is what GRAPHGATE_TELEGRAM_API_URL is set to) ---------------------------------------
 
     def routes(self) -> list[BaseRoute]:
-        return [Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])]
+        return [
+            Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
+            Route("/file/bot{token}/{path:path}", self._download, methods=["GET"]),
+        ]
+
+    async def _download(self, request: Request) -> Response:
+        """A file's bytes, as Telegram serves them at ``/file/bot<token>/<file_path>``."""
+        path = request.path_params["path"]
+        found = next((data for data, file_path in self.files.values() if file_path == path), None)
+        if request.path_params["token"] != self.token or found is None:
+            return JSONResponse({"ok": False, "error_code": 404, "description": "Not Found"}, status_code=404)
+        with self.lock:
+            self.downloads.append(path)
+        return Response(found, media_type="application/octet-stream")
 
     # --- what tests arrange ----------------------------------------------------------------------------
 
@@ -286,6 +301,45 @@ class FakeBotApi(FakePlatform[Call]):
                 )
             )
         return {"update_id": update_id or next(self._update_ids), "message": message}
+
+    def add_file(self, data: bytes, file_path: str) -> dict[str, Any]:
+        """Keep ``data`` as a file the bot may download; its ``file_id`` / ``file_unique_id`` / ``file_size``."""
+        n = len(self.files) + 1
+        file_id = f"AgACAgIAAxkBAAI{n:04d}{abs(hash(file_path)) % 10**8:08d}"
+        with self.lock:
+            self.files[file_id] = (data, file_path)
+        return {"file_id": file_id, "file_unique_id": f"AQAD{n:04d}", "file_size": len(data)}
+
+    def media_update(
+        self,
+        chat: dict[str, Any],
+        user: dict[str, Any],
+        caption: str = "",
+        *,
+        photo: bytes | None = None,
+        document: tuple[bytes, str, str] | None = None,
+        voice: bytes | None = None,
+    ) -> dict[str, Any]:
+        """A ``message`` update carrying a photo (two sizes, as Telegram sends), a document ``(bytes, name,
+        MIME type)`` or a voice note, with ``caption`` (its commands as caption entities)."""
+        update = self.message_update(chat, user, caption)
+        message = update["message"]
+        message.pop("text")
+        if caption:
+            message["caption"] = caption
+        if "entities" in message:
+            message["caption_entities"] = message.pop("entities")
+        n = len(self.files)
+        if photo is not None:
+            small = self.add_file(photo[: max(1, len(photo) // 4)], f"photos/file_{n}_s.jpg")
+            large = self.add_file(photo, f"photos/file_{n}.jpg")
+            message["photo"] = [{**small, "width": 90, "height": 60}, {**large, "width": 1280, "height": 853}]
+        if document is not None:
+            data, name, mime = document
+            message["document"] = {**self.add_file(data, f"documents/file_{n}"), "file_name": name, "mime_type": mime}
+        if voice is not None:
+            message["voice"] = {**self.add_file(voice, f"voice/file_{n}.oga"), "duration": 3, "mime_type": "audio/ogg"}
+        return update
 
     def callback_update(
         self, chat: dict[str, Any], user: dict[str, Any], msg: Msg, data: str, update_id: int | None = None
@@ -519,6 +573,20 @@ class FakeBotApi(FakePlatform[Call]):
             "accent_color_id": 0,
             "max_reaction_count": 11,
             "accepted_gift_types": gifts,
+        }
+
+    def _m_getFile(self, args: dict[str, Any]) -> Any:
+        file_id = str(args.get("file_id") or "")
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        data, file_path = self.files[file_id]
+        if len(data) > 20 * 1_048_576:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"AQAD{file_id[-6:]}",
+            "file_size": len(data),
+            "file_path": file_path,
         }
 
     def _m_setMyCommands(self, args: dict[str, Any]) -> Any:

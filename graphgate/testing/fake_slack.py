@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -234,6 +235,8 @@ class FakeSlack(FakePlatform[Call]):
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._base = int(time.time())
+        self.files: dict[str, tuple[bytes, str]] = {}  # file id -> (bytes, name), served at url_private_download
+        self.downloads: list[tuple[str, bool]] = []  # (file id, whether the bot token came with the request)
 
     # --- life -----------------------------------------------------------------------------------------
 
@@ -245,8 +248,41 @@ class FakeSlack(FakePlatform[Call]):
         return [
             Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
             Route("/respond/{rid}", self._respond, methods=["POST"]),
+            Route("/files-pri/{team_file}/download/{name}", self._download, methods=["GET"]),
             WebSocketRoute("/socket", self._socket),
         ]
+
+    def add_file(self, data: bytes, name: str, mimetype: str) -> dict[str, Any]:
+        """A file uploaded by a user: the ``files`` entry of its message event, as Slack sends it."""
+        file_id = f"F{next(self._ids):09d}"
+        with self.lock:
+            self.files[file_id] = (data, name)
+        private = f"{self.url}/files-pri/{self.team}-{file_id}/download/{quote(name)}"
+        return {
+            "id": file_id,
+            "created": int(time.time()),
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rsplit(".", 1)[-1] if "." in name else "binary",
+            "size": len(data),
+            "mode": "hosted",
+            "is_external": False,
+            "url_private": private.replace("/download/", "/"),
+            "url_private_download": private,
+        }
+
+    async def _download(self, request: Request) -> Response:
+        """A file's bytes for a request with a bot token; without one, Slack's sign-in page (status 200)."""
+        file_id = request.path_params["team_file"].split("-", 1)[-1]
+        authorized = request.headers.get("authorization", "").removeprefix("Bearer ") in self.tokens
+        with self.lock:
+            self.downloads.append((file_id, authorized))
+        if file_id not in self.files:
+            return Response("Not Found", status_code=404)
+        if not authorized:
+            return Response("<!DOCTYPE html><html><body>Sign in to Slack</body></html>", media_type="text/html")
+        return Response(self.files[file_id][0], media_type="application/octet-stream")
 
     # --- what tests arrange ----------------------------------------------------------------------------
 

@@ -135,11 +135,18 @@ class SlackSender:
         return self.post(self.event_body(event, event_id), "application/json", headers=headers)
 
     def mention(
-        self, channel: str, user: str, text: str, thread_ts: str | None = None, event_id: str | None = None
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        thread_ts: str | None = None,
+        event_id: str | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> tuple[Msg, httpx.Response]:
-        """A user message mentioning the bot: it appears in the fake channel and its event is sent."""
+        """A user message mentioning the bot (with ``files``: entries of ``FakeSlack.add_file``): it appears in
+        the fake channel and its event is sent."""
         msg = self.fake.user_message(channel, user, f"<@{self.fake.bot_user}> {text}", thread_ts)
-        event = {
+        event: dict[str, Any] = {
             "type": "app_mention",
             "user": user,
             "text": msg.text,
@@ -150,7 +157,28 @@ class SlackSender:
         }
         if thread_ts:
             event["thread_ts"] = thread_ts
+        if files:
+            event["files"], event["upload"] = files, False
         return msg, self.event(event, event_id=event_id)
+
+    def dm_files(self, channel: str, user: str, text: str, files: list[dict[str, Any]]) -> httpx.Response:
+        """A direct message with files (``message`` of subtype ``file_share``)."""
+        msg = self.fake.user_message(channel, user, text)
+        return self.event(
+            {
+                "type": "message",
+                "subtype": "file_share",
+                "user": user,
+                "text": text,
+                "ts": msg.ts,
+                "channel": channel,
+                "event_ts": msg.ts,
+                "channel_type": "im",
+                "team": self.team,
+                "files": files,
+                "upload": False,
+            }
+        )
 
     def reply(
         self, channel: str, user: str, text: str, thread_ts: str, channel_type: str = "channel"

@@ -19,6 +19,7 @@ import redis
 import redis.asyncio as aioredis
 
 from graphgate.core import approvals
+from graphgate.core.attachments import AttachmentStore
 from graphgate.core.feedback import FeedbackService
 from graphgate.core.inbound import InboundLog
 from graphgate.core.interrupts import interrupt_data
@@ -74,6 +75,7 @@ class World:
             inbound=InboundLog(client, self.settings),
             feedback=FeedbackService(client, self.settings),
             schedules=ScheduleService(client, self.settings, registry),
+            attachments=AttachmentStore(client, self.settings),
         )
         self.store = RunStore(redis.Redis.from_url(redis_url, decode_responses=True), self.settings)
         self.keys = self.store.keys

@@ -1,0 +1,214 @@
+"""Files people send with a message (a Telegram photo, a Slack upload, a widget attachment): stored once,
+handed to the graph as LangChain content blocks on the user's message.
+
+``AttachmentStore.put`` checks a file against the limits (``GRAPHGATE_ATTACHMENT_MAX_BYTES``, the MIME
+allow-list ``GRAPHGATE_ATTACHMENT_TYPES``), writes its bytes under ``GRAPHGATE_ATTACHMENTS_DIR`` and its
+description to Redis (``Keys.attachment``, expiring with sessions). A file refused is never written.
+
+A graph gets a file as a content block (``blocks``): ``{"type": "image" | "audio" | "file", "url": …,
+"mime_type": …, "extras": {"name", "size", "file_id"}}``. The URL is the gateway's
+``/api/v1/files/<id>?sig=…``, signed with ``GRAPHGATE_SECRET_KEY`` (``signed_url``, ``check_signature``): a
+model provider, a browser or a graph's own tool can fetch it without a bearer token, and no one can guess
+another file's. ``with_files`` puts the blocks where the graph takes them: on the last user message of a
+``messages`` input (the text becomes a text block beside them), or in an ``attachments`` input field; a
+graph that takes neither refuses files with a clear message.
+
+The bytes live in one directory: for several hosts, mount it on all of them (a shared volume). Platform
+tokens (the Slack bot token, the Telegram bot token in a file URL) are used by the connectors to download
+and never written into a block, an event or a log line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from graphgate.core.errors import InvalidInput, NotFound, PayloadTooLarge
+from graphgate.core.keys import Keys
+from graphgate.core.registry import GraphRegistry
+from graphgate.core.settings import Settings
+
+FILE_ID_CHARS = 32
+NAME_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Attachment:
+    file_id: str
+    name: str
+    mime_type: str
+    size: int
+    sha256: str
+    owner: str
+    created_at: float
+
+    @property
+    def kind(self) -> str:
+        """The content block type: image, audio, or file."""
+        major = self.mime_type.split("/", 1)[0]
+        return major if major in ("image", "audio") else "file"
+
+
+def base_type(mime_type: str) -> str:
+    """``image/png`` of ``image/png; charset=…``, lower case."""
+    return mime_type.split(";", 1)[0].strip().lower()
+
+
+def clean_name(name: str) -> str:
+    """A file name safe to show and to put in a Content-Disposition header."""
+    kept = "".join(c for c in name.replace("\\", "/").rsplit("/", 1)[-1] if c.isprintable() and c not in '"\r\n')
+    return kept.strip()[:NAME_CHARS] or "file"
+
+
+def signature(secret: str, file_id: str) -> str:
+    return hmac.new(secret.encode(), f"file:{file_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class AttachmentStore:
+    def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self.folder = settings.attachments_dir or settings.data_dir / "attachments"
+
+    # --- limits ---------------------------------------------------------------------------------------
+
+    def refusal(self, mime_type: str, size: int) -> str | None:
+        """Why a file of this type and size is refused (a sentence for the sender), or None."""
+        limit = self.settings.attachment_max_bytes
+        if size > limit:
+            return f"the file is {_mb(size)}; files may be at most {_mb(limit)}"
+        if size == 0:
+            return "the file is empty"
+        allowed = self.settings.attachment_types
+        kind = base_type(mime_type)
+        if not any(kind == a or (a.endswith("/*") and kind.startswith(a[:-1])) for a in allowed):
+            return f"files of type {kind or 'unknown'} are not accepted (accepted: {', '.join(allowed)})"
+        return None
+
+    def check_count(self, count: int) -> None:
+        if count > self.settings.attachments_per_message:
+            raise InvalidInput(f"at most {self.settings.attachments_per_message} files per message")
+
+    # --- storing and reading --------------------------------------------------------------------------
+
+    async def put(self, owner: str, data: bytes, mime_type: str, name: str) -> Attachment:
+        """Store a file of ``owner``; ``PayloadTooLarge`` / ``InvalidInput`` (nothing written) past the limits."""
+        mime_type = base_type(mime_type)
+        why = self.refusal(mime_type, len(data))
+        if why is not None:
+            raise (PayloadTooLarge if len(data) > self.settings.attachment_max_bytes else InvalidInput)(why)
+        attachment = Attachment(
+            file_id=secrets.token_hex(FILE_ID_CHARS // 2),
+            name=clean_name(name),
+            mime_type=mime_type,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            owner=owner,
+            created_at=time.time(),
+        )
+        path = self._path(attachment.file_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".part")
+        partial.write_bytes(data)
+        partial.replace(path)
+        await self.redis.set(
+            self.keys.attachment(attachment.file_id),
+            json.dumps(asdict(attachment)),
+            ex=self.settings.session_ttl_seconds,
+        )
+        return attachment
+
+    async def describe(self, file_id: str) -> Attachment:
+        """The file's description; ``NotFound`` for an unknown or expired one."""
+        raw = await self.redis.get(self.keys.attachment(file_id)) if _valid_id(file_id) else None
+        if raw is None:
+            raise NotFound(f"file {file_id!r} not found")
+        return Attachment(**json.loads(cast("str", raw)))
+
+    async def owned(self, owner: str, file_ids: list[str]) -> list[Attachment]:
+        """The files of ``owner`` named by ``file_ids``, in order; ``NotFound`` for one that is not theirs."""
+        self.check_count(len(file_ids))
+        found = [await self.describe(file_id) for file_id in file_ids]
+        for attachment in found:
+            if attachment.owner != owner:
+                raise NotFound(f"file {attachment.file_id!r} not found")
+        return found
+
+    def read(self, attachment: Attachment) -> bytes:
+        try:
+            return self._path(attachment.file_id).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFound(f"file {attachment.file_id!r} not found") from exc
+
+    def _path(self, file_id: str) -> Path:
+        return Path(self.folder) / file_id[:2] / file_id
+
+    # --- handing files to a graph ---------------------------------------------------------------------
+
+    def signed_url(self, base_url: str, file_id: str) -> str:
+        sig = signature(self.settings.resolved_secret_key(), file_id)
+        return f"{base_url.rstrip('/')}/api/v1/files/{file_id}?sig={sig}"
+
+    def check_signature(self, file_id: str, sig: str) -> bool:
+        return hmac.compare_digest(signature(self.settings.resolved_secret_key(), file_id), sig)
+
+    def blocks(self, attachments: list[Attachment], base_url: str) -> list[dict[str, Any]]:
+        """LangChain content blocks of ``attachments``, each by its signed URL."""
+        return [
+            {
+                "type": a.kind,
+                "url": self.signed_url(base_url, a.file_id),
+                "mime_type": a.mime_type,
+                "extras": {"name": a.name, "size": a.size, "file_id": a.file_id},
+            }
+            for a in attachments
+        ]
+
+
+def with_files(
+    graphs: GraphRegistry, graph: str, input: dict[str, Any], blocks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """``input`` with ``blocks`` where ``graph`` takes them: on the last user message of ``messages``, or in
+    an ``attachments`` field; ``InvalidInput`` when the graph takes neither."""
+    if not blocks:
+        return input
+    messages = input.get("messages")
+    if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
+        last = dict(messages[-1])
+        content = last.get("content")
+        parts = [{"type": "text", "text": content}] if isinstance(content, str) and content else []
+        if isinstance(content, list):
+            parts = list(content)
+        last["content"] = [*parts, *blocks]
+        return {**input, "messages": [*messages[:-1], last]}
+    spec = graphs.specs.get(graph)
+    props = ((spec.input_schema if spec is not None else None) or {}).get("properties") or {}
+    if "attachments" in props:
+        return {**input, "attachments": [*(input.get("attachments") or []), *blocks]}
+    raise InvalidInput(f"graph {graph!r} takes text only: it has no messages or attachments input for files")
+
+
+def public_base_url(settings: Settings) -> str:
+    """How clients reach the API, for the files' URLs made outside a request (the chat connectors): the
+    public URL, else where this API process serves."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    scheme = "https" if settings.tls_certfile else "http"
+    return f"{scheme}://{settings.host}:{settings.port}"
+
+
+def _valid_id(file_id: str) -> bool:
+    return len(file_id) == FILE_ID_CHARS and all(c in "0123456789abcdef" for c in file_id)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_048_576:.1f} MB" if size >= 104_858 else f"{size} bytes"
