@@ -18,6 +18,7 @@ import redis
 from celery.exceptions import SoftTimeLimitExceeded
 
 from graphgate.core import approvals, lgrun
+from graphgate.core.attachments import inline
 from graphgate.core.events import EventType, answer_text, to_jsonable
 from graphgate.core.interrupts import interrupt_data
 from graphgate.core.rollback import roll_back
@@ -202,7 +203,7 @@ class Attempt:
             config = {**config, "configurable": {**config["configurable"], "checkpoint_id": opts.checkpoint_id}}
         if opts.command:
             return Command(update=opts.update, goto=opts.goto if opts.goto is not None else ()), config
-        return (None if opts.from_checkpoint else record.input), config
+        return (None if opts.from_checkpoint else inline(record.input, self.settings)), config
 
     def _leave(self, result: TransitionResult) -> TransitionResult:
         """A move out of ``running``: when it was made, it released the run's lease too (scripts.TRANSITION)."""

@@ -9,7 +9,9 @@ A graph gets a file as a content block (``blocks``): ``{"type": "image" | "audio
 "mime_type": …, "extras": {"name", "size", "file_id"}}``. The URL is the gateway's
 ``/api/v1/files/<id>?sig=…``, signed with ``GRAPHGATE_SECRET_KEY`` (``signed_url``, ``check_signature``): a
 model provider, a browser or a graph's own tool can fetch it without a bearer token, and no one can guess
-another file's. ``with_files`` puts the blocks where the graph takes them: on the last user message of a
+another file's. Types a model must get inline (``GRAPHGATE_ATTACHMENTS_INLINE``: by default everything but
+images, as OpenAI's Chat Completions takes PDFs and audio only as base64) get their bytes put into the block
+by the worker when the run starts (``inline``). ``with_files`` puts the blocks where the graph takes them: on the last user message of a
 ``messages`` input (the text becomes a text block beside them), or in an ``attachments`` input field; a
 graph that takes neither refuses files with a clear message.
 
@@ -20,6 +22,7 @@ and never written into a block, an event or a log line.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -29,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import redis.asyncio as aioredis
 
 from graphgate.core.errors import InvalidInput, NotFound, PayloadTooLarge
@@ -38,6 +42,7 @@ from graphgate.core.settings import Settings
 
 FILE_ID_CHARS = 32
 NAME_CHARS = 200
+GRAPHGATE_FILE = "graphgate_file"  # in a block's extras: the stored file it stands for
 
 
 @dataclass(frozen=True)
@@ -162,13 +167,14 @@ class AttachmentStore:
         return hmac.compare_digest(signature(self.settings.resolved_secret_key(), file_id), sig)
 
     def blocks(self, attachments: list[Attachment], base_url: str) -> list[dict[str, Any]]:
-        """LangChain content blocks of ``attachments``, each by its signed URL."""
+        """LangChain content blocks of ``attachments``, each by its signed URL (the worker puts the bytes
+        inline, base64, for the types ``GRAPHGATE_ATTACHMENTS_INLINE`` names: ``inline``)."""
         return [
             {
                 "type": a.kind,
                 "url": self.signed_url(base_url, a.file_id),
                 "mime_type": a.mime_type,
-                "extras": {"name": a.name, "size": a.size, "file_id": a.file_id},
+                "extras": {"filename": a.name, "size": a.size, GRAPHGATE_FILE: a.file_id},
             }
             for a in attachments
         ]
@@ -195,6 +201,45 @@ def with_files(
     if "attachments" in props:
         return {**input, "attachments": [*(input.get("attachments") or []), *blocks]}
     raise InvalidInput(f"graph {graph!r} takes text only: it has no messages or attachments input for files")
+
+
+def matches(mime_type: str, patterns: list[str]) -> bool:
+    """Whether ``mime_type`` is one of ``patterns`` (``type/*`` matches a family, ``*/*`` everything)."""
+    kind = base_type(mime_type)
+    return any(p in (kind, "*/*") or (p.endswith("/*") and kind.startswith(p[:-1])) for p in patterns)
+
+
+def inline(value: Any, settings: Settings) -> Any:
+    """``value`` (a graph's input) with the stored files' blocks whose type ``GRAPHGATE_ATTACHMENTS_INLINE``
+    names carrying their bytes (``base64``) instead of their URL: what models that cannot fetch a URL need
+    (OpenAI's Chat Completions takes PDFs and audio only so). Run by the worker just before the graph starts,
+    so events and task records keep the short URL. The bytes come from the attachments directory when this
+    host has it, else from the signed URL."""
+    if isinstance(value, list):
+        return [inline(item, settings) for item in value]
+    if not isinstance(value, dict):
+        return value
+    extras = value.get("extras")
+    if (
+        isinstance(extras, dict)
+        and extras.get(GRAPHGATE_FILE)
+        and "url" in value
+        and matches(str(value.get("mime_type") or ""), settings.attachments_inline)
+    ):
+        data = _file_bytes(str(extras[GRAPHGATE_FILE]), str(value["url"]), settings)
+        block = {k: v for k, v in value.items() if k != "url"}
+        block["base64"] = base64.b64encode(data).decode()
+        return block
+    return {k: inline(v, settings) for k, v in value.items()}
+
+
+def _file_bytes(file_id: str, url: str, settings: Settings) -> bytes:
+    path = Path(settings.attachments_dir or settings.data_dir / "attachments") / file_id[:2] / file_id
+    if _valid_id(file_id) and path.is_file():
+        return path.read_bytes()
+    response = httpx.get(url, timeout=30)
+    response.raise_for_status()
+    return response.content
 
 
 def public_base_url(settings: Settings) -> str:

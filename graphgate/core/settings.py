@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     attachments_dir: Path | None = None  # where their bytes are kept; None: <data_dir>/attachments
     attachment_max_bytes: int = 20 * 1_048_576  # per file (Telegram's bots download at most 20 MB)
     attachments_per_message: int = 10
+    # the types a graph gets inline (base64) rather than by URL: models that cannot fetch a URL need it (OpenAI's
+    # Chat Completions takes PDFs and audio only so); ["*/*"] when the model provider cannot reach the gateway
+    attachments_inline: list[str] = Field(default_factory=lambda: ["application/*", "text/*", "audio/*"])
     attachment_types: list[str] = Field(
         default_factory=lambda: [
             "image/png",

@@ -90,14 +90,14 @@ def test_a_telegram_photo_and_pdf_reach_the_graph_as_content_blocks(stack: Stack
     assert hook.send(telegram.media_update(chat, user, "what is in this photo?", photo=PHOTO)).status_code == 200
     seen = bot_says(telegram, chat_id, "image/jpeg")
     assert "text 'what is in this photo?'" in seen
-    assert f"image image/jpeg photo.jpg {len(PHOTO)} bytes {digest(PHOTO)}" in seen  # the largest size
+    assert f"image image/jpeg photo.jpg {len(PHOTO)} bytes {digest(PHOTO)} by url" in seen  # the largest size
     assert telegram.downloads  # fetched with the bot's token, through getFile
     assert not any(telegram.token in p.read_text(errors="ignore") for p in stack.workdir.glob("*.log"))
 
     update = telegram.media_update(chat, user, "/look", document=(PDF, "q3 figures.pdf", "application/pdf"))
     assert hook.send(update).status_code == 200
     seen = bot_says(telegram, chat_id, "application/pdf")
-    assert f"file application/pdf q3 figures.pdf {len(PDF)} bytes {digest(PDF)}" in seen
+    assert f"file application/pdf q3 figures.pdf {len(PDF)} bytes {digest(PDF)} inline" in seen
 
 
 def test_telegram_files_past_the_limits_or_for_a_text_graph_are_refused_in_the_chat(
@@ -137,7 +137,7 @@ def test_a_file_uploaded_through_the_api_reaches_the_graph(stack: Stack) -> None
     task = api.create(graph="look", input={"messages": [{"role": "user", "content": "summarize"}]}, files=[file_id])
     done = api.wait_status(task["task_id"], {"completed"}, timeout=60)
     answer = done["output"]["messages"][-1]["content"]
-    assert f"file application/pdf chart.pdf {len(PDF)} bytes {digest(PDF)}" in answer
+    assert f"file application/pdf chart.pdf {len(PDF)} bytes {digest(PDF)} inline" in answer
     too_big = api.http.post("/api/v1/files", content=b"x" * (LIMIT + 1), headers={"content-type": "application/pdf"})
     assert too_big.status_code == 413
 
@@ -162,8 +162,8 @@ def test_a_slack_photo_and_pdf_reach_the_graph_as_content_blocks(stack: Stack, s
     _, resp = sender.mention(channel, "UFILES01", "what do these show?", files=[photo, pdf])
     assert resp.status_code == 200
     shown = slack_answer(slack, channel, "application/pdf")
-    assert f"image image/jpeg harbour.jpg {len(PHOTO)} bytes {digest(PHOTO)}" in shown
-    assert f"file application/pdf q3.pdf {len(PDF)} bytes {digest(PDF)}" in shown
+    assert f"image image/jpeg harbour.jpg {len(PHOTO)} bytes {digest(PHOTO)} by url" in shown
+    assert f"file application/pdf q3.pdf {len(PDF)} bytes {digest(PDF)} inline" in shown
     assert {(file_id, authorized) for file_id, authorized in slack.downloads} >= {
         (photo["id"], True),
         (pdf["id"], True),

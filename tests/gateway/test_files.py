@@ -108,7 +108,7 @@ def test_files_reach_a_messages_graph_as_content_blocks_and_a_text_graph_refuses
     text, image, pdf = message["content"]
     assert text == {"type": "text", "text": "what is in these?"}
     assert (image["type"], image["mime_type"], image["url"]) == ("image", "image/png", first["url"])
-    assert (pdf["type"], pdf["mime_type"], pdf["extras"]["name"]) == ("file", "application/pdf", "q3.pdf")
+    assert (pdf["type"], pdf["mime_type"], pdf["extras"]["filename"]) == ("file", "application/pdf", "q3.pdf")
 
     refused = [
         ({"graph": "echo", "input": {"text": "hi"}, "files": [first["file_id"]]}, 422, "takes text only"),
