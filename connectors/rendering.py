@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from graphgate.core.approvals import APPROVERS, TIMEOUT_BY, describe, target_key
+from graphgate.core.platform import Message
 from graphgate.core.taskview import Question, Status, TaskView
 
 NODES_SHOWN = 8  # nodes in the trail of a status message
@@ -169,3 +170,12 @@ def left_text(seconds: float | None) -> str:
     if seconds >= 60:
         return f"{seconds // 60}m {seconds % 60:02d}s left"
     return f"{seconds}s left"
+
+
+def files_messages(view: TaskView, run: int) -> list[Message]:
+    """The images and files of the final answer (``task.completed`` ``files``), posted as uploads after its
+    text by the platform (``{"files": [{name, mime_type, url, file_id?}]}``): none when it has none."""
+    if not view.final_files:
+        return []
+    names = ", ".join(str(f.get("name") or "file") for f in view.final_files)
+    return [Message(f"files:{run}", {"files": view.final_files, "text": names}, final=True)]

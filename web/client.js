@@ -25,7 +25,8 @@ export class GatewayClient {
   /** Send one JSON request; resolve with the parsed body or reject with ``ApiError``. */
   async request(method, path, body, { auth = true, retried = false } = {}) {
     const headers = { Accept: 'application/json' };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const raw = typeof Blob !== 'undefined' && body instanceof Blob; // a file: sent as is, with its own type
+    if (body !== undefined) headers['Content-Type'] = raw ? body.type || 'application/octet-stream' : 'application/json';
     if (auth) {
       const token = await this.getToken();
       if (!token) throw new ApiError(401, 'unauthorized', 'sign in first');
@@ -36,7 +37,7 @@ export class GatewayClient {
       resp = await fetch(this.baseUrl + path, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined || raw ? body : JSON.stringify(body),
         credentials: 'omit',
         cache: 'no-store',
       });
@@ -85,6 +86,11 @@ export class GatewayClient {
 
   cancel(taskId) {
     return this.request('POST', `/api/v1/tasks/${encodeURIComponent(taskId)}/cancel`);
+  }
+
+  /** Store a file to send with the next message: resolves with ``{file_id, name, mime_type, size, url}``. */
+  uploadFile(file) {
+    return this.request('POST', `/api/v1/files?name=${encodeURIComponent(file.name || 'file')}`, file);
   }
 
   /** A short-lived token that opens one session's event stream (EventSource cannot send headers). */

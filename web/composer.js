@@ -1,12 +1,16 @@
-// The composer at the bottom of the widget: the message box, the graph's option fields (web/forms.js decides
-// which), Send and Cancel. It shows what it is told (which form, whether a task is running) and hands what
-// the reader does to the element: ``onSend`` for Send or Enter, ``onCancel`` for Cancel.
+// The composer at the bottom of the widget: the message box, files attached to it (web/attachments.js), the
+// graph's option fields (web/forms.js decides which), Send and Cancel. It shows what it is told (which form,
+// whether a task is running) and hands what the reader does to the element: ``onSend`` for Send or Enter,
+// ``onCancel`` for Cancel, ``upload`` for each file attached.
 
+import { Attachments } from './attachments.js';
 import { h } from './dom.js';
 
 export class Composer {
-  /** @param {{onSend: () => void, onCancel: () => void}} handlers */
-  constructor({ onSend, onCancel }) {
+  /** @param {{onSend: () => void, onCancel: () => void, upload: (file: File) => Promise<{file_id: string}>}} handlers */
+  constructor({ onSend, onCancel, upload }) {
+    this.state = { sending: false, active: false };
+    this.attachments = new Attachments({ upload, changed: () => this.update(this.state) });
     this.fieldsEl = h('div', { class: 'fields' });
     this.optionsEl = h('details', { class: 'options', open: true, hidden: true }, h('summary', {}, 'Options'), this.fieldsEl);
     this.label = h('label', { for: 'gg-message', class: 'label' }, 'Message');
@@ -23,7 +27,9 @@ export class Composer {
       'form',
       { class: 'composer', novalidate: true },
       this.label,
-      h('div', { class: 'row' }, this.input, h('div', { class: 'actions' }, this.sendBtn, this.cancelBtn)),
+      this.attachments.list,
+      h('div', { class: 'row' }, this.input, h('div', { class: 'actions' }, this.attachments.button, this.sendBtn, this.cancelBtn)),
+      this.attachments.input,
       this.optionsEl,
       h('p', { id: 'gg-hint', class: 'hint' }, 'Enter sends · Shift+Enter adds a line'),
     );
@@ -31,6 +37,7 @@ export class Composer {
       ev.preventDefault();
       onSend();
     });
+    this.attachments.watch(this.el, this.input);
   }
 
   /** What is in the message box. */
@@ -46,9 +53,10 @@ export class Composer {
     this.input.focus();
   }
 
-  /** After a message was sent: an empty box, the options folded away. */
+  /** After a message was sent: an empty box, no files, the options folded away. */
   sent() {
     this.input.value = '';
+    this.attachments.clear();
     this.optionsEl.open = false;
   }
 
@@ -57,9 +65,10 @@ export class Composer {
     this.optionsEl.open = true;
   }
 
-  /** Send is off while a message is being sent or a task runs; Cancel shows while a task runs. */
+  /** Send is off while a message is being sent, a file uploads or a task runs; Cancel shows while a task runs. */
   update({ sending, active }) {
-    this.sendBtn.disabled = sending || active;
+    this.state = { sending, active };
+    this.sendBtn.disabled = sending || active || this.attachments.uploading;
     this.cancelBtn.hidden = !active;
   }
 
@@ -90,6 +99,7 @@ export class Composer {
       this.fieldsEl.append(h('div', { class: `field ${field.type}` }, h('label', { for: control.id }, field.label || field.name), control));
     }
     this.optionsEl.hidden = !(form.fields || []).length;
+    this.attachments.enabled = form.messageField === 'messages' || Boolean(form.files);
   }
 }
 

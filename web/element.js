@@ -41,7 +41,11 @@ export class GraphgateChat extends HTMLElement {
     });
     this.themeChoice = new ThemeChoice(this, () => this.applyTheme());
     this.statusLine = new StatusLine(() => this.emit('graphgate-auth-required', {}));
-    this.composer = new Composer({ onSend: () => this.send(), onCancel: () => this.conversation.cancelActive() });
+    this.composer = new Composer({
+      onSend: () => this.send(),
+      onCancel: () => this.conversation.cancelActive(),
+      upload: (file) => this.client.uploadFile(file),
+    });
     this.conversation = new Conversation({
       client: () => this.client,
       steps: () => this.currentForm().steps || {},
@@ -112,12 +116,14 @@ export class GraphgateChat extends HTMLElement {
   async send(text) {
     if (typeof text === 'string') this.composer.text = text;
     const message = this.composer.text.trim();
-    if (!message || this.sending || this.conversation.activeTurn()) return null;
+    const files = this.composer.attachments.ids();
+    if ((!message && !files.length) || this.sending || this.conversation.activeTurn()) return null;
     this.sending = true;
     this.statusLine.clearError();
     this.updateComposer();
     try {
       const body = taskBody(this.currentForm(), this.graph, message, this.composer.values());
+      if (files.length) body.files = files;
       const created = await this.conversation.start(body);
       this.composer.sent();
       if (created.session_id !== this.conversation.sessionId) this.setSession(created.session_id, false);

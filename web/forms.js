@@ -72,7 +72,14 @@ export function messageOf(input) {
   if (!input || typeof input !== 'object') return String(input ?? '');
   if (Array.isArray(input.messages) && input.messages.length) {
     const last = input.messages[input.messages.length - 1];
-    if (last && typeof last === 'object') return typeof last.content === 'string' ? last.content : JSON.stringify(last.content);
+    if (last && typeof last === 'object') {
+      if (typeof last.content === 'string') return last.content;
+      if (Array.isArray(last.content)) {
+        // text parts; the files beside them are drawn by web/attachments.js
+        return last.content.filter((p) => p && p.type === 'text').map((p) => p.text).join('\n');
+      }
+      return JSON.stringify(last.content);
+    }
     return String(last);
   }
   for (const name of MESSAGE_FIELDS) if (typeof input[name] === 'string') return input[name];

@@ -7,6 +7,7 @@
 // the answers of all of them.
 
 import { ApprovalForm, questionNodes } from './approval.js';
+import { fileNodes, filesOf } from './attachments.js';
 import { ApiError } from './client.js';
 import { h } from './dom.js';
 import { messageOf } from './forms.js';
@@ -55,7 +56,8 @@ export class TurnView {
     this.tools = new ToolLog();
     this.renderTimer = null;
     this.userText = h('p', { class: 'bubble' });
-    this.userRow = h('div', { class: 'user', hidden: true }, this.userText);
+    this.userFiles = h('div', { class: 'files' });
+    this.userRow = h('div', { class: 'user', hidden: true }, this.userFiles, this.userText);
     this.steps = h('ol', { class: 'steps', 'aria-label': 'Steps' });
     this.statusText = h('span', { class: 'status' }, STATUS_TEXT[TaskStatus.QUEUED]);
     this.answer = h('div', { class: 'answer', 'aria-live': 'polite', 'aria-busy': 'false' });
@@ -102,8 +104,11 @@ export class TurnView {
       case EventType.TASK_QUEUED: {
         if (this.startedTs === null) this.startedTs = ts;
         const text = messageOf(data.input);
+        const files = filesOf(data.input);
         this.userText.textContent = text;
-        this.userRow.hidden = !text;
+        this.userText.hidden = !text;
+        this.userFiles.replaceChildren(...fileNodes(files));
+        this.userRow.hidden = !text && !files.length;
         this.setStatus(TaskStatus.QUEUED, data.position ? `Queued (${data.position} ahead)` : STATUS_TEXT[TaskStatus.QUEUED]);
         break;
       }
@@ -384,6 +389,11 @@ export class TurnView {
       final.append(h('details', {}, h('summary', {}, 'Output'), h('pre', {}, h('code', {}, JSON.stringify(data.output, null, 2)))));
     }
     if (final.childNodes.length) this.answer.append(final);
+    const files = Array.isArray(data.files) ? data.files : [];
+    if (files.length) {
+      const blocks = files.map((f) => ({ type: (f.mime_type || '').startsWith('image/') ? 'image' : 'file', url: f.url, extras: { filename: f.name } }));
+      this.answer.append(h('div', { class: 'files answer-files' }, fileNodes(blocks)));
+    }
     this.answer.append(this.feedbackRow());
     const took = this.startedTs && ts ? ` in ${Math.max(0, ts - this.startedTs).toFixed(1)} s` : '';
     this.finish(TaskStatus.COMPLETED, `Done${took}`);

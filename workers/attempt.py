@@ -18,7 +18,7 @@ import redis
 from celery.exceptions import SoftTimeLimitExceeded
 
 from graphgate.core import approvals, lgrun
-from graphgate.core.attachments import inline
+from graphgate.core.attachments import answer_files, inline
 from graphgate.core.events import EventType, answer_text, to_jsonable
 from graphgate.core.interrupts import interrupt_data
 from graphgate.core.rollback import roll_back
@@ -235,6 +235,11 @@ class Attempt:
             return
         output = to_jsonable(state.values)
         data: dict[str, Any] = {"output": output, "text": answer_text(output)}
+        files, refused = answer_files(output, self.settings, self.store.keep_file, record.owner)
+        if files:  # images and files the graph answered with: the chats post them, the widget shows them
+            data["files"] = files
+        if refused:
+            data["files_refused"] = refused
         fields: dict[str, Any] = {"output": output, "interrupt": None}
         if state.next:  # stopped at a breakpoint (interrupt_before/after): a run without input goes on
             data["next"] = fields["next"] = list(state.next)

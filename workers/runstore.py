@@ -7,13 +7,16 @@ every event a run writes is checked against that lease inside the Lua script, so
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 import redis
 
 from graphgate.core import scripts
 from graphgate.core.approvals import NEVER, due_at
+from graphgate.core.attachments import Attachment
 from graphgate.core.events import Event
 from graphgate.core.keys import Keys
 from graphgate.core.settings import Settings
@@ -46,6 +49,14 @@ class RunStore:
         self._publish = client.register_script(scripts.PUBLISH)
         self._renew = client.register_script(scripts.RENEW_LEASE)
         self._release = client.register_script(scripts.RELEASE_LEASE)
+
+    def keep_file(self, attachment: Attachment) -> None:
+        """Record a file a graph answered with (its bytes are written already: graphgate/core/attachments.py)."""
+        self.redis.set(
+            self.keys.attachment(attachment.file_id),
+            json.dumps(asdict(attachment)),
+            ex=self.settings.session_ttl_seconds,
+        )
 
     def _call(self, script: Any, call: ScriptCall) -> Any:
         return script(keys=call.keys, args=call.args)

@@ -25,6 +25,7 @@ from graphgate.connectors.slack import mrkdwn
 from graphgate.connectors.slack.installs import TokenSource, api_url, slack_enabled
 from graphgate.connectors.slack.render import render_task
 from graphgate.connectors.slack.threads import PLATFORM, user_of
+from graphgate.core.attachments import answer_file_bytes
 from graphgate.core.platform import (
     Binding,
     DeliveryError,
@@ -118,6 +119,8 @@ class SlackPlatform(Platform):
     async def post(self, binding: Binding, message: Message, tag: Tag) -> Posted:
         client = await self._client(binding)
         channel, thread_ts = binding["channel"], binding.get("thread_ts")
+        if "files" in message.body:
+            return await self._upload(client, channel, thread_ts, message.body["files"])
         markdown = message.body.get("markdown")
         team = str(binding.get("team"))
         if message.stream and markdown and self.streaming and team not in self._no_stream and thread_ts:
@@ -166,6 +169,8 @@ class SlackPlatform(Platform):
         return Posted(str(data["ts"]))
 
     async def edit(self, binding: Binding, posted: Posted, message: Message, tag: Tag) -> Posted:
+        if "files" in message.body:
+            return Posted(posted.id)  # uploaded files stay as they are
         client = await self._client(binding)
         channel = binding["channel"]
         if posted.extra.get("streaming"):
@@ -272,6 +277,33 @@ class SlackPlatform(Platform):
                 token=token, base_url=self.base_url, session=self._session, timeout=20
             )
         return self._clients[token]
+
+    async def _upload(
+        self, client: AsyncWebClient, channel: str, thread_ts: str | None, files: list[dict[str, Any]]
+    ) -> Posted:
+        """The answer's files into the thread with ``files.uploadV2``: upload URLs and uploads (invisible, safe
+        to repeat), then one completion that shares them all; a file that cannot be had is named in its
+        comment. (A crash between the completion and its record shares them again on recovery: Slack keeps no
+        metadata on files to find them by.)"""
+        uploads, missing = [], []
+        for entry in files:
+            try:
+                data = await answer_file_bytes(entry, self.settings)
+            except ValueError as exc:
+                missing.append(str(exc))
+                continue
+            name = str(entry.get("name") or "file")
+            uploads.append({"file": data, "filename": name, "title": name})
+        comment = ("Could not attach: " + "; ".join(mrkdwn.escape(m) for m in missing)) if missing else None
+        if not uploads:
+            note = await self._api(lambda: client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=comment))
+            return Posted(str(note.get("ts")))
+        done = await self._api(
+            lambda: client.files_upload_v2(
+                file_uploads=uploads, channel=channel, thread_ts=thread_ts, initial_comment=comment
+            )
+        )
+        return Posted(",".join(str(f.get("id")) for f in done.get("files") or [] if isinstance(f, dict)) or "none")
 
     async def _api(self, call: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
         """Make a Web API call; its response data when ``ok``, else the matching ``DeliveryError``."""

@@ -56,7 +56,7 @@ def render_task(view: TaskView, binding: Binding) -> list[Message]:
     for run in runs:
         text = view.answer(run)
         if run == final_run:
-            messages += final_messages(view, run)
+            messages += final_messages(view, run) + rendering.files_messages(view, run)
         elif text:
             messages.append(preview_message(view, run, text))
         messages += [question_message(view, q, binding) for q in view.questions if q.run == run]

@@ -23,6 +23,8 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
     LinkPreviewOptions,
     ReplyParameters,
 )
@@ -44,6 +46,7 @@ from graphgate.connectors.telegram.bot import build_bot, retry_after
 from graphgate.connectors.telegram.chats import PLATFORM
 from graphgate.connectors.telegram.flood import FloodControl
 from graphgate.connectors.telegram.render import render_task
+from graphgate.core.attachments import answer_file_bytes
 from graphgate.core.platform import (
     Binding,
     DeliveryError,
@@ -130,6 +133,9 @@ def keyboard(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup:
     )
 
 
+CAPTION_CHARS = 1024  # Telegram's caption limit
+
+
 class TelegramPlatform(Platform):
     name = PLATFORM
 
@@ -150,6 +156,8 @@ class TelegramPlatform(Platform):
 
     async def post(self, binding: Binding, message: Message, tag: Tag) -> Posted:
         body = message.body
+        if "files" in body:
+            return await self._send_files(binding, body)
         if "draft_id" in body:
             return await self._draft(binding, body)
         reply = None
@@ -173,6 +181,8 @@ class TelegramPlatform(Platform):
 
     async def edit(self, binding: Binding, posted: Posted, message: Message, tag: Tag) -> Posted:
         body = message.body
+        if "files" in body:
+            return Posted(posted.id)  # sent files stay as they are
         if posted.id == NOTHING:
             return Posted(NOTHING)
         if posted.extra.get("draft"):
@@ -219,6 +229,37 @@ class TelegramPlatform(Platform):
             pass
 
     # --- helpers --------------------------------------------------------------------------------------
+
+    async def _send_files(self, binding: Binding, body: dict[str, Any]) -> Posted:
+        """One call for one group of the answer's files (connectors/telegram/render.py ``files_messages``): a
+        photo or a document, or a media group of them. A file that cannot be had is named in the caption."""
+        got: list[tuple[bytes, str]] = []
+        missing: list[str] = []
+        for entry in body["files"]:
+            try:
+                got.append((await answer_file_bytes(entry, self.settings), str(entry.get("name") or "file")))
+            except ValueError as exc:
+                missing.append(str(exc))
+        caption = ("Could not attach: " + "; ".join(missing))[:CAPTION_CHARS] if missing else None
+        chat, thread = self._chat(binding), binding.get("thread")
+        photos = body.get("kind") == "photos"
+        if not got:
+            sent = await self._api(
+                binding, lambda: self.bot.send_message(chat, caption or "", message_thread_id=thread)
+            )
+            return Posted(str(sent.message_id))
+        if len(got) == 1:
+            (data, name), send = got[0], self.bot.send_photo if photos else self.bot.send_document
+            sent = await self._api(
+                binding, lambda: send(chat, data, filename=name, caption=caption, message_thread_id=thread)
+            )
+            return Posted(str(sent.message_id))
+        media = InputMediaPhoto if photos else InputMediaDocument
+        items = [
+            media(media=data, filename=name, caption=caption if i == 0 else None) for i, (data, name) in enumerate(got)
+        ]
+        group = await self._api(binding, lambda: self.bot.send_media_group(chat, items, message_thread_id=thread))
+        return Posted(",".join(str(m.message_id) for m in group))
 
     def _chat(self, binding: Binding) -> int:
         chat = int(binding["chat"])

@@ -55,6 +55,10 @@ _STATUS = {
 }
 
 
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})  # what sendPhoto shows as a photo
+MEDIA_GROUP = 10  # files per sendMediaGroup
+
+
 def render_task(view: TaskView, binding: Binding, drafts: bool = False) -> list[Message]:
     """Every message the task should have in its chat, in order (in an approvers' chat: its questions).
     ``drafts``: stream with drafts."""
@@ -66,7 +70,7 @@ def render_task(view: TaskView, binding: Binding, drafts: bool = False) -> list[
         text = view.answer(run)
         growing = view.status == Status.RUNNING and run == view.run
         if run == final_run:
-            messages += final_messages(view, run)
+            messages += final_messages(view, run) + files_messages(view, run)
         elif text and growing:
             messages.append(preview_message(view, run, text, draft=drafts and binding.get("chat_type") == "private"))
         elif text:
@@ -161,6 +165,19 @@ def final_messages(view: TaskView, run: int) -> list[Message]:
         text = "<pre>" + html.escape(view.final_summary or "null") + "</pre>"
     messages = text_messages(f"answer:{run}", text, final=True)
     messages[-1].body["keyboard"] = feedback_keys(view)
+    return messages
+
+
+def files_messages(view: TaskView, run: int) -> list[Message]:
+    """The answer's files (``task.completed`` ``files``), one Bot API call each: images as photos, the rest as
+    documents, several of a kind as media groups of up to 10 (Telegram mixes neither)."""
+    photos = [f for f in view.final_files if str(f.get("mime_type")) in PHOTO_TYPES]
+    documents = [f for f in view.final_files if str(f.get("mime_type")) not in PHOTO_TYPES]
+    messages = []
+    for kind, group in (("photos", photos), ("documents", documents)):
+        for n, start in enumerate(range(0, len(group), MEDIA_GROUP)):
+            part = group[start : start + MEDIA_GROUP]
+            messages.append(Message(f"files:{run}:{kind}:{n}", {"files": part, "kind": kind}, final=True))
     return messages
 
 

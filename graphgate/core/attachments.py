@@ -22,12 +22,14 @@ and never written into a block, an event or a log line.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -39,6 +41,7 @@ from graphgate.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from graphgate.core.keys import Keys
 from graphgate.core.registry import GraphRegistry
 from graphgate.core.settings import Settings
+from graphgate.core.webhooks import AddressRefused, check_public
 
 FILE_ID_CHARS = 32
 NAME_CHARS = 200
@@ -82,22 +85,12 @@ class AttachmentStore:
         self.redis = redis
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
-        self.folder = settings.attachments_dir or settings.data_dir / "attachments"
 
     # --- limits ---------------------------------------------------------------------------------------
 
     def refusal(self, mime_type: str, size: int) -> str | None:
         """Why a file of this type and size is refused (a sentence for the sender), or None."""
-        limit = self.settings.attachment_max_bytes
-        if size > limit:
-            return f"the file is {_mb(size)}; files may be at most {_mb(limit)}"
-        if size == 0:
-            return "the file is empty"
-        allowed = self.settings.attachment_types
-        kind = base_type(mime_type)
-        if not any(kind == a or (a.endswith("/*") and kind.startswith(a[:-1])) for a in allowed):
-            return f"files of type {kind or 'unknown'} are not accepted (accepted: {', '.join(allowed)})"
-        return None
+        return refusal(self.settings, mime_type, size)
 
     def check_count(self, count: int) -> None:
         if count > self.settings.attachments_per_message:
@@ -107,24 +100,7 @@ class AttachmentStore:
 
     async def put(self, owner: str, data: bytes, mime_type: str, name: str) -> Attachment:
         """Store a file of ``owner``; ``PayloadTooLarge`` / ``InvalidInput`` (nothing written) past the limits."""
-        mime_type = base_type(mime_type)
-        why = self.refusal(mime_type, len(data))
-        if why is not None:
-            raise (PayloadTooLarge if len(data) > self.settings.attachment_max_bytes else InvalidInput)(why)
-        attachment = Attachment(
-            file_id=secrets.token_hex(FILE_ID_CHARS // 2),
-            name=clean_name(name),
-            mime_type=mime_type,
-            size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-            owner=owner,
-            created_at=time.time(),
-        )
-        path = self._path(attachment.file_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part")
-        partial.write_bytes(data)
-        partial.replace(path)
+        attachment = write(self.settings, owner, data, mime_type, name)
         await self.redis.set(
             self.keys.attachment(attachment.file_id),
             json.dumps(asdict(attachment)),
@@ -155,7 +131,7 @@ class AttachmentStore:
             raise NotFound(f"file {attachment.file_id!r} not found") from exc
 
     def _path(self, file_id: str) -> Path:
-        return Path(self.folder) / file_id[:2] / file_id
+        return _path(self.settings, file_id)
 
     # --- handing files to a graph ---------------------------------------------------------------------
 
@@ -178,6 +154,134 @@ class AttachmentStore:
             }
             for a in attachments
         ]
+
+
+def refusal(settings: Settings, mime_type: str, size: int) -> str | None:
+    """Why a file of this type and size is refused (a sentence for the sender), or None."""
+    limit = settings.attachment_max_bytes
+    if size > limit:
+        return f"the file is {_mb(size)}; files may be at most {_mb(limit)}"
+    if size == 0:
+        return "the file is empty"
+    allowed = settings.attachment_types
+    if not matches(mime_type, allowed):
+        kind = base_type(mime_type)
+        return f"files of type {kind or 'unknown'} are not accepted (accepted: {', '.join(allowed)})"
+    return None
+
+
+def write(settings: Settings, owner: str, data: bytes, mime_type: str, name: str) -> Attachment:
+    """Check a file against the limits and write its bytes; its description (for the caller to keep)."""
+    mime_type = base_type(mime_type)
+    why = refusal(settings, mime_type, len(data))
+    if why is not None:
+        raise (PayloadTooLarge if len(data) > settings.attachment_max_bytes else InvalidInput)(why)
+    attachment = Attachment(
+        file_id=secrets.token_hex(FILE_ID_CHARS // 2),
+        name=clean_name(name),
+        mime_type=mime_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        owner=owner,
+        created_at=time.time(),
+    )
+    path = _path(settings, attachment.file_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    partial.write_bytes(data)
+    partial.replace(path)
+    return attachment
+
+
+def _path(settings: Settings, file_id: str) -> Path:
+    return Path(settings.attachments_dir or settings.data_dir / "attachments") / file_id[:2] / file_id
+
+
+# --- files a graph answers with ------------------------------------------------------------------------
+
+EXTENSIONS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "application/pdf": "pdf",
+}
+
+
+def answer_blocks(output: Any) -> list[dict[str, Any]]:
+    """The file blocks of a graph's final answer: image / file / audio blocks of its last AI message, and
+    the blocks (or ``{"url" | "base64", "mime_type", "name"}``) of an ``artifacts`` list in its output."""
+    if not isinstance(output, dict):
+        return []
+    found: list[dict[str, Any]] = []
+    messages = output.get("messages")
+    if isinstance(messages, list):
+        ai = [m for m in messages if isinstance(m, dict) and m.get("type") in ("ai", "AIMessage", "AIMessageChunk")]
+        content = ai[-1].get("content") if ai else None
+        if isinstance(content, list):
+            found += [b for b in content if isinstance(b, dict) and b.get("type") in ("image", "file", "audio")]
+    artifacts = output.get("artifacts")
+    if isinstance(artifacts, list):
+        found += [b for b in artifacts if isinstance(b, dict) and ("url" in b or "base64" in b)]
+    return found
+
+
+def answer_files(
+    output: Any, settings: Settings, keep: Callable[[Attachment], None], owner: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The files of a graph's answer as ``task.completed`` lists them (``name``, ``mime_type``, ``size``,
+    ``url``, and ``file_id`` for those graphgate stores), and why any was left out. Inline (base64) files
+    are stored (``keep(attachment)`` records their description); a URL is passed on as it is."""
+    files: list[dict[str, Any]] = []
+    refused: list[str] = []
+    base = public_base_url(settings)
+    for n, block in enumerate(answer_blocks(output), start=1):
+        mime = base_type(str(block.get("mime_type") or "application/octet-stream"))
+        raw_extras = block.get("extras")
+        extras: dict[str, Any] = raw_extras if isinstance(raw_extras, dict) else {}
+        default = f"{block.get('type') or 'file'}-{n}.{EXTENSIONS.get(mime, 'bin')}"
+        name = clean_name(str(extras.get("filename") or block.get("name") or block.get("filename") or default))
+        if "base64" in block:
+            try:
+                data = base64.b64decode(str(block["base64"]), validate=True)
+                attachment = write(settings, owner, data, mime, name)
+            except (ValueError, InvalidInput, PayloadTooLarge) as exc:
+                refused.append(f"{name}: {getattr(exc, 'message', None) or exc}")
+                continue
+            keep(attachment)
+            url = f"{base}/api/v1/files/{attachment.file_id}?sig={signature(settings.resolved_secret_key(), attachment.file_id)}"
+            files.append(
+                {"file_id": attachment.file_id, "name": name, "mime_type": mime, "size": len(data), "url": url}
+            )
+        elif isinstance(block.get("url"), str) and block["url"].startswith(("http://", "https://")):
+            entry: dict[str, Any] = {"name": name, "mime_type": mime, "url": block["url"]}
+            if extras.get(GRAPHGATE_FILE):
+                entry["file_id"] = str(extras[GRAPHGATE_FILE])
+            files.append(entry)
+    return files, refused
+
+
+async def answer_file_bytes(entry: dict[str, Any], settings: Settings) -> bytes:
+    """The bytes of a file a graph answered with (an entry of ``task.completed`` ``files``), for a chat
+    platform's upload: from the attachments directory for a file graphgate stores, else fetched from its URL,
+    which must resolve to a public address (a model's answer could name an internal one); ``ValueError``
+    when it cannot be had."""
+    file_id = str(entry.get("file_id") or "")
+    if _valid_id(file_id):
+        path = _path(settings, file_id)
+        if path.is_file():
+            return path.read_bytes()
+    url = str(entry.get("url") or "")
+    if not _valid_id(file_id):
+        try:
+            await asyncio.to_thread(check_public, url)
+        except (AddressRefused, OSError) as exc:
+            raise ValueError(f"{entry.get('name') or url}: {exc}") from exc
+    async with httpx.AsyncClient(timeout=60, follow_redirects=False) as client:
+        response = await client.get(url)
+    if response.status_code != 200 or len(response.content) > settings.attachment_max_bytes:
+        raise ValueError(f"{entry.get('name') or url}: HTTP {response.status_code}, {len(response.content)} bytes")
+    return response.content
 
 
 def with_files(
@@ -234,7 +338,7 @@ def inline(value: Any, settings: Settings) -> Any:
 
 
 def _file_bytes(file_id: str, url: str, settings: Settings) -> bytes:
-    path = Path(settings.attachments_dir or settings.data_dir / "attachments") / file_id[:2] / file_id
+    path = _path(settings, file_id)
     if _valid_id(file_id) and path.is_file():
         return path.read_bytes()
     response = httpx.get(url, timeout=30)

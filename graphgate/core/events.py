@@ -186,8 +186,8 @@ def answer_text(output: Any) -> str | None:
 
 def content_text(content: Any, summarise: bool = True) -> str | None:
     """The readable text of a message's content: a string, or content blocks whose text is joined and whose
-    other blocks (tool use, images…) are summarised in brackets (left out with ``summarise=False``, for
-    streamed pieces); reasoning is never shown."""
+    other blocks (tool use…) are summarised in brackets (left out with ``summarise=False``, for streamed
+    pieces); reasoning is never shown, nor images and files (the chats post those as files)."""
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
@@ -206,6 +206,8 @@ def content_text(content: Any, summarise: bool = True) -> str | None:
                 parts.append(f"[used tool {block.get('name') or ''}]".replace(" ]", "]"))
             elif kind in ("reasoning", "thinking"):
                 continue  # the model's reasoning is not part of its answer
+            elif kind in ("image", "file", "audio", "video"):
+                continue  # posted beside the text (task.completed ``files``: graphgate/core/attachments.py)
             elif kind:
                 parts.append(f"[{kind}]")
     return "".join(parts)

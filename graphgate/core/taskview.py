@@ -96,6 +96,7 @@ class TaskView:
     questions: list[Question] = field(default_factory=list)
     final_text: str | None = None  # the answer of a completed task (Markdown)
     final_summary: str | None = None  # a JSON rendering of the output when it has no text answer
+    final_files: list[dict[str, Any]] = field(default_factory=list)  # images and files of the answer (name, url…)
     error: dict[str, Any] | None = None
     cancel_reason: str | None = None
     retrying: dict[str, Any] | None = None  # the last task.retrying data while the retry is pending
@@ -216,6 +217,7 @@ class TaskView:
             self.finished_at = event.ts
             text = data.get("text")
             self.final_text = text if isinstance(text, str) else None
+            self.final_files = [f for f in data.get("files") or [] if isinstance(f, dict) and f.get("url")]
             if self.final_text is None:
                 self.final_summary = json.dumps(data.get("output"), ensure_ascii=False, indent=2, default=str)[:20_000]
         elif kind == EventType.TASK_FAILED:

@@ -26,6 +26,8 @@ methods share one store of chats and messages; split, each part would reach into
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import html as _html
 import itertools
 import json
@@ -48,8 +50,17 @@ CALLBACK_DATA_LIMIT = 64
 CHAT_BUCKET, CHAT_RATE = 2, 1.0  # per chat: burst of 2, then one a second
 GROUP_PER_MINUTE = 20
 GLOBAL_PER_SECOND = 30
-COUNTED = {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendMessageDraft", "deleteMessage"}
-JSON_ARGS = {"reply_markup", "link_preview_options", "reply_parameters", "allowed_updates", "entities"}
+COUNTED = {
+    "sendMessage",
+    "editMessageText",
+    "editMessageReplyMarkup",
+    "sendMessageDraft",
+    "deleteMessage",
+    "sendPhoto",
+    "sendDocument",
+    "sendMediaGroup",
+}
+JSON_ARGS = {"reply_markup", "link_preview_options", "reply_parameters", "allowed_updates", "entities", "media"}
 INT_ARGS = {"chat_id", "message_id", "draft_id", "message_thread_id", "offset", "limit", "timeout", "max_connections"}
 BOOL_ARGS = {"show_alert", "drop_pending_updates", "disable_notification"}
 ALLOWED_TAGS = {
@@ -78,6 +89,25 @@ NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
 )
+
+
+def multipart_args(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+    """A multipart/form-data call (a file upload): its plain fields, and its files by field name as
+    (file name, bytes)."""
+    parsed = email.message_from_bytes(
+        f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode() + body, policy=email.policy.HTTP
+    )
+    args: dict[str, Any] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    for part in parsed.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None:
+            files[str(name)] = (filename, payload)
+        elif name:
+            args[str(name)] = payload.decode()
+    return args, files
 
 
 class ApiError(Exception):
@@ -172,6 +202,7 @@ class Msg:
     reply_to: int | None = None
     history: list[str] = field(default_factory=list)  # earlier texts of an edited message
     force_reply: dict[str, Any] | None = None  # the ForceReply markup the bot sent the message with
+    file: tuple[str, str, bytes] | None = None  # a photo or document the bot sent: (kind, file name, bytes)
 
     @property
     def callback_data(self) -> list[str]:
@@ -399,7 +430,11 @@ class FakeBotApi(FakePlatform[Call]):
     async def _endpoint(self, request: Request) -> Response:
         method = request.path_params["method"]
         token = request.path_params["token"]
-        args = await request_args(request)
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            args, uploads = multipart_args(request.headers["content-type"], await request.body())
+            args["_uploads"] = uploads
+        else:
+            args = await request_args(request)
         for key, value in list(args.items()):
             if not isinstance(value, str):
                 continue
@@ -574,6 +609,47 @@ class FakeBotApi(FakePlatform[Call]):
             "max_reaction_count": 11,
             "accepted_gift_types": gifts,
         }
+
+    def _sent_file(self, args: dict[str, Any], field_value: Any, kind: str) -> Msg:
+        """A photo or document sent by the bot: an ``attach://`` name or the field itself carries the bytes."""
+        chat = self._chat_ok(args.get("chat_id"))
+        uploads = args.get("_uploads") or {}
+        ref = str(field_value or "")
+        filename, data = uploads.get(ref.removeprefix("attach://"), (None, None)) if ref else (None, None)
+        if data is None:
+            raise ApiError(400, f"Bad Request: there is no {kind} in the request")
+        msg = Msg(chat, self._next_id(chat), "", "", from_bot=True, file=(kind, str(filename), data))
+        self.messages.setdefault(chat, []).append(msg)
+        return msg
+
+    def _m_sendPhoto(self, args: dict[str, Any]) -> Any:
+        uploads = args.get("_uploads") or {}
+        msg = self._sent_file(args, "attach://photo" if "photo" in uploads else args.get("photo"), "photo")
+        return {
+            **self.message_json(msg),
+            "photo": [{"file_id": f"p{msg.message_id}", "file_unique_id": "u", "width": 1, "height": 1}],
+        }
+
+    def _m_sendDocument(self, args: dict[str, Any]) -> Any:
+        uploads = args.get("_uploads") or {}
+        msg = self._sent_file(args, "attach://document" if "document" in uploads else args.get("document"), "document")
+        assert msg.file is not None
+        return {
+            **self.message_json(msg),
+            "document": {"file_id": f"d{msg.message_id}", "file_unique_id": "u", "file_name": msg.file[1]},
+        }
+
+    def _m_sendMediaGroup(self, args: dict[str, Any]) -> Any:
+        media = args.get("media")
+        if not isinstance(media, list) or not 2 <= len(media) <= 10:
+            raise ApiError(400, "Bad Request: wrong number of media in the group")
+        if len({item.get("type") for item in media}) != 1:
+            raise ApiError(400, "Bad Request: documents can't be mixed with other media types")
+        sent = []
+        for item in media:
+            msg = self._sent_file(args, item.get("media"), str(item.get("type")))
+            sent.append(self.message_json(msg))
+        return sent
 
     def _m_getFile(self, args: dict[str, Any]) -> Any:
         file_id = str(args.get("file_id") or "")

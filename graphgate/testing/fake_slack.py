@@ -75,6 +75,7 @@ class Msg:
     metadata: dict[str, Any] | None = None
     streaming: bool = False
     edits: int = 0
+    files: list[dict[str, Any]] = field(default_factory=list)  # files shared with the message (uploads)
 
     def as_api(self, with_metadata: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text}
@@ -237,6 +238,7 @@ class FakeSlack(FakePlatform[Call]):
         self._base = int(time.time())
         self.files: dict[str, tuple[bytes, str]] = {}  # file id -> (bytes, name), served at url_private_download
         self.downloads: list[tuple[str, bool]] = []  # (file id, whether the bot token came with the request)
+        self.uploads: dict[str, dict[str, Any]] = {}  # file id -> {filename, length, data} of files.uploadV2
 
     # --- life -----------------------------------------------------------------------------------------
 
@@ -249,6 +251,7 @@ class FakeSlack(FakePlatform[Call]):
             Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
             Route("/respond/{rid}", self._respond, methods=["POST"]),
             Route("/files-pri/{team_file}/download/{name}", self._download, methods=["GET"]),
+            Route("/upload/v1/{file_id}", self._upload, methods=["POST"]),
             WebSocketRoute("/socket", self._socket),
         ]
 
@@ -271,6 +274,63 @@ class FakeSlack(FakePlatform[Call]):
             "url_private": private.replace("/download/", "/"),
             "url_private_download": private,
         }
+
+    async def _upload(self, request: Request) -> Response:
+        """Step 2 of ``files.uploadV2``: the bytes, POSTed to the URL ``files.getUploadURLExternal`` gave."""
+        file_id = request.path_params["file_id"]
+        data = await request.body()
+        with self.lock:
+            pending = self.uploads.get(file_id)
+            if pending is None or pending.get("data") is not None:
+                return Response("invalid upload", status_code=404)
+            if len(data) != pending["length"]:
+                return Response(f"expected {pending['length']} bytes, got {len(data)}", status_code=400)
+            pending["data"] = data
+        return Response(f"OK - {len(data)}")
+
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        filename, length = args.get("filename"), str(args.get("length") or "")
+        if not filename or not length.isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ids):09d}"
+        self.uploads[file_id] = {"filename": filename, "length": int(length), "data": None}
+        return {"ok": True, "upload_url": f"{self.url}/upload/v1/{file_id}", "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        raw = args.get("files")
+        files = json.loads(raw) if isinstance(raw, str) else raw
+        channel = args.get("channel_id")
+        error = self._channel_error(channel) if channel else None
+        if error:
+            return {"ok": False, "error": error}
+        shared = []
+        for item in files or []:
+            pending = self.uploads.get(str(item.get("id")))
+            if pending is None or pending.get("data") is None:
+                return {"ok": False, "error": "file_not_found"}
+            shared.append(
+                {
+                    "id": item["id"],
+                    "name": pending["filename"],
+                    "title": item.get("title") or pending["filename"],
+                    "size": pending["length"],
+                }
+            )
+        if channel:
+            msg = Msg(
+                channel,
+                self.next_ts(),
+                thread_ts=args.get("thread_ts"),
+                bot_id=self.bot_id,
+                user=self.bot_user,
+                files=shared,
+            )
+            self.messages.setdefault(channel, []).append(msg)
+        return {"ok": True, "files": shared}
+
+    def uploaded(self, file_id: str) -> bytes | None:
+        """The bytes of a file uploaded with ``files.uploadV2``."""
+        return (self.uploads.get(file_id) or {}).get("data")
 
     async def _download(self, request: Request) -> Response:
         """A file's bytes for a request with a bot token; without one, Slack's sign-in page (status 200)."""

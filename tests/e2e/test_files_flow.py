@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from graphgate.cli.processes import free_port
@@ -25,6 +27,9 @@ from graphgate.testing.telegram import Webhook, telegram_env
 from graphgate.testing.waiting import wait_for
 
 CONFIG = Path(__file__).parent / "files" / "langgraph.json"
+sys.path.insert(0, str(CONFIG.parent))
+import draw  # noqa: E402  (the graph's own files, to compare with what arrives)
+
 PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40  # a JPEG's magic, then 10 KiB
 PDF = b"%PDF-1.7\n" + b"quarterly figures " * 300
 LIMIT = 64 * 1024
@@ -53,9 +58,13 @@ def stack(
     redis_url: str, tmp_path_factory: pytest.TempPathFactory, telegram: FakeBotApi, slack: FakeSlack
 ) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("files")
+    port = free_port()
     env = {
-        **slack_env(slack, GRAPHGATE_SLACK_COMMANDS=json.dumps({"/look": "look", "/echo": "echo"})),
-        **telegram_env(telegram, GRAPHGATE_TELEGRAM_COMMANDS=json.dumps({"look": "look", "echo": "echo"})),
+        **slack_env(slack, GRAPHGATE_SLACK_COMMANDS=json.dumps({"/look": "look", "/echo": "echo", "/draw": "draw"})),
+        **telegram_env(
+            telegram, GRAPHGATE_TELEGRAM_COMMANDS=json.dumps({"look": "look", "echo": "echo", "draw": "draw"})
+        ),
+        "GRAPHGATE_PUBLIC_URL": f"http://127.0.0.1:{port}",  # the workers' links to the files graphs answer with
         "GRAPHGATE_CONFIG": str(CONFIG),
         "GRAPHGATE_ATTACHMENT_MAX_BYTES": str(LIMIT),
         "GRAPHGATE_ATTACHMENTS_DIR": str(workdir / "attachments"),
@@ -63,7 +72,7 @@ def stack(
     s = Stack(redis_url=redis_url, workdir=workdir, extra_env=env)
     try:
         s.start_worker(concurrency=2)
-        s.start_api(free_port())
+        s.start_api(port)
         dispatcher = start_dispatcher(s)
         yield s
         s.stop_proc(dispatcher)
@@ -188,3 +197,60 @@ def test_a_slack_file_past_the_limits_is_refused_in_the_thread(stack: Stack, sla
 
 def _ephemeral(fake: FakeSlack, channel: str, words: str) -> str | None:
     return next((e["text"] for e in fake.ephemerals if e.get("channel") == channel and words in e["text"]), None)
+
+
+# --- files out ----------------------------------------------------------------------------------------------
+
+DRAWN = {"revenue.png": draw.PNG, "costs.png": draw.COSTS, "report.pdf": draw.PDF}
+
+
+def test_files_a_graph_answers_with_reach_the_api_slack_and_telegram(
+    stack: Stack, slack: FakeSlack, telegram: FakeBotApi
+) -> None:
+    api = Api(stack.url, "drawer")
+    task = api.create(graph="draw", input={"messages": [{"role": "user", "content": "chart it"}]})
+    api.wait_status(task["task_id"], {"completed"}, timeout=60)
+    done = api.events(task["session_id"], lambda e: e.type == "task.completed")[-1].data
+    assert done["text"] == "Here are the charts and the report."  # the files are not in the text
+    assert [(f["name"], f["mime_type"], f["size"]) for f in done["files"]] == [
+        (name, mime, len(data))
+        for (name, data), mime in zip(DRAWN.items(), ["image/png", "image/png", "application/pdf"])
+    ]
+    for entry in done["files"]:
+        fetched = httpx.get(entry["url"])  # signed: no token
+        assert fetched.status_code == 200 and fetched.content == DRAWN[entry["name"]]
+
+    # Slack: one files.uploadV2 into the task's thread, after the answer's text
+    channel = new_channel()
+    assert SlackSender(stack.url, slack).slash("/draw", "chart it", user="UDRAW001", channel=channel).status_code == 200
+    shared = wait_for(lambda: [m for m in slack.bot_messages(channel) if m.files], 60, what="the uploaded files")
+    [message] = shared
+    assert message.thread_ts is not None and message.thread_ts != message.ts
+    assert [f["name"] for f in message.files] == list(DRAWN)
+    assert [slack.uploaded(f["id"]) for f in message.files] == list(DRAWN.values())
+    answer = slack_answer(slack, channel, "Here are the charts")
+    assert "[image]" not in answer
+
+    # Telegram: the two images as one media group of photos, the PDF as a document
+    chat_id = 5103
+    chat, user, hook = telegram.chat(chat_id), telegram.user(chat_id), Webhook(stack.url)
+    assert hook.send(telegram.message_update(chat, user, "/draw chart it")).status_code == 200
+    sent = wait_for(
+        lambda: (
+            len([m for m in telegram.bot_messages(chat_id) if m.file]) == 3
+            and [m.file for m in telegram.bot_messages(chat_id) if m.file]
+        ),
+        60,
+        what="the files in the chat",
+    )
+    assert [(kind, name) for kind, name, _ in sent] == [
+        ("photo", "revenue.png"),
+        ("photo", "costs.png"),
+        ("document", "report.pdf"),
+    ]
+    assert [data for _, _, data in sent] == list(DRAWN.values())
+    accepted = [c.method for c in telegram.calls_of(chat=chat_id) if c.status == 200]
+    assert [m for m in accepted if m in ("sendPhoto", "sendDocument", "sendMediaGroup")] == [
+        "sendMediaGroup",
+        "sendDocument",
+    ]  # each once, however often flood control made the dispatcher wait
