@@ -128,7 +128,11 @@ class Attempt:
             assert self.watched is not None
             with self.watched.armed(nodes):
                 events = self._events()
-                run_config = {**config, "callbacks": [nodes, *events.callbacks()]}
+                run_config = {
+                    **config,
+                    "callbacks": [nodes, *events.callbacks()],
+                    "run_id": lgrun.trace_run_id(record),  # the traced root run feedback is forwarded to
+                }
                 events.stream(graph, graph_input, run_config, **self._stream_kwargs())
             self._settle(graph, self._config(record), record)
         except CancelRequested:

@@ -83,7 +83,7 @@ async def read_file(
         attachment = (await store.owned(who.id, [file_id]))[0]
     disposition = "inline" if attachment.kind == "image" else "attachment"
     return Response(
-        store.read(attachment),
+        await store.read(attachment),
         media_type=attachment.mime_type,
         headers={
             "content-disposition": f"{disposition}; filename*=UTF-8''{quote(attachment.name)}",

@@ -15,7 +15,8 @@ by the worker when the run starts (``inline``). ``with_files`` puts the blocks w
 ``messages`` input (the text becomes a text block beside them), or in an ``attachments`` input field; a
 graph that takes neither refuses files with a clear message.
 
-The bytes live in one directory: for several hosts, mount it on all of them (a shared volume). Platform
+The bytes live in one directory (``LocalBlobs``: for several hosts, a volume all of them mount), or in an S3
+bucket (``S3Blobs``: AWS or any S3-compatible store) when ``GRAPHGATE_ATTACHMENTS_S3_BUCKET`` is set. Platform
 tokens (the Slack bot token, the Telegram bot token in a file URL) are used by the connectors to download
 and never written into a block, an event or a log line.
 """
@@ -100,7 +101,7 @@ class AttachmentStore:
 
     async def put(self, owner: str, data: bytes, mime_type: str, name: str) -> Attachment:
         """Store a file of ``owner``; ``PayloadTooLarge`` / ``InvalidInput`` (nothing written) past the limits."""
-        attachment = write(self.settings, owner, data, mime_type, name)
+        attachment = await asyncio.to_thread(write, self.settings, owner, data, mime_type, name)
         await self.redis.set(
             self.keys.attachment(attachment.file_id),
             json.dumps(asdict(attachment)),
@@ -124,14 +125,11 @@ class AttachmentStore:
                 raise NotFound(f"file {attachment.file_id!r} not found")
         return found
 
-    def read(self, attachment: Attachment) -> bytes:
-        try:
-            return self._path(attachment.file_id).read_bytes()
-        except FileNotFoundError as exc:
-            raise NotFound(f"file {attachment.file_id!r} not found") from exc
-
-    def _path(self, file_id: str) -> Path:
-        return _path(self.settings, file_id)
+    async def read(self, attachment: Attachment) -> bytes:
+        data = await asyncio.to_thread(blobs(self.settings).get, attachment.file_id)
+        if data is None:
+            raise NotFound(f"file {attachment.file_id!r} not found")
+        return data
 
     # --- handing files to a graph ---------------------------------------------------------------------
 
@@ -185,16 +183,88 @@ def write(settings: Settings, owner: str, data: bytes, mime_type: str, name: str
         owner=owner,
         created_at=time.time(),
     )
-    path = _path(settings, attachment.file_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
-    partial.write_bytes(data)
-    partial.replace(path)
+    blobs(settings).put(attachment.file_id, data, mime_type)
     return attachment
 
 
-def _path(settings: Settings, file_id: str) -> Path:
-    return Path(settings.attachments_dir or settings.data_dir / "attachments") / file_id[:2] / file_id
+# --- where the bytes are kept ------------------------------------------------------------------------------
+
+
+class LocalBlobs:
+    """A directory (``GRAPHGATE_ATTACHMENTS_DIR``): for one host, or a volume every host mounts."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _path(self, file_id: str) -> Path:
+        return self.folder / file_id[:2] / file_id
+
+    def put(self, file_id: str, data: bytes, mime_type: str) -> None:
+        path = self._path(file_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".part")
+        partial.write_bytes(data)
+        partial.replace(path)
+
+    def get(self, file_id: str) -> bytes | None:
+        path = self._path(file_id)
+        return path.read_bytes() if _valid_id(file_id) and path.is_file() else None
+
+
+class S3Blobs:
+    """A bucket of S3 or an S3-compatible store (MinIO, Ceph, R2…): ``GRAPHGATE_ATTACHMENTS_S3_BUCKET``, with
+    ``GRAPHGATE_ATTACHMENTS_S3_ENDPOINT`` for one that is not AWS; credentials as boto3 finds them (the
+    ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` variables, a profile, an instance role)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = str(settings.attachments_s3_bucket)
+        self.prefix = settings.attachments_s3_prefix
+        config = Config(
+            s3={"addressing_style": "path" if settings.attachments_s3_endpoint else "auto"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            retries={"max_attempts": 3, "mode": "standard"},
+        )
+        self.client = boto3.session.Session().client(  # a session of its own: credentials as they are now
+            "s3",
+            endpoint_url=settings.attachments_s3_endpoint,
+            region_name=settings.attachments_s3_region,
+            config=config,
+        )
+
+    def put(self, file_id: str, data: bytes, mime_type: str) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self.prefix + file_id, Body=data, ContentType=mime_type)
+
+    def get(self, file_id: str) -> bytes | None:
+        if not _valid_id(file_id):
+            return None
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.prefix + file_id)
+        except self.client.exceptions.NoSuchKey:
+            return None
+        return cast("bytes", answer["Body"].read())
+
+
+_blobs: dict[tuple[Any, ...], LocalBlobs | S3Blobs] = {}
+
+
+def blobs(settings: Settings) -> LocalBlobs | S3Blobs:
+    """Where this process keeps the bytes of files (one store per configuration, made on first use)."""
+    key = (
+        settings.attachments_s3_bucket,
+        settings.attachments_s3_endpoint,
+        settings.attachments_dir,
+        settings.data_dir,
+    )
+    if key not in _blobs:
+        if settings.attachments_s3_bucket:
+            _blobs[key] = S3Blobs(settings)
+        else:
+            _blobs[key] = LocalBlobs(Path(settings.attachments_dir or settings.data_dir / "attachments"))
+    return _blobs[key]
 
 
 # --- files a graph answers with ------------------------------------------------------------------------
@@ -268,9 +338,9 @@ async def answer_file_bytes(entry: dict[str, Any], settings: Settings) -> bytes:
     when it cannot be had."""
     file_id = str(entry.get("file_id") or "")
     if _valid_id(file_id):
-        path = _path(settings, file_id)
-        if path.is_file():
-            return path.read_bytes()
+        data = await asyncio.to_thread(blobs(settings).get, file_id)
+        if data is not None:
+            return data
     url = str(entry.get("url") or "")
     if not _valid_id(file_id):
         try:
@@ -338,9 +408,9 @@ def inline(value: Any, settings: Settings) -> Any:
 
 
 def _file_bytes(file_id: str, url: str, settings: Settings) -> bytes:
-    path = _path(settings, file_id)
-    if _valid_id(file_id) and path.is_file():
-        return path.read_bytes()
+    data = blobs(settings).get(file_id)
+    if data is not None:
+        return data
     response = httpx.get(url, timeout=30)
     response.raise_for_status()
     return response.content

@@ -8,18 +8,28 @@ already shows the answer, and the person who clicked is told in place (an epheme
 
 Who may give it: the task's owner (an API caller, a Telegram chat, a Slack user) and, in a chat, anyone in the
 chat where the task ran (a Slack channel's members, a Telegram group's): each counts as themselves.
+
+With ``LANGSMITH_API_KEY`` set, each new or changed feedback is also sent to LangSmith (``forward``, in the
+background: a LangSmith that is away costs the person nothing) as feedback ``user_score`` (1 for 👍, 0 for
+👎, the comment) on the traced run that answered: workers give each attempt's root run a known id
+(``lgrun.trace_run_id``). One person's feedback on one task is one LangSmith feedback, changed in place.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import os
 import time
+import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-from graphgate.core import scripts
+from graphgate.core import lgrun, scripts
 from graphgate.core.approvals import Actor
 from graphgate.core.errors import Conflict, InvalidInput, NotFound
 from graphgate.core.events import Event, EventType, serialize_event
@@ -29,6 +39,10 @@ from graphgate.core.store import TaskRecord
 
 SCORES = (1, -1)
 MAX_COMMENT = 2000
+LANGSMITH_KEY = "user_score"  # the LangSmith feedback key: 1 for 👍, 0 for 👎
+NAMESPACE_FEEDBACK = uuid.UUID("5d0f4a6e-2c8b-4f1e-b7a3-9e6c1d2f8a05")
+
+log = logging.getLogger("graphgate.feedback")
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,7 @@ class FeedbackService:
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
         self._write = redis.register_script(scripts.FEEDBACK)
+        self._forwarding: set[asyncio.Task[None]] = set()  # LangSmith posts under way (held until done)
 
     async def give(self, actor: Actor, record: TaskRecord, score: int, comment: str = "") -> Feedback | None:
         """Record ``actor``'s feedback on the completed task ``record``; None when it was given before as is.
@@ -118,7 +133,13 @@ class FeedbackService:
         )
         if result == "state":
             raise Conflict(f"task {record.id} has no final answer to rate (it is {record.status.value})")
-        return None if result == "same" else feedback
+        if result == "same":
+            return None
+        if langsmith_configured():
+            forwarding = asyncio.create_task(asyncio.to_thread(forward, feedback, record))
+            self._forwarding.add(forwarding)
+            forwarding.add_done_callback(self._forwarding.discard)
+        return feedback
 
     async def given(self, record: TaskRecord, by: str) -> Feedback | None:
         """The feedback ``by`` (an actor's ref) gave on ``record``'s answer, or None."""
@@ -170,3 +191,40 @@ class FeedbackService:
             graph, _, score = field.rpartition(":")
             out[(graph, int(score))] = int(n)
         return out
+
+
+def langsmith_configured() -> bool:
+    return bool(os.environ.get("LANGSMITH_API_KEY"))
+
+
+@lru_cache(maxsize=1)
+def _langsmith() -> Any:
+    from langsmith import Client  # LANGSMITH_API_KEY and LANGSMITH_ENDPOINT come from the environment
+
+    return Client()
+
+
+def forward(feedback: Feedback, record: TaskRecord) -> None:
+    """Send ``feedback`` to LangSmith for the traced run that answered ``record`` (new, or changed in place);
+    failures are logged, never raised."""
+    from langsmith.utils import LangSmithConflictError
+
+    feedback_id = uuid.uuid5(NAMESPACE_FEEDBACK, f"{record.id}:{feedback.by}")
+    score = 1 if feedback.score > 0 else 0
+    comment = feedback.comment or None
+    try:
+        client = _langsmith()
+        try:
+            client.create_feedback(
+                run_id=lgrun.trace_run_id(record),
+                key=LANGSMITH_KEY,
+                score=score,
+                comment=comment,
+                feedback_id=feedback_id,
+                source_info={"by": feedback.by, "where": feedback.where, "graphgate_task_id": record.id},
+                stop_after_attempt=3,
+            )
+        except LangSmithConflictError:  # this person rated this answer before: the same feedback, changed
+            client.update_feedback(feedback_id, score=score, comment=comment)
+    except Exception as exc:  # LangSmith away or refusing: the feedback stays recorded here
+        log.warning("feedback on task %s not sent to LangSmith: %s", record.id, exc)

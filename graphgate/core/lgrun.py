@@ -14,6 +14,7 @@ from graphgate.core.runoptions import RunOptions
 from graphgate.core.store import TaskRecord, TaskStatus
 
 NAMESPACE_GRAPH = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")  # the LangGraph server's, for the same ids
+NAMESPACE_TRACE = uuid.UUID("0b6f3c8e-5a1d-4c7e-9a57-3f1f2d9c8e41")  # graphgate's own, for traced runs
 
 RUN_STATUS = {
     TaskStatus.QUEUED: "pending",
@@ -27,6 +28,12 @@ RUN_STATUS = {
 
 def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat() if ts else None
+
+
+def trace_run_id(record: TaskRecord) -> str:
+    """The id of the root run a worker's attempt of ``record`` traces (LangSmith, any LangChain tracer): the
+    same for the same task, run and attempt, so feedback on the task names the traced run that answered."""
+    return str(uuid.uuid5(NAMESPACE_TRACE, f"{record.id}:{record.run}:{record.attempts}"))
 
 
 def assistant_id(graph: str) -> str:

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
 
     # --- files people send (graphgate/core/attachments.py, docs/files.md) --------------------------------
     attachments_dir: Path | None = None  # where their bytes are kept; None: <data_dir>/attachments
+    attachments_s3_bucket: str | None = None  # keep them in this S3 (or S3-compatible) bucket instead
+    attachments_s3_endpoint: str | None = None  # an S3-compatible store's URL (MinIO, Ceph, R2…); None: AWS
+    attachments_s3_region: str | None = None
+    attachments_s3_prefix: str = "graphgate/attachments/"  # key prefix inside the bucket
     attachment_max_bytes: int = 20 * 1_048_576  # per file (Telegram's bots download at most 20 MB)
     attachments_per_message: int = 10
     # the types a graph gets inline (base64) rather than by URL: models that cannot fetch a URL need it (OpenAI's

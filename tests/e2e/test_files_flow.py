@@ -20,6 +20,7 @@ from graphgate.cli.processes import free_port
 from graphgate.testing.client import Api
 from graphgate.testing.dispatcher import start_dispatcher
 from graphgate.testing.fake_bot_api import FakeBotApi
+from graphgate.testing.fake_s3 import FakeS3
 from graphgate.testing.fake_slack import FakeSlack
 from graphgate.testing.slack import SlackSender, new_channel, slack_api, slack_env
 from graphgate.testing.stack import Stack
@@ -254,3 +255,51 @@ def test_files_a_graph_answers_with_reach_the_api_slack_and_telegram(
         "sendMediaGroup",
         "sendDocument",
     ]  # each once, however often flood control made the dispatcher wait
+
+
+# --- files in an S3-compatible bucket -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[FakeS3]:
+    fake = FakeS3().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def s3_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, s3: FakeS3) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("files-s3")
+    port = free_port()
+    env = {**s3.env, "GRAPHGATE_CONFIG": str(CONFIG), "GRAPHGATE_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    s = Stack(redis_url=redis_url, workdir=workdir, extra_env=env)
+    try:
+        s.start_worker(concurrency=1)
+        s.start_api(port)
+        yield s
+    finally:
+        s.stop()
+
+
+def test_files_kept_in_an_s3_bucket_go_both_ways(s3_stack: Stack, s3: FakeS3) -> None:
+    api = Api(s3_stack.url, "bucketeer")
+    sent = api.http.post(
+        "/api/v1/files", params={"name": "in.pdf"}, content=PDF, headers={"content-type": "application/pdf"}
+    )
+    assert sent.status_code == 201, sent.text
+    file_id = sent.json()["file_id"]
+    assert s3.objects[("graphgate-files", f"graphgate/attachments/{file_id}")][0] == PDF
+    task = api.create(graph="look", input={"messages": [{"role": "user", "content": "read"}]}, files=[file_id])
+    done = api.wait_status(task["task_id"], {"completed"}, timeout=60)
+    assert f"in.pdf {len(PDF)} bytes {digest(PDF)} inline" in done["output"]["messages"][-1]["content"]
+
+    drawn = api.create(graph="draw", input={"messages": [{"role": "user", "content": "chart"}]})
+    api.wait_status(drawn["task_id"], {"completed"}, timeout=60)
+    files = api.events(drawn["session_id"], lambda e: e.type == "task.completed")[-1].data["files"]
+    for entry in files:
+        assert s3.objects[("graphgate-files", f"graphgate/attachments/{entry['file_id']}")][0] == DRAWN[entry["name"]]
+        assert httpx.get(entry["url"]).content == DRAWN[entry["name"]]  # the API reads it from the bucket
+    assert not (s3_stack.workdir / ".graphgate" / "attachments").exists() and not list(
+        s3_stack.workdir.rglob("attachments")
+    )
+    assert all(c.status in (200, 404) for c in s3.calls)  # every request's signature held
