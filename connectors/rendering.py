@@ -13,7 +13,7 @@ from graphgate.core.platform import Message
 from graphgate.core.taskview import Question, Status, TaskView
 
 NODES_SHOWN = 8  # nodes in the trail of a status message
-QUESTION_KEYS = {"question", "message", "prompt", "options", "route"}  # payload keys the question is made of
+QUESTION_KEYS = {"question", "message", "prompt", "options", "route", "free_text"}  # keys the question is made of
 
 
 def runs(view: TaskView) -> tuple[int | None, list[int]]:

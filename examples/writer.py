@@ -143,15 +143,16 @@ def review(state: WriterState) -> Command[Literal["plan", "write"]]:
     """Interrupt for outline approval; on revise (max 3 times) go back to ``plan``."""
     revisions = state.get("revisions", 0)
     left = MAX_REVISIONS - revisions
-    options = [{"label": "Approve", "value": "approve"}]
+    options: list[dict[str, Any]] = [{"label": "Approve", "value": "approve"}]
     if left > 0:
-        options.append({"label": "Revise", "value": "revise"})
+        options.append({"label": "Revise", "value": "revise", "note": True})  # a note may go with it
     answer = interrupt(
         {
             "question": "Approve this outline?",
             "outline": list(state.get("outline", [])),
             "options": options,
             "revisions_left": left,
+            "free_text": False,  # any other text would approve: answers are the options (Revise with a note)
         }
     )
     wants_revision, note = _review_answer(answer)

@@ -6,6 +6,8 @@
 import { Attachments } from './attachments.js';
 import { h } from './dom.js';
 
+const HINT = 'Enter sends · Shift+Enter adds a line';
+
 export class Composer {
   /** @param {{onSend: () => void, onCancel: () => void, upload: (file: File) => Promise<{file_id: string}>}} handlers */
   constructor({ onSend, onCancel, upload }) {
@@ -31,7 +33,7 @@ export class Composer {
       h('div', { class: 'row' }, this.input, h('div', { class: 'actions' }, this.attachments.button, this.sendBtn, this.cancelBtn)),
       this.attachments.input,
       this.optionsEl,
-      h('p', { id: 'gg-hint', class: 'hint' }, 'Enter sends · Shift+Enter adds a line'),
+      (this.hint = h('p', { id: 'gg-hint', class: 'hint' }, HINT)),
     );
     this.el.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -65,11 +67,17 @@ export class Composer {
     this.optionsEl.open = true;
   }
 
-  /** Send is off while a message is being sent, a file uploads or a task runs; Cancel shows while a task runs. */
-  update({ sending, active }) {
-    this.state = { sending, active };
-    this.sendBtn.disabled = sending || active || this.attachments.uploading;
+  /** Send is off while a message is being sent, a file uploads or a task runs (unless the message box can
+   * answer its question: ``answering``); the hint says why. Cancel shows while a task runs. */
+  update({ sending, active, answering = false, choosing = false }) {
+    this.state = { sending, active, answering, choosing };
+    this.sendBtn.disabled = sending || (active && !answering) || this.attachments.uploading;
+    this.sendBtn.textContent = answering ? 'Answer' : 'Send';
     this.cancelBtn.hidden = !active;
+    if (answering) this.hint.textContent = 'Enter answers the question above';
+    else if (choosing) this.hint.textContent = 'Choose an answer above to go on';
+    else if (active) this.hint.textContent = 'Working… you can send the next message when this one is done';
+    else this.hint.textContent = HINT;
   }
 
   /** The option fields' values by field name (numbers as numbers, an empty number as undefined). */

@@ -101,6 +101,7 @@ export class Conversation {
       announce: (text) => this.host.announce(text),
       rendered: () => this.scrollDown(),
       focus: (el) => this.host.focus(el),
+      answered: () => this.host.answered && this.host.answered(),
     };
   }
 

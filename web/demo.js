@@ -54,6 +54,7 @@ async function signIn(token, name, refresh) {
   loginForm.hidden = true;
   signedIn.hidden = false;
   showLoginError('');
+  chat.focus(); // the sign-in button is gone: the message box is where the reader goes next
   await loadGraphs();
 }
 

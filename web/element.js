@@ -60,6 +60,7 @@ export class GraphgateChat extends HTMLElement {
         const active = document.activeElement;
         if (el && (!active || active === document.body || active === this)) el.focus({ preventScroll: true });
       },
+      answered: () => this.focusComposer(),
     });
     this.root = this.attachShadow({ mode: 'open' });
     this.build();
@@ -117,6 +118,14 @@ export class GraphgateChat extends HTMLElement {
     if (typeof text === 'string') this.composer.text = text;
     const message = this.composer.text.trim();
     const files = this.composer.attachments.ids();
+    const asking = this.questionToAnswer();
+    if (asking && message && !files.length) {
+      // the task waits on one question that takes words: the message box answers it
+      asking.text.input.value = message;
+      asking.text.el.requestSubmit();
+      this.composer.sent();
+      return null;
+    }
     if ((!message && !files.length) || this.sending || this.conversation.activeTurn()) return null;
     this.sending = true;
     this.statusLine.clearError();
@@ -216,6 +225,7 @@ export class GraphgateChat extends HTMLElement {
   authChanged() {
     this.updateComposer();
     if (!this.auth.has()) return;
+    requestAnimationFrame(() => this.focusComposer()); // after the host page hid its sign-in form
     this.loadGraphs();
     if (this.sessionId && !this.conversation.stream) this.conversation.follow();
   }
@@ -267,9 +277,31 @@ export class GraphgateChat extends HTMLElement {
   }
 
   updateComposer() {
-    const active = Boolean(this.conversation.activeTurn());
-    this.composer.update({ sending: this.sending, active });
+    const turn = this.conversation.activeTurn();
+    const active = Boolean(turn);
+    const open = turn && typeof turn.pending === 'function' ? turn.pending() : [];
+    const answering = Boolean(this.questionToAnswer());
+    this.composer.update({ sending: this.sending, active, answering, choosing: open.length > 0 && !answering });
     this.frame.dataset.busy = active ? 'true' : 'false';
+  }
+
+  /** Focus the chat: its message box (the host page calls it after signing the reader in). */
+  focus(options) {
+    this.composer.input.focus(options);
+  }
+
+  /** The message box takes the focus when nothing else on the page has it (after sign-in, after an answer). */
+  focusComposer() {
+    const active = document.activeElement;
+    const inside = this.root.activeElement;
+    if (!active || active === document.body || (active === this && (!inside || inside.disabled))) this.composer.focus();
+  }
+
+  /** The one open question of the running task that takes words (the message box answers it), or null. */
+  questionToAnswer() {
+    const turn = this.conversation.activeTurn();
+    const open = turn && typeof turn.pending === 'function' ? turn.pending() : [];
+    return open.length === 1 && open[0].text ? open[0] : null;
   }
 
   // --- view ---------------------------------------------------------------------------------------------

@@ -253,25 +253,29 @@ export class TurnView {
       card.append(entry.form.el);
     } else if (entry.options.length) {
       const row = h('div', { class: 'choices' });
+      let note = null; // made after the buttons: they come first in the card's controls (the first takes the focus)
       entry.options.forEach((opt, i) => {
         const button = h('button', { type: 'button', class: i === 0 ? 'primary' : 'secondary', 'data-value': opt.value }, opt.label);
-        button.addEventListener('click', () => send(opt.value, opt.label, button));
+        if (opt.note) {
+          // this option takes a note with it (the writer's Revise): a field opens for it
+          button.setAttribute('aria-expanded', 'false');
+          button.addEventListener('click', () => note.open(opt, button));
+        } else {
+          button.addEventListener('click', () => send(opt.value, opt.label, button));
+        }
         entry.controls.push(button);
         row.append(button);
       });
-      card.append(row);
+      note = noteForm(entry, send);
+      card.append(row, note.el);
+      if (!(data.value && data.value.free_text === false)) {
+        // any other answer in words, unless the graph said it takes only its options
+        entry.text = replyForm(entry, send, 'Or answer in your own words', 'Send');
+        card.append(entry.text.el);
+      }
     } else {
-      const inputId = `gg-a-${++uid}`;
-      const input = h('input', { id: inputId, type: 'text', autocomplete: 'off', required: true, maxlength: 4000 });
-      const button = h('button', { type: 'submit', class: 'primary' }, 'Answer');
-      entry.controls.push(input, button);
-      const form = h('form', { class: 'reply' }, h('label', { for: inputId, class: 'sr' }, 'Your answer'), input, button);
-      form.addEventListener('submit', (ev) => {
-        ev.preventDefault();
-        const text = input.value.trim();
-        if (text) send(text, text, button);
-      });
-      card.append(form);
+      entry.text = replyForm(entry, send, 'Your answer', 'Answer');
+      card.append(entry.text.el);
     }
     card.append(entry.error, entry.answered);
     this.asks.set(id, entry);
@@ -289,6 +293,8 @@ export class TurnView {
     if (button) button.classList.add('chosen');
     try {
       await this.ctx.answer(this, entry.id, value, label);
+      // the last open question answered: the message box is next (another open card takes the focus itself)
+      if (!this.pending().some((e) => e !== entry)) this.ctx.answered();
     } catch (err) {
       if (button) button.classList.remove('chosen');
       if (entry.card.classList.contains('answered') || entry.card.classList.contains('closed')) return;
@@ -316,8 +322,10 @@ export class TurnView {
     if (entry.form) {
       label = entry.form.settle(answer);
     } else {
-      const option = entry.options.find((o) => o.value === answer);
-      label = option ? option.label : typeof answer === 'string' ? answer : JSON.stringify(answer);
+      const chosen = answer && typeof answer === 'object' && !Array.isArray(answer) ? answer.action : answer;
+      const option = entry.options.find((o) => o.value === chosen);
+      const note = answer && typeof answer === 'object' && answer.note ? ` — ${answer.note}` : '';
+      label = option ? option.label + note : typeof answer === 'string' ? answer : JSON.stringify(answer);
       if (option) {
         // the chosen option becomes the prominent button
         for (const c of entry.controls) {
@@ -461,4 +469,47 @@ export function approvalText(approval) {
   const given = Object.values(approval.votes || {}).filter((v) => v && v.approves).length;
   const progress = required > 1 ? ` (${given} of ${required} approvals)` : '';
   return `${approval.in_thread ? 'Needs' : 'Waiting for'} approval by ${label}${progress}`;
+}
+
+/** A one-line text answer: ``label`` for screen readers (and as placeholder), ``action`` on its button. */
+function replyForm(entry, send, label, action) {
+  const inputId = `gg-a-${++uid}`;
+  const input = h('input', { id: inputId, type: 'text', autocomplete: 'off', required: true, maxlength: 4000, placeholder: label });
+  const button = h('button', { type: 'submit', class: entry.options.length ? 'secondary' : 'primary' }, action);
+  entry.controls.push(input, button);
+  const el = h('form', { class: 'reply' }, h('label', { for: inputId, class: 'sr' }, label), input, button);
+  el.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const text = input.value.trim();
+    if (text) send(text, text, button);
+  });
+  return { el, input, button };
+}
+
+/** The note an option takes with it (``{"label", "value", "note": true}``): answered as ``{action, note}``. */
+function noteForm(entry, send) {
+  const inputId = `gg-n-${++uid}`;
+  const label = h('label', { for: inputId, class: 'note-label' });
+  const input = h('input', { id: inputId, type: 'text', autocomplete: 'off', maxlength: 2000, placeholder: 'A note (optional)' });
+  const button = h('button', { type: 'submit', class: 'primary' }, 'Send');
+  const el = h('form', { class: 'option-note', hidden: true }, label, h('div', { class: 'row' }, input, button));
+  entry.controls.push(input, button);
+  let current = null;
+  el.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (!current) return;
+    const text = input.value.trim();
+    const { opt, button: chosen } = current;
+    send(text ? { action: opt.value, note: text } : opt.value, text ? `${opt.label} — ${text}` : opt.label, chosen);
+  });
+  return {
+    el,
+    open(opt, optionButton) {
+      current = { opt, button: optionButton };
+      label.textContent = `${opt.label}: what should change?`;
+      el.hidden = false;
+      optionButton.setAttribute('aria-expanded', 'true');
+      input.focus({ preventScroll: true });
+    },
+  };
 }

@@ -81,6 +81,12 @@ def signature(secret: str, file_id: str) -> str:
     return hmac.new(secret.encode(), f"file:{file_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def signed_url(settings: Settings, base_url: str, file_id: str) -> str:
+    """The link anyone holding it may read the file by (no bearer token)."""
+    sig = signature(settings.resolved_secret_key(), file_id)
+    return f"{base_url.rstrip('/')}/api/v1/files/{file_id}?sig={sig}"
+
+
 class AttachmentStore:
     def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
         self.redis = redis
@@ -134,11 +140,14 @@ class AttachmentStore:
     # --- handing files to a graph ---------------------------------------------------------------------
 
     def signed_url(self, base_url: str, file_id: str) -> str:
-        sig = signature(self.settings.resolved_secret_key(), file_id)
-        return f"{base_url.rstrip('/')}/api/v1/files/{file_id}?sig={sig}"
+        return signed_url(self.settings, base_url, file_id)
 
     def check_signature(self, file_id: str, sig: str) -> bool:
-        return hmac.compare_digest(signature(self.settings.resolved_secret_key(), file_id), sig)
+        """Whether ``sig`` signs ``file_id`` (False for anything malformed: any text may come in a URL)."""
+        if not _valid_id(file_id):
+            return False
+        expected = signature(self.settings.resolved_secret_key(), file_id)
+        return hmac.compare_digest(expected.encode(), sig.encode("utf-8", "replace"))
 
     def blocks(self, attachments: list[Attachment], base_url: str) -> list[dict[str, Any]]:
         """LangChain content blocks of ``attachments``, each by its signed URL (the worker puts the bytes
@@ -319,7 +328,7 @@ def answer_files(
                 refused.append(f"{name}: {getattr(exc, 'message', None) or exc}")
                 continue
             keep(attachment)
-            url = f"{base}/api/v1/files/{attachment.file_id}?sig={signature(settings.resolved_secret_key(), attachment.file_id)}"
+            url = signed_url(settings, base, attachment.file_id)
             files.append(
                 {"file_id": attachment.file_id, "name": name, "mime_type": mime, "size": len(data), "url": url}
             )

@@ -75,13 +75,16 @@ def interrupt_data(interrupt_id: str, value: Any, response_schema: Any = None) -
 
 def _question(value: Any) -> dict[str, Any]:
     """``question`` and ``options`` of a plain interrupt: a string, or a dict with question and options."""
-    options: list[dict[str, str]] = []
+    options: list[dict[str, Any]] = []
     if not isinstance(value, dict):
         return {"question": "" if value is None else str(value), "options": options}
     for opt in value.get("options") or []:
         if isinstance(opt, dict):
             label = str(opt.get("label", opt.get("value", "")))
-            options.append({"label": label, "value": str(opt.get("value", label))})
+            option: dict[str, Any] = {"label": label, "value": str(opt.get("value", label))}
+            if opt.get("note") is True:  # the option takes a note: answered as {"action": value, "note": text}
+                option["note"] = True
+            options.append(option)
         else:
             options.append({"label": str(opt), "value": str(opt)})
     question = str(value.get("question") or value.get("message") or value.get("prompt") or "")

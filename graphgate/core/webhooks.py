@@ -81,4 +81,4 @@ def verify(secret: str, header: str, body: bytes, now: float | None = None) -> b
     if abs((time.time() if now is None else now) - t) > TOLERANCE_SECONDS:
         return False
     expected = sign(secret, body, t).split(",v1=", 1)[1]
-    return hmac.compare_digest(expected, fields.get("v1", ""))
+    return hmac.compare_digest(expected.encode(), fields.get("v1", "").encode("utf-8", "replace"))

@@ -103,7 +103,7 @@ class FakeS3(FakePlatform[Call]):
         status = 200
         if expected is None or f"Credential={ACCESS_KEY}/" not in headers.get("authorization", ""):
             answer, status = _error(403, "AccessDenied", "Access Denied"), 403
-        elif not hmac.compare_digest(expected, given):
+        elif not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
             answer, status = (
                 _error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match"),
                 403,

@@ -199,14 +199,23 @@ class Stack:
 
 @contextmanager
 def running_stack(
-    redis_url: str, workdir: Path, extra_env: dict[str, str] | None = None, concurrency: int = 2
+    redis_url: str,
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    concurrency: int = 2,
+    public_url: bool = False,
 ) -> Iterator[Stack]:
     """A stack with one worker (``concurrency`` children) and one API, stopped when the block ends however it
-    ends (a test module's fixture: ``with running_stack(...) as stack: yield stack``)."""
-    stack = Stack(redis_url=redis_url, workdir=workdir, extra_env=dict(extra_env or {}))
+    ends (a test module's fixture: ``with running_stack(...) as stack: yield stack``). ``public_url``: every
+    process knows the API's address as ``GRAPHGATE_PUBLIC_URL`` (the links workers make to files)."""
+    env = dict(extra_env or {})
+    port = free_port()
+    if public_url:
+        env["GRAPHGATE_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    stack = Stack(redis_url=redis_url, workdir=workdir, extra_env=env)
     try:
         stack.start_worker(concurrency=concurrency)
-        stack.start_api()
+        stack.start_api(port)
         yield stack
     finally:
         stack.stop()

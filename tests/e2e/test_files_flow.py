@@ -16,14 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from graphgate.cli.processes import free_port
 from graphgate.testing.client import Api
 from graphgate.testing.dispatcher import start_dispatcher
 from graphgate.testing.fake_bot_api import FakeBotApi
 from graphgate.testing.fake_s3 import FakeS3
 from graphgate.testing.fake_slack import FakeSlack
 from graphgate.testing.slack import SlackSender, new_channel, slack_api, slack_env
-from graphgate.testing.stack import Stack
+from graphgate.testing.stack import Stack, running_stack
 from graphgate.testing.telegram import Webhook, telegram_env
 from graphgate.testing.waiting import wait_for
 
@@ -59,26 +58,21 @@ def stack(
     redis_url: str, tmp_path_factory: pytest.TempPathFactory, telegram: FakeBotApi, slack: FakeSlack
 ) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("files")
-    port = free_port()
     env = {
         **slack_env(slack, GRAPHGATE_SLACK_COMMANDS=json.dumps({"/look": "look", "/echo": "echo", "/draw": "draw"})),
         **telegram_env(
             telegram, GRAPHGATE_TELEGRAM_COMMANDS=json.dumps({"look": "look", "echo": "echo", "draw": "draw"})
         ),
-        "GRAPHGATE_PUBLIC_URL": f"http://127.0.0.1:{port}",  # the workers' links to the files graphs answer with
         "GRAPHGATE_CONFIG": str(CONFIG),
         "GRAPHGATE_ATTACHMENT_MAX_BYTES": str(LIMIT),
         "GRAPHGATE_ATTACHMENTS_DIR": str(workdir / "attachments"),
     }
-    s = Stack(redis_url=redis_url, workdir=workdir, extra_env=env)
-    try:
-        s.start_worker(concurrency=2)
-        s.start_api(port)
+    with running_stack(redis_url, workdir, env, public_url=True) as s:
         dispatcher = start_dispatcher(s)
-        yield s
-        s.stop_proc(dispatcher)
-    finally:
-        s.stop()
+        try:
+            yield s
+        finally:
+            s.stop_proc(dispatcher)
 
 
 def stored(stack: Stack) -> list[Path]:
@@ -269,16 +263,9 @@ def s3() -> Iterator[FakeS3]:
 
 @pytest.fixture(scope="module")
 def s3_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, s3: FakeS3) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("files-s3")
-    port = free_port()
-    env = {**s3.env, "GRAPHGATE_CONFIG": str(CONFIG), "GRAPHGATE_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    s = Stack(redis_url=redis_url, workdir=workdir, extra_env=env)
-    try:
-        s.start_worker(concurrency=1)
-        s.start_api(port)
+    env = {**s3.env, "GRAPHGATE_CONFIG": str(CONFIG)}
+    with running_stack(redis_url, tmp_path_factory.mktemp("files-s3"), env, concurrency=1, public_url=True) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def test_files_kept_in_an_s3_bucket_go_both_ways(s3_stack: Stack, s3: FakeS3) -> None:

@@ -143,7 +143,11 @@ def test_writer_interactive_review_revise_then_approve() -> None:
     app, config = _compile(writer), _config(mode="interactive")
     payload = app.invoke({"topic": "Urban gardening"}, config)["__interrupt__"][0].value
     assert payload["question"] == "Approve this outline?"
-    assert payload["options"] == [{"label": "Approve", "value": "approve"}, {"label": "Revise", "value": "revise"}]
+    assert payload["options"] == [
+        {"label": "Approve", "value": "approve"},
+        {"label": "Revise", "value": "revise", "note": True},  # a note may go with it
+    ]
+    assert payload["free_text"] is False
     assert payload["revisions_left"] == 3
     first_outline = payload["outline"]
 

@@ -70,6 +70,9 @@ def test_a_file_is_read_back_by_its_signed_url_or_by_its_owner(client: TestClien
     assert client.get(f"/api/v1/files/{made['file_id']}", headers=bearer("mallory")).status_code == 404
     assert client.get(f"/api/v1/files/{made['file_id']}?sig={'0' * 32}").status_code == 404
     assert client.get(f"/api/v1/files/{'0' * 32}?sig={'0' * 32}").status_code == 404
+    # found by fuzzing: a signature that is not ASCII made compare_digest raise (a 500)
+    assert client.get(f"/api/v1/files/{made['file_id']}", params={"sig": "é" * 32}).status_code == 404
+    assert client.get("/api/v1/files/%C3%97%F2%AD", params={"sig": "1'ó"}).status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from graphgate.cli.processes import free_port
 from graphgate.testing.client import Api
-from graphgate.testing.stack import ROOT, Stack
+from graphgate.testing.stack import ROOT, Stack, running_stack
 from tests.web.demo import DemoPage
 
 pytestmark = pytest.mark.timeout(900)
@@ -87,22 +86,9 @@ def test_files_are_attached_uploaded_sent_and_shown(
 @pytest.fixture(scope="module")
 def drawing_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """API + worker with the test graphs of files (``draw`` answers with two images and a PDF)."""
-    port = free_port()
-    stack = Stack(
-        redis_url=redis_url,
-        workdir=tmp_path_factory.mktemp("web-files"),
-        extra_env={
-            "GRAPHGATE_DEV_LOGIN": "true",
-            "GRAPHGATE_CONFIG": str(ROOT / "tests" / "e2e" / "files" / "langgraph.json"),
-            "GRAPHGATE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        },
-    )
-    try:
-        stack.start_worker(concurrency=1)
-        stack.start_api(port)
+    env = {"GRAPHGATE_DEV_LOGIN": "true", "GRAPHGATE_CONFIG": str(ROOT / "tests" / "e2e" / "files" / "langgraph.json")}
+    with running_stack(redis_url, tmp_path_factory.mktemp("web-files"), env, concurrency=1, public_url=True) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_files_a_graph_answers_with_show_under_its_answer(browser: Any, drawing_stack: Stack, artifacts: Path) -> None:
