@@ -1,7 +1,8 @@
 // A small, safe Markdown renderer: it builds DOM nodes and sets text with text nodes only, so nothing a
 // graph or a user writes can ever become markup or script. Supported: ATX headings, paragraphs (single
-// newlines are line breaks), fenced code, block quotes, bullet and numbered lists, rules, `code`,
-// **strong**, *emphasis*, ~~strike~~ and [links](https://...) to http(s) and mailto addresses only.
+// newlines are line breaks), fenced code, block quotes, bullet and numbered lists, rules, pipe tables (GFM:
+// a header row, a delimiter row, alignment), `code`, **strong**, *emphasis*, ~~strike~~, [links](https://...)
+// and bare https:// addresses (autolinks), to http(s) and mailto addresses only.
 
 const SAFE_PROTOCOLS = new Set(['http:', 'https:', 'mailto:']);
 
@@ -13,6 +14,8 @@ const INLINE_RULES = [
   { re: /\*(\S(?:[^*\n]*?\S)?)\*/, make: (m) => nested('em', m[1]) },
   { re: /(?<![\p{L}\p{N}_])_(\S(?:[^_\n]*?\S)?)_(?![\p{L}\p{N}_])/u, make: (m) => nested('em', m[1]) },
   { re: /~~(\S(?:[^~\n]*?\S)?)~~/, make: (m) => nested('del', m[1]) },
+  // a bare address; trailing punctuation of the sentence is not part of it
+  { re: /\bhttps?:\/\/[^\s<>()]*[^\s<>().,;:!?'"]/, make: (m) => link(m[0], m[0], false) },
 ];
 
 function textElement(tag, text) {
@@ -37,14 +40,15 @@ export function safeUrl(href) {
   }
 }
 
-function link(label, href) {
+function link(label, href, markdown = true) {
   const url = safeUrl(href);
-  if (!url) return document.createTextNode(`[${label}](${href})`);
+  if (!url) return document.createTextNode(markdown ? `[${label}](${href})` : label);
   const a = document.createElement('a');
   a.href = url;
   a.target = '_blank';
   a.rel = 'noopener noreferrer nofollow';
-  appendInline(a, label);
+  if (markdown) appendInline(a, label);
+  else a.textContent = label; // an autolink shows its address as it is
   return a;
 }
 
@@ -80,9 +84,50 @@ const RULE = /^\s*([-*_])(\s*\1){2,}\s*$/;
 const BULLET = /^\s*[-*+]\s+(.*)$/;
 const NUMBERED = /^\s*(\d{1,9})[.)]\s+(.*)$/;
 const QUOTE = /^\s*>\s?(.*)$/;
+const TABLE_DELIMITER = /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/;
 
 function isBlockStart(line) {
   return HEADING.test(line) || FENCE.test(line) || RULE.test(line) || BULLET.test(line) || NUMBERED.test(line) || QUOTE.test(line);
+}
+
+/** The cells of a table row: ``| a | b |`` or ``a | b`` (``\|`` is a pipe inside a cell). */
+function cells(line) {
+  let row = line.trim();
+  if (row.startsWith('|')) row = row.slice(1);
+  if (row.endsWith('|') && !row.endsWith('\\|')) row = row.slice(0, -1);
+  return row.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/\\\|/g, '|'));
+}
+
+/** Whether ``lines[i]`` starts a table: a row with a pipe, then a delimiter row with as many columns. */
+function isTable(lines, i) {
+  return lines[i].includes('|') && i + 1 < lines.length && TABLE_DELIMITER.test(lines[i + 1]) && lines[i + 1].includes('-') && cells(lines[i]).length === cells(lines[i + 1]).length;
+}
+
+function table(lines, i) {
+  const head = cells(lines[i]);
+  const aligns = cells(lines[i + 1]).map((d) => (d.startsWith(':') && d.endsWith(':') ? 'center' : d.endsWith(':') ? 'right' : d.startsWith(':') ? 'left' : ''));
+  const el = document.createElement('table');
+  const row = (values, tag) => {
+    const tr = document.createElement('tr');
+    head.forEach((_, n) => {
+      const cell = document.createElement(tag);
+      if (aligns[n]) cell.style.textAlign = aligns[n];
+      appendInline(cell, values[n] ?? '');
+      tr.append(cell);
+    });
+    return tr;
+  };
+  const thead = document.createElement('thead');
+  thead.append(row(head, 'th'));
+  const tbody = document.createElement('tbody');
+  let j = i + 2;
+  while (j < lines.length && lines[j].trim() && lines[j].includes('|')) tbody.append(row(cells(lines[j++]), 'td'));
+  el.append(thead);
+  if (tbody.childNodes.length) el.append(tbody);
+  const wrap = document.createElement('div');
+  wrap.className = 'table';
+  wrap.append(el);
+  return { node: wrap, next: j };
 }
 
 /** Render ``source`` into a DocumentFragment. */
@@ -106,6 +151,10 @@ export function renderMarkdown(source) {
       const pre = document.createElement('pre');
       pre.append(textElement('code', body.join('\n')));
       frag.append(pre);
+    } else if (isTable(lines, i)) {
+      const made = table(lines, i);
+      frag.append(made.node);
+      i = made.next;
     } else if ((m = HEADING.exec(line))) {
       const h = document.createElement(`h${m[1].length}`);
       appendInline(h, m[2]);
@@ -140,7 +189,7 @@ export function renderMarkdown(source) {
       frag.append(list);
     } else {
       const body = [];
-      while (i < lines.length && lines[i].trim() && !(body.length && isBlockStart(lines[i]))) body.push(lines[i++]);
+      while (i < lines.length && lines[i].trim() && !(body.length && (isBlockStart(lines[i]) || isTable(lines, i)))) body.push(lines[i++]);
       const p = document.createElement('p');
       appendLines(p, body);
       frag.append(p);

@@ -8,7 +8,7 @@ import { ApiError } from './client.js';
 import { h } from './dom.js';
 
 const CONNECTION_TEXT = {
-  idle: 'Not connected',
+  idle: 'Ready', // no conversation followed yet: nothing is wrong
   connecting: 'Connecting…',
   open: 'Live',
   reconnecting: 'Reconnecting…',

@@ -37,6 +37,28 @@ CASES = [
     ("para\n\n---\n\nafter", "<p>para</p><hr><p>after</p>"),
     ("text\n- item", "<p>text</p><ul><li>item</li></ul>"),
     ("", ""),
+    # autolinks: a bare http(s) address, without the sentence's punctuation; never javascript:
+    (
+        "see https://example.org/a?b=1, then (http://x.test/p).",
+        '<p>see <a href="https://example.org/a?b=1" target="_blank" rel="noopener noreferrer nofollow">'
+        'https://example.org/a?b=1</a>, then (<a href="http://x.test/p" target="_blank" '
+        'rel="noopener noreferrer nofollow">http://x.test/p</a>).</p>',
+    ),
+    ("javascript:alert(1) and `https://in.code/`", "<p>javascript:alert(1) and <code>https://in.code/</code></p>"),
+    # pipe tables (GFM), with alignment and inline Markdown in cells; a pipe escaped inside a cell
+    (
+        "| name | n |\n|:--|--:|\n| **bees** | 3 |\n| a \\| b | 4 |",
+        '<div class="table"><table><thead><tr><th style="text-align: left;">name</th>'
+        '<th style="text-align: right;">n</th></tr></thead><tbody><tr><td style="text-align: left;">'
+        '<strong>bees</strong></td><td style="text-align: right;">3</td></tr><tr><td style="text-align: left;">'
+        'a | b</td><td style="text-align: right;">4</td></tr></tbody></table></div>',
+    ),
+    (
+        "before\n| a | b |\n| --- | --- |\n| <b>x</b> | y |",
+        '<p>before</p><div class="table"><table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr>'
+        "<td>&lt;b&gt;x&lt;/b&gt;</td><td>y</td></tr></tbody></table></div>",
+    ),
+    ("a | b but no delimiter row", "<p>a | b but no delimiter row</p>"),
 ]
 
 
