@@ -74,13 +74,6 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture(scope="module")
-def fake_telegram() -> Iterator[FakeBotApi]:
-    fake = FakeBotApi().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def stack(
     redis_url: str, tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlack, fake_telegram: FakeBotApi
 ) -> Iterator[Stack]:

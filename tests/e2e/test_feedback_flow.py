@@ -20,20 +20,6 @@ from graphgate.testing.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
-def fake_slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def fake_telegram() -> Iterator[FakeBotApi]:
-    fake = FakeBotApi().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def stack(
     redis_url: str, tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlack, fake_telegram: FakeBotApi
 ) -> Iterator[Stack]:

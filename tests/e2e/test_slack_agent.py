@@ -38,13 +38,6 @@ ARGS = {"to": "ann@example.com", "subject": "Q3 report", "body": "Hi Ann,\n\nQ3 
 
 
 @pytest.fixture(scope="module")
-def fake_slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def agent_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlack) -> Iterator[Stack]:
     env = slack_env(
         fake_slack,

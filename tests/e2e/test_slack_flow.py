@@ -45,13 +45,6 @@ REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "slack" / "cal
 
 
 @pytest.fixture(scope="module")
-def fake_slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def slack_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlack) -> Iterator[Stack]:
     env = slack_env(fake_slack, GRAPHGATE_OFFLINE_MODEL_DELAY="0.01")
     with running_stack(redis_url, tmp_path_factory.mktemp("slack"), env) as stack:
