@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from graphgate.core.errors import NotFound
+from graphgate.core.feedback import MAX_COMMENT
 from graphgate.gateway.api.deps import KNOWN_QUERY, ActorDep, GatewayDep, PrincipalDep
 from graphgate.gateway.api.tasks import ERRORS, LIMITED, RATE_LIMITED
 
@@ -18,7 +19,7 @@ class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     score: Literal[1, -1] = Field(..., description="1: 👍, -1: 👎")
-    comment: str = Field("", max_length=2000, description="What was good or wrong (optional)")
+    comment: str = Field("", max_length=MAX_COMMENT, description="What was good or wrong (optional)")
 
 
 class FeedbackOut(BaseModel):
