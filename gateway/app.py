@@ -26,6 +26,7 @@ from graphgate.gateway.api import feedback as feedback_api
 from graphgate.gateway.api import files as files_api
 from graphgate.gateway.api import health as health_api
 from graphgate.gateway.api import schedules as schedules_api
+from graphgate.gateway.api import sessions as sessions_api
 from graphgate.gateway.api import tasks as tasks_api
 from graphgate.gateway.api import web as web_api
 from graphgate.gateway.api.deps import Gateway
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, mounts: Sequence[Mount] = ()) -
     app.include_router(approvals_api.router)
     app.include_router(feedback_api.router)
     app.include_router(schedules_api.router)
+    app.include_router(sessions_api.router)
     app.include_router(files_api.router)
     app.include_router(events_api.router)
     app.include_router(health_api.router)

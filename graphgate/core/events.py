@@ -184,6 +184,27 @@ def answer_text(output: Any) -> str | None:
     return content_text((ai or messages)[-1].get("content"))
 
 
+INPUT_TEXT_KEYS = ("text", "message", "question", "query", "input", "prompt", "topic")
+
+
+def input_text(graph_input: Any) -> str | None:
+    """The words a person sent as a task's input: the last message's text, else the first string under one of
+    ``INPUT_TEXT_KEYS`` (the fields web/forms.js fills), else the input's first string value."""
+    if isinstance(graph_input, str):
+        return graph_input
+    if not isinstance(graph_input, dict):
+        return None
+    raw = graph_input.get("messages")
+    if isinstance(raw, list) and raw and isinstance(raw[-1], dict):
+        text = content_text(raw[-1].get("content"), summarise=False)
+        if text:
+            return text
+    for key in INPUT_TEXT_KEYS:
+        if isinstance(graph_input.get(key), str) and graph_input[key]:
+            return str(graph_input[key])
+    return next((v for v in graph_input.values() if isinstance(v, str) and v), None)
+
+
 def content_text(content: Any, summarise: bool = True) -> str | None:
     """The readable text of a message's content: a string, or content blocks whose text is joined and whose
     other blocks (tool use…) are summarised in brackets (left out with ``summarise=False``, for streamed
