@@ -8,9 +8,10 @@
 // "respond", "message"}. One call gets a button per decision; several get a choice each and one Submit.
 
 import { h } from './dom.js';
+import { english } from './i18n.js';
 
-const BUTTON_TEXT = { approve: 'Approve', edit: 'Save edits', reject: 'Reject', respond: 'Respond instead' };
-const CHOICE_TEXT = { approve: 'Approve', edit: 'Approve with my edits', reject: 'Reject', respond: 'Respond instead' };
+const BUTTON_TEXT = { approve: 'approve', edit: 'saveEdits', reject: 'reject', respond: 'respondInstead' };
+const CHOICE_TEXT = { approve: 'approve', edit: 'approveWithEdits', reject: 'reject', respond: 'respondInstead' };
 const SHOWN_VALUE_CHARS = 60;
 
 let uid = 0;
@@ -42,16 +43,16 @@ export function decisionsOf(answer, count) {
 }
 
 /** "Approved", "Rejected: wrong recipient", "Edited: send_email(to=bob@example.com)", … */
-export function describeDecision(action, decision) {
-  if (!decision || typeof decision !== 'object') return 'Answered';
+export function describeDecision(action, decision, t = english) {
+  if (!decision || typeof decision !== 'object') return t('tallyOther');
   const message = typeof decision.message === 'string' && decision.message.trim() ? decision.message.trim() : '';
   switch (decision.type) {
     case 'approve':
-      return 'Approved';
+      return t('approved');
     case 'reject':
-      return message ? `Rejected: ${message}` : 'Rejected';
+      return message ? t('rejectedBecause', { reason: message }) : t('rejected');
     case 'respond':
-      return `Answered in the tool's place: ${message}`;
+      return t('respondedInstead', { message });
     case 'edit': {
       const edited = decision.edited_action || {};
       const before = (action && action.args) || {};
@@ -60,20 +61,20 @@ export function describeDecision(action, decision) {
       const removed = Object.keys(before).filter((key) => !(key in after));
       const parts = [argsText(changed), ...removed.map((key) => `−${key}`)].filter(Boolean).join(', ');
       const name = edited.name || (action && action.name) || 'tool';
-      return parts ? `Edited: ${name}(${parts})` : `Edited: ${name} (no changes)`;
+      return parts ? t('edited', { call: `${name}(${parts})` }) : t('editedNoChanges', { name });
     }
     default:
       return JSON.stringify(decision);
   }
 }
 
-const TALLY_WORDS = { approve: 'approved', edit: 'edited', reject: 'rejected', respond: 'answered in the tool\'s place' };
+const TALLY_WORDS = { approve: 'tallyApprove', edit: 'tallyEdit', reject: 'tallyReject', respond: 'tallyRespond' };
 
 /** "2 approved, 1 rejected": several decisions at a glance. */
-export function tally(decisions) {
+export function tally(decisions, t = english) {
   const counts = new Map();
   for (const d of decisions) {
-    const word = TALLY_WORDS[d && d.type] || 'answered';
+    const word = t(TALLY_WORDS[d && d.type] || 'tallyOther');
     counts.set(word, (counts.get(word) || 0) + 1);
   }
   return [...counts].map(([word, n]) => `${n} ${word}`).join(', ');
@@ -95,14 +96,14 @@ function descriptionNode(text) {
   return h('details', { class: 'description' }, h('summary', {}, first), h('p', {}, more));
 }
 
-function reasonLabel(allowed) {
-  if (allowed.includes('respond')) return "Reason for a rejection, or the answer to give in the tool's place";
-  return 'Reason (optional, sent with a rejection)';
+function reasonLabel(allowed, t) {
+  return t(allowed.includes('respond') ? 'reasonOrResponse' : 'reasonOptional');
 }
 
 class ActionView {
   /** One tool call of the request: its name, description, JSON arguments, reason and (with several) choice. */
-  constructor(action, index, count, onEdit) {
+  constructor(action, index, count, onEdit, t) {
+    this.t = t;
     this.action = action;
     this.allowed = (action.allowed_decisions || []).filter((d) => d in BUTTON_TEXT);
     this.original = JSON.stringify(action.args || {}, null, 2);
@@ -112,7 +113,7 @@ class ActionView {
     const argsError = `gg-args-error-${n}`;
     const reasonId = `gg-reason-${n}`;
     const reasonError = `gg-reason-error-${n}`;
-    const place = ` (${index + 1} of ${count})`;
+    const place = t('nOfM', { i: index + 1, n: count });
     this.args = h('textarea', {
       id: argsId,
       class: 'args',
@@ -133,8 +134,8 @@ class ActionView {
       count > 1 ? { class: 'action', role: 'group', 'aria-labelledby': nameId } : { class: 'action', role: 'group', 'aria-label': action.name },
       count > 1 ? h('p', { class: 'tool-name', id: nameId }, h('code', {}, action.name), place) : null,
       action.description ? descriptionNode(action.description) : null,
-      h('div', { class: 'field' }, h('label', { for: argsId }, `Arguments of ${action.name} (JSON)`), this.args, this.argsError),
-      h('div', { class: 'field' }, h('label', { for: reasonId }, reasonLabel(this.allowed)), this.reason, this.reasonError),
+      h('div', { class: 'field' }, h('label', { for: argsId }, t('argumentsOf', { name: action.name })), this.args, this.argsError),
+      h('div', { class: 'field' }, h('label', { for: reasonId }, reasonLabel(this.allowed, t)), this.reason, this.reasonError),
     );
     if (count > 1) this.el.append(this.choiceGroup());
     this.el.append(this.outcome);
@@ -151,14 +152,14 @@ class ActionView {
   }
 
   choiceGroup() {
-    const group = h('fieldset', { class: 'decision' }, h('legend', { class: 'sr' }, `Decision for ${this.action.name}`));
+    const group = h('fieldset', { class: 'decision' }, h('legend', { class: 'sr' }, this.t('decisionFor', { name: this.action.name })));
     const name = `gg-decision-${++uid}`;
     const initial = this.allowed.includes('approve') ? 'approve' : this.allowed[0];
     for (const decision of this.allowed) {
       const id = `${name}-${decision}`;
       const radio = h('input', { type: 'radio', id, name, value: decision, '.checked': decision === initial });
       this.choices.set(decision, radio);
-      group.append(h('label', { for: id, class: 'choice', 'data-decision': decision }, radio, ` ${CHOICE_TEXT[decision]}`));
+      group.append(h('label', { for: id, class: 'choice', 'data-decision': decision }, radio, ` ${this.t(CHOICE_TEXT[decision])}`));
     }
     return group;
   }
@@ -189,7 +190,7 @@ class ActionView {
     if (type === 'reject') return reason ? { type, message: reason } : { type };
     if (type === 'respond') {
       if (reason) return { type, message: reason };
-      this.showError(this.reason, this.reasonError, "Write the answer to give in the tool's place first.");
+      this.showError(this.reason, this.reasonError, this.t('writeResponse'));
       return null;
     }
     if (type !== 'edit') return null;
@@ -197,11 +198,11 @@ class ActionView {
     try {
       args = JSON.parse(this.args.value);
     } catch (err) {
-      this.showError(this.args, this.argsError, `The arguments are not valid JSON: ${err.message}`);
+      this.showError(this.args, this.argsError, this.t('invalidJson', { error: err.message }));
       return null;
     }
     if (!args || typeof args !== 'object' || Array.isArray(args)) {
-      this.showError(this.args, this.argsError, 'The arguments must be a JSON object, such as {"to": "bob@example.com"}.');
+      this.showError(this.args, this.argsError, this.t('notAnObject'));
       return null;
     }
     return { type: 'edit', edited_action: { name: this.action.name, args } };
@@ -223,7 +224,7 @@ class ActionView {
 
   /** Show the decision the gateway accepted for this call (its outcome line only when ``own``); its text. */
   settle(decision, own) {
-    const text = describeDecision(this.action, decision);
+    const text = describeDecision(this.action, decision, this.t);
     const type = decision && decision.type;
     if (type === 'edit' && decision.edited_action && decision.edited_action.args) {
       this.args.value = JSON.stringify(decision.edited_action.args, null, 2);
@@ -247,23 +248,25 @@ export class ApprovalForm {
   /**
    * @param {{actions: object[], interrupt_id: string}} data  the interrupt event's data
    * @param {(answer: any, label: string, button: HTMLElement) => void} submit  sends an answer
+   * @param {(key: string, params?: object) => string} [t]  the widget's words (web/i18n.js)
    */
-  constructor(data, submit) {
+  constructor(data, submit, t = english) {
+    this.t = t;
     this.actions = (data.actions || []).map(
-      (action, i, all) => new ActionView(action, i, all.length, () => this.updateButtons()),
+      (action, i, all) => new ActionView(action, i, all.length, () => this.updateButtons(), t),
     );
     this.submit = submit;
     this.buttons = new Map(); // decision -> button (one call), or 'submit' -> button (several)
     const row = h('div', { class: 'choices' });
     if (this.actions.length === 1) {
       for (const decision of this.actions[0].allowed) {
-        const button = h('button', { type: 'button', class: 'secondary', 'data-decision': decision }, BUTTON_TEXT[decision]);
+        const button = h('button', { type: 'button', class: 'secondary', 'data-decision': decision }, t(BUTTON_TEXT[decision]));
         button.addEventListener('click', () => this.decideOne(decision, button));
         this.buttons.set(decision, button);
         row.append(button);
       }
     } else {
-      const button = h('button', { type: 'button', class: 'primary', 'data-decision': 'submit' }, 'Submit decisions');
+      const button = h('button', { type: 'button', class: 'primary', 'data-decision': 'submit' }, t('submitDecisions'));
       button.addEventListener('click', () => this.decideAll(button));
       this.buttons.set('submit', button);
       row.append(button);
@@ -302,7 +305,7 @@ export class ApprovalForm {
 
   decideOne(type, button) {
     const decision = this.actions[0].decision(type);
-    if (decision) this.submit({ decisions: [decision] }, describeDecision(this.actions[0].action, decision), button);
+    if (decision) this.submit({ decisions: [decision] }, describeDecision(this.actions[0].action, decision, this.t), button);
   }
 
   decideAll(button) {
@@ -314,7 +317,7 @@ export class ApprovalForm {
       (first.argsError.hidden ? first.reason : first.args).focus();
       return;
     }
-    this.submit({ decisions }, tally(decisions), button);
+    this.submit({ decisions }, tally(decisions, this.t), button);
   }
 
   /** Show the answer the gateway accepted (a resume value); the card's summary of it. */
@@ -331,6 +334,6 @@ export class ApprovalForm {
       return texts[0];
     }
     this.buttons.get('submit').classList.add('chosen');
-    return tally(decisions.slice(0, this.actions.length));
+    return tally(decisions.slice(0, this.actions.length), this.t);
   }
 }

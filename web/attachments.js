@@ -6,27 +6,13 @@
 // What a sent message carried is shown in its bubble by ``filesOf``/``fileNodes``: images inline, other
 // files as links (their URLs are signed: no token needed).
 
-import { h } from './dom.js';
-
-const SVG = 'http://www.w3.org/2000/svg';
-const PAPERCLIP_PATH = 'M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48';
-
-/** The paperclip, drawn (no emoji font needed; no HTML parsing: the page may require Trusted Types). */
-function paperclip() {
-  const svg = document.createElementNS(SVG, 'svg');
-  const attrs = { viewBox: '0 0 24 24', width: '18', height: '18', 'aria-hidden': 'true', fill: 'none', stroke: 'currentColor' };
-  for (const [name, value] of Object.entries({ ...attrs, 'stroke-width': '2', 'stroke-linecap': 'round', 'stroke-linejoin': 'round' })) {
-    svg.setAttribute(name, value);
-  }
-  const path = document.createElementNS(SVG, 'path');
-  path.setAttribute('d', PAPERCLIP_PATH);
-  svg.append(path);
-  return svg;
-}
+import { h, icon } from './dom.js';
+import { english } from './i18n.js';
 
 export class Attachments {
-  /** @param {{upload: (file: File) => Promise<{file_id: string}>, changed: () => void}} handlers */
-  constructor({ upload, changed }) {
+  /** @param {{upload: (file: File) => Promise<{file_id: string}>, changed: () => void, t?: (key: string, params?: object) => string}} handlers */
+  constructor({ upload, changed, t = english }) {
+    this.t = t;
     this.upload = upload;
     this.changed = changed;
     this.items = []; // {file, state: 'uploading'|'ready'|'refused', id, error, chip}
@@ -37,10 +23,16 @@ export class Attachments {
     });
     this.button = h(
       'button',
-      { type: 'button', class: 'secondary attach', 'aria-label': 'Attach files', title: 'Attach files', onclick: () => this.input.click() },
-      paperclip(),
+      { type: 'button', class: 'secondary attach', 'aria-label': t('attachFiles'), title: t('attachFiles'), onclick: () => this.input.click() },
+      icon('paperclip'),
     );
-    this.list = h('ul', { class: 'attachments', 'aria-label': 'Attached files', hidden: true });
+    this.list = h('ul', { class: 'attachments', 'aria-label': t('attachedFiles'), hidden: true });
+  }
+
+  relabel() {
+    this.button.setAttribute('aria-label', this.t('attachFiles'));
+    this.button.title = this.t('attachFiles');
+    this.list.setAttribute('aria-label', this.t('attachedFiles'));
   }
 
   /** Let ``target`` take dropped files, and ``box`` pasted ones. */
@@ -86,7 +78,7 @@ export class Attachments {
         },
         (err) => {
           item.state = 'refused';
-          item.error = (err && err.message) || 'upload failed';
+          item.error = (err && err.message) || this.t('uploadFailed');
           this.draw(item);
         },
       );
@@ -96,11 +88,11 @@ export class Attachments {
   }
 
   draw(item) {
-    const note = { uploading: 'uploading…', ready: '', refused: item.error }[item.state];
-    const remove = h('button', { type: 'button', class: 'remove', 'aria-label': `Remove ${item.file.name}`, onclick: () => this.remove(item) }, '×');
+    const note = { uploading: this.t('uploading'), ready: '', refused: item.error }[item.state];
+    const remove = h('button', { type: 'button', class: 'remove', 'aria-label': this.t('removeFile', { name: item.file.name }), onclick: () => this.remove(item) }, '×');
     item.chip.dataset.state = item.state;
     const shown = note ? h('span', { class: 'note', title: note }, note) : '';
-    item.chip.replaceChildren(h('span', { class: 'name', title: item.file.name }, item.file.name || 'file'), shown, remove);
+    item.chip.replaceChildren(h('span', { class: 'name', title: item.file.name }, item.file.name || this.t('file')), shown, remove);
     this.changed();
   }
 

@@ -84,7 +84,12 @@ export class GatewayClient {
     return this.request('POST', `/api/v1/tasks/${encodeURIComponent(taskId)}/feedback`, { score, comment: comment || '' });
   }
 
-  cancel(taskId) {
+  /** The signed-in person's conversations: ``{sessions: [{session_id, graph, title, status, active, updated_at, ...}]}``. */
+  sessions(limit = 30) {
+    return this.request('GET', `/api/v1/sessions?limit=${encodeURIComponent(limit)}`);
+  }
+
+    cancel(taskId) {
     return this.request('POST', `/api/v1/tasks/${encodeURIComponent(taskId)}/cancel`);
   }
 

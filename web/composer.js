@@ -5,17 +5,21 @@
 
 import { Attachments } from './attachments.js';
 import { h } from './dom.js';
-
-const HINT = 'Enter sends · Shift+Enter adds a line';
+import { english, localized } from './i18n.js';
 
 export class Composer {
-  /** @param {{onSend: () => void, onCancel: () => void, upload: (file: File) => Promise<{file_id: string}>}} handlers */
-  constructor({ onSend, onCancel, upload }) {
+  /**
+   * @param {{onSend: () => void, onCancel: () => void, upload: (file: File) => Promise<{file_id: string}>,
+   *          t?: (key: string, params?: object) => string}} handlers  ``t``: the widget's words (web/i18n.js)
+   */
+  constructor({ onSend, onCancel, upload, t = english }) {
+    this.t = t;
+    this.form = null;
     this.state = { sending: false, active: false };
-    this.attachments = new Attachments({ upload, changed: () => this.update(this.state) });
+    this.attachments = new Attachments({ upload, changed: () => this.update(this.state), t });
     this.fieldsEl = h('div', { class: 'fields' });
-    this.optionsEl = h('details', { class: 'options', open: true, hidden: true }, h('summary', {}, 'Options'), this.fieldsEl);
-    this.label = h('label', { for: 'gg-message', class: 'label' }, 'Message');
+    this.optionsEl = h('details', { class: 'options', open: true, hidden: true }, (this.optionsSummary = h('summary', {}, t('options'))), this.fieldsEl);
+    this.label = h('label', { for: 'gg-message', class: 'label' }, t('message'));
     this.input = h('textarea', { id: 'gg-message', rows: '2', maxlength: '20000', 'aria-describedby': 'gg-hint' });
     this.input.addEventListener('keydown', (ev) => {
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey && !ev.isComposing) {
@@ -23,8 +27,8 @@ export class Composer {
         onSend();
       }
     });
-    this.sendBtn = h('button', { type: 'submit', class: 'primary send' }, 'Send');
-    this.cancelBtn = h('button', { type: 'button', class: 'secondary cancel', hidden: true, onclick: () => onCancel() }, 'Cancel');
+    this.sendBtn = h('button', { type: 'submit', class: 'primary send' }, t('send'));
+    this.cancelBtn = h('button', { type: 'button', class: 'secondary cancel', hidden: true, onclick: () => onCancel() }, t('cancel'));
     this.el = h(
       'form',
       { class: 'composer', novalidate: true },
@@ -33,7 +37,7 @@ export class Composer {
       h('div', { class: 'row' }, this.input, h('div', { class: 'actions' }, this.attachments.button, this.sendBtn, this.cancelBtn)),
       this.attachments.input,
       this.optionsEl,
-      (this.hint = h('p', { id: 'gg-hint', class: 'hint' }, HINT)),
+      (this.hint = h('p', { id: 'gg-hint', class: 'hint' }, t('hintSend'))),
     );
     this.el.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -72,12 +76,18 @@ export class Composer {
   update({ sending, active, answering = false, choosing = false }) {
     this.state = { sending, active, answering, choosing };
     this.sendBtn.disabled = sending || (active && !answering) || this.attachments.uploading;
-    this.sendBtn.textContent = answering ? 'Answer' : 'Send';
+    this.sendBtn.textContent = this.t(answering ? 'answer' : 'send');
     this.cancelBtn.hidden = !active;
-    if (answering) this.hint.textContent = 'Enter answers the question above';
-    else if (choosing) this.hint.textContent = 'Choose an answer above to go on';
-    else if (active) this.hint.textContent = 'Working… you can send the next message when this one is done';
-    else this.hint.textContent = HINT;
+    this.hint.textContent = this.t(answering ? 'hintAnswer' : choosing ? 'hintChoose' : active ? 'hintWorking' : 'hintSend');
+  }
+
+  /** Words in the widget's language (it was chosen when the widget joined the page). */
+  relabel() {
+    this.optionsSummary.textContent = this.t('options');
+    this.cancelBtn.textContent = this.t('cancel');
+    this.attachments.relabel();
+    this.update(this.state);
+    if (this.form) this.show(this.form);
   }
 
   /** The option fields' values by field name (numbers as numbers, an empty number as undefined). */
@@ -94,17 +104,19 @@ export class Composer {
 
   /** Show ``form`` (a web/forms.js config); fields it shares with the form shown before keep their values. */
   show(form) {
-    this.label.textContent = form.messageLabel || 'Message';
-    this.input.placeholder = form.placeholder || 'Type a message';
+    this.form = form;
+    const lang = this.t.lang;
+    this.label.textContent = localized(form.messageLabel, lang) || this.t('message');
+    this.input.placeholder = localized(form.placeholder, lang) || this.t('typeMessage');
     const previous = this.values();
     this.fieldsEl.replaceChildren();
     for (const field of form.fields || []) {
-      const control = fieldControl(field);
+      const control = fieldControl(field, lang);
       if (field.name in previous && previous[field.name] !== undefined) {
         if (control.type === 'checkbox') control.checked = previous[field.name];
         else control.value = String(previous[field.name]);
       }
-      this.fieldsEl.append(h('div', { class: `field ${field.type}` }, h('label', { for: control.id }, field.label || field.name), control));
+      this.fieldsEl.append(h('div', { class: `field ${field.type}` }, h('label', { for: control.id }, localized(field.label, lang) || field.name), control));
     }
     this.optionsEl.hidden = !(form.fields || []).length;
     this.attachments.enabled = form.messageField === 'messages' || Boolean(form.files);
@@ -112,7 +124,7 @@ export class Composer {
 }
 
 /** The input for one form field, set to the field's default value. */
-function fieldControl(field) {
+function fieldControl(field, lang) {
   const id = `gg-field-${field.name}`;
   let control;
   if (field.type === 'select') {
@@ -128,7 +140,7 @@ function fieldControl(field) {
       min: field.min,
       max: field.max,
       step: field.step,
-      placeholder: field.placeholder,
+      placeholder: localized(field.placeholder, lang),
       required: field.required,
     });
     if (field.value !== undefined) control.value = String(field.value);

@@ -22,10 +22,15 @@ export class Conversation {
    *   clearError: () => void,
    *   announce: (text: string) => void,
    *   focus: (el: HTMLElement) => void,
+   *   answered: () => void,
+   *   resend: (body: object) => Promise<object|null>,
+   *   edit: (text: string) => void,
+   *   t: (key: string, params?: object) => string,
    * }} host
    *   ``onEvent``: an event of this conversation, before it is shown; ``onStreamState``: the state of the
    *   stream being followed (SessionStream's states); ``onChange``: which task is active may have changed;
-   *   ``steps``, ``announce`` and ``focus`` are handed to each TurnView
+   *   ``steps``, ``announce`` and ``focus`` are handed to each TurnView; ``resend``: start a task with this
+   *   body (Retry); ``edit``: put these words in the message box; ``t``: the widget's words (web/i18n.js)
    */
   constructor(host) {
     this.host = host;
@@ -35,8 +40,8 @@ export class Conversation {
     this.pendingTaskId = null; // created here, no event of it seen yet
     this.lastEventId = null;
     this.stick = true;
-    this.empty = h('p', { class: 'empty' }, 'Send a message to start a conversation.');
-    this.log = h('section', { class: 'log', 'aria-label': 'Conversation', tabindex: '0' }, this.empty);
+    this.empty = h('p', { class: 'empty' }, host.t('empty'));
+    this.log = h('section', { class: 'log', 'aria-label': host.t('conversationLog'), tabindex: '0' }, this.empty);
     this.log.addEventListener('scroll', () => {
       this.stick = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < STICK_PX;
     });
@@ -89,6 +94,7 @@ export class Conversation {
     this.lastEventId = id;
     if (this.pendingTaskId === envelope.task_id) this.pendingTaskId = null;
     turn.apply(envelope.type, envelope.data || {}, envelope.ts);
+    this.markEditable();
     this.host.onChange();
     this.scrollDown();
   }
@@ -102,7 +108,29 @@ export class Conversation {
       rendered: () => this.scrollDown(),
       focus: (el) => this.host.focus(el),
       answered: () => this.host.answered && this.host.answered(),
+      retry: (turn) => this.retry(turn),
+      edit: (turn) => this.host.edit(turn.message),
+      t: this.host.t,
     };
+  }
+
+  /** Words in the widget's language (it was chosen when the widget joined the page). */
+  relabel() {
+    this.empty.textContent = this.host.t('empty');
+    this.log.setAttribute('aria-label', this.host.t('conversationLog'));
+  }
+
+  /** Only the conversation's last message can be edited and sent again, once nothing runs. */
+  markEditable() {
+    const turns = [...this.turns.values()];
+    const idle = !this.activeTurn();
+    turns.forEach((turn, i) => (turn.editable = idle && i === turns.length - 1));
+  }
+
+  /** Send a turn's task again (its graph, input, options and mode) as a new task of this conversation. */
+  async retry(turn) {
+    const task = await this.host.client().getTask(turn.taskId);
+    await this.host.resend({ graph: task.graph, input: task.input, config: task.config, mode: task.mode });
   }
 
   /** Create a task of this conversation (a new session when there is none yet); resolves with the gateway's answer. */

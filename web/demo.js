@@ -1,8 +1,10 @@
 // The demo page at /: a development sign-in that hands the widget a token, a graph picker, and the
-// conversation's session id kept in the address (#session=...) so another tab can join it.
+// conversation's session id kept in the address (#session=...) so another tab can join it and Back returns
+// to the conversation before. ``?lang=zh`` shows the page and the widget in Simplified Chinese.
 
 import './widget.js';
 import { ApiError, GatewayClient } from './client.js';
+import { languageOf } from './i18n.js';
 
 const SUB_KEY = 'graphgate-demo-sub';
 const SESSION_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -21,13 +23,42 @@ const logout = document.getElementById('logout');
 const api = new GatewayClient(location.origin, async () => chat.token);
 let mode = 'name'; // 'name': dev login mints a token; 'token': paste one (graphgate token --sub you)
 
+// the page's own words (the widget has its catalog in web/i18n.js)
+const PAGE_WORDS = {
+  en: {},
+  zh: {
+    'Your name': '你的名字',
+    'Bearer token': '令牌',
+    'Use a token': '使用令牌',
+    'Use dev login': '使用开发登录',
+    'Sign in': '登录',
+    'Sign out': '退出',
+    'Signed in as': '已登录：',
+    Graph: '图',
+    'web chat demo': '网页聊天演示',
+  },
+};
+const lang = languageOf(new URLSearchParams(location.search).get('lang')) || 'en';
+const say = (text) => PAGE_WORDS[lang][text] || text;
+
+function translatePage() {
+  if (lang === 'en') return;
+  document.documentElement.lang = lang;
+  chat.setAttribute('lang', lang);
+  document.querySelector('.brand .sub').textContent = say('web chat demo');
+  signedIn.querySelector('span').firstChild.textContent = `${say('Signed in as')} `;
+  document.querySelector('label[for="graph"]').textContent = say('Graph');
+  document.getElementById('login-button').textContent = say('Sign in');
+  logout.textContent = say('Sign out');
+}
+
 function setMode(next) {
   mode = next;
-  loginLabel.textContent = mode === 'name' ? 'Your name' : 'Bearer token';
+  loginLabel.textContent = say(mode === 'name' ? 'Your name' : 'Bearer token');
   loginValue.placeholder = mode === 'name' ? 'alice' : 'graphgate token --sub you';
   loginValue.autocomplete = mode === 'name' ? 'username' : 'off';
   loginValue.type = mode === 'name' ? 'text' : 'password';
-  loginMode.textContent = mode === 'name' ? 'Use a token' : 'Use dev login';
+  loginMode.textContent = say(mode === 'name' ? 'Use a token' : 'Use dev login');
   loginValue.value = '';
 }
 
@@ -84,7 +115,7 @@ function signOut() {
   }
   chat.getToken = null;
   chat.token = null;
-  chat.newConversation();
+  chat.removeAttribute('session-id'); // the conversation stays remembered for this name's next sign-in
   signedIn.hidden = true;
   loginForm.hidden = false;
   setMode('name');
@@ -128,16 +159,26 @@ loginForm.addEventListener('submit', async (ev) => {
 
 logout.addEventListener('click', signOut);
 
-graphSelect.addEventListener('change', () => {
-  chat.graph = graphSelect.value;
-  chat.setAttribute('heading', graphSelect.value.charAt(0).toUpperCase() + graphSelect.value.slice(1));
-  chat.newConversation();
+function headingFor(graph) {
+  return graph.charAt(0).toUpperCase() + graph.slice(1);
+}
+
+graphSelect.addEventListener('change', async () => {
+  // the widget asks before leaving a conversation that still runs; staying keeps the graph as it was
+  if (!(await chat.switchGraph(graphSelect.value))) {
+    graphSelect.value = chat.graph;
+    return;
+  }
+  chat.setAttribute('heading', headingFor(graphSelect.value));
 });
 
 chat.addEventListener('graphgate-session', (ev) => {
   const id = ev.detail.sessionId;
   const url = id ? `#session=${encodeURIComponent(id)}` : `${location.pathname}${location.search}`;
-  if (location.hash !== (id ? url : '')) history.replaceState(null, '', url);
+  if (location.hash === (id ? url : '')) return;
+  // leaving one conversation for another (or for a new one) is a step Back can undo; the first is not
+  if (sessionFromHash()) history.pushState(null, '', url);
+  else history.replaceState(null, '', url);
 });
 
 chat.addEventListener('graphgate-theme', (ev) => {
@@ -149,10 +190,15 @@ chat.addEventListener('graphgate-auth-required', () => {
   if (signedIn.hidden) loginValue.focus();
 });
 
-window.addEventListener('hashchange', () => {
+function followAddress() {
   const id = sessionFromHash();
   if (id && id !== chat.sessionId) chat.setAttribute('session-id', id);
-});
+  else if (!id && chat.sessionId) chat.removeAttribute('session-id');
+}
+
+window.addEventListener('hashchange', followAddress);
+window.addEventListener('popstate', followAddress);
+translatePage();
 
 const joined = sessionFromHash();
 if (joined) chat.setAttribute('session-id', joined);

@@ -3,7 +3,7 @@
 // A form config:
 //   {
 //     messageField: 'topic',            // the input field the message box fills ('messages' = chat messages)
-//     messageLabel: 'Topic',            // the message box's label
+//     messageLabel: 'Topic',            // the message box's label (any label: a string, or {en, zh, ...})
 //     placeholder: '...',
 //     mode: 'interactive' | 'auto',     // handed to the graph as configurable "mode"
 //     fields: [                         // the options form; `in` says where a value goes: 'config' or 'input'
@@ -16,15 +16,20 @@
 export const FORMS = {
   writer: {
     messageField: 'topic',
-    messageLabel: 'Topic',
-    placeholder: 'What should the article be about?',
+    messageLabel: { en: 'Topic', zh: '主题' },
+    placeholder: { en: 'What should the article be about?', zh: '文章要写什么？' },
     mode: 'interactive',
     fields: [
-      { name: 'target_audience', label: 'Audience', type: 'text', in: 'config', value: 'general readers' },
-      { name: 'depth_level', label: 'Depth', type: 'select', in: 'config', value: 'standard', options: ['overview', 'standard', 'deep'] },
-      { name: 'target_length', label: 'Length (words)', type: 'number', in: 'config', value: 800, min: 100, max: 20000, step: 100 },
+      { name: 'target_audience', label: { en: 'Audience', zh: '读者' }, type: 'text', in: 'config', value: 'general readers' },
+      { name: 'depth_level', label: { en: 'Depth', zh: '深度' }, type: 'select', in: 'config', value: 'standard', options: ['overview', 'standard', 'deep'] },
+      { name: 'target_length', label: { en: 'Length (words)', zh: '长度（词）' }, type: 'number', in: 'config', value: 800, min: 100, max: 20000, step: 100 },
     ],
-    steps: { plan: 'Outline', review: 'Review', write: 'Write', finalize: 'Assemble' },
+    steps: {
+      plan: { en: 'Outline', zh: '大纲' },
+      review: { en: 'Review', zh: '审阅' },
+      write: { en: 'Write', zh: '写作' },
+      finalize: { en: 'Assemble', zh: '成稿' },
+    },
   },
 };
 
@@ -47,8 +52,9 @@ export function formFor(graph, schema, registered = FORMS) {
       required: true,
     }));
   const plain = ['messages', 'text', 'message'].includes(messageField);
-  const label = plain ? 'Message' : (props[messageField] || {}).title || 'Message';
-  return { messageField, messageLabel: label, placeholder: 'Type a message', mode: 'interactive', fields, steps: {} };
+  // no label or placeholder of its own: the composer says "Message" in the widget's language
+  const label = plain ? null : (props[messageField] || {}).title || null;
+  return { messageField, messageLabel: label, placeholder: null, mode: 'interactive', fields, steps: {} };
 }
 
 /** The create-task body for ``text`` and the options form's ``values``. */

@@ -3,6 +3,17 @@
 // newlines are line breaks), fenced code, block quotes, bullet and numbered lists, rules, pipe tables (GFM:
 // a header row, a delimiter row, alignment), `code`, **strong**, *emphasis*, ~~strike~~, [links](https://...)
 // and bare https:// addresses (autolinks), to http(s) and mailto addresses only.
+//
+// A fenced block whose info string names a language is highlighted (web/highlight.js) and gets the class
+// ``language-<name>``. For the widget each block also gets a head with that name and a Copy button
+// (``options.codeTools``, on by default); the button's words come from ``options.labels`` so a widget can
+// pass its own language's.
+
+import { highlight } from './highlight.js';
+
+/** What a code block's Copy button says, in English unless ``renderMarkdown`` is given other ``labels``. */
+export const CODE_LABELS = Object.freeze({ copy: 'Copy', copied: 'Copied', copyFailed: 'Copy failed' });
+const COPIED_FOR_MS = 1500; // how long the button says Copied (or Copy failed) before it says Copy again
 
 const SAFE_PROTOCOLS = new Set(['http:', 'https:', 'mailto:']);
 
@@ -130,8 +141,71 @@ function table(lines, i) {
   return { node: wrap, next: j };
 }
 
-/** Render ``source`` into a DocumentFragment. */
-export function renderMarkdown(source) {
+/** A button that puts ``text`` on the clipboard and says, for a moment, whether that worked. */
+function copyButton(text, labels) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'copy-code';
+  button.textContent = labels.copy;
+  let timer = null;
+  button.addEventListener('click', async () => {
+    let copied = true;
+    try {
+      await navigator.clipboard.writeText(text); // no clipboard (an insecure page) throws here too
+    } catch {
+      copied = false;
+    }
+    clearTimeout(timer);
+    button.textContent = copied ? labels.copied : labels.copyFailed;
+    button.dataset.state = copied ? 'copied' : 'refused';
+    timer = setTimeout(() => {
+      button.textContent = labels.copy;
+      delete button.dataset.state;
+    }, COPIED_FOR_MS);
+  });
+  return button;
+}
+
+/** A fenced block: ``<pre><code>``, highlighted when ``info`` names a language, in a head-and-body box for the widget. */
+function codeBlock(text, info, options) {
+  const language = info.split(/\s/, 1)[0];
+  const code = document.createElement('code');
+  if (language) {
+    code.className = `language-${language}`;
+    code.append(highlight(text, language));
+  } else {
+    code.textContent = text;
+  }
+  const pre = document.createElement('pre');
+  pre.append(code);
+  if (!options.codeTools) return pre;
+  const head = document.createElement('div');
+  head.className = 'code-head';
+  if (language) {
+    const label = textElement('span', language);
+    label.className = 'code-lang';
+    head.append(label);
+  }
+  head.append(copyButton(text, options.labels));
+  const block = document.createElement('div');
+  block.className = 'code-block';
+  block.append(head, pre);
+  return block;
+}
+
+/**
+ * Render ``source`` into a DocumentFragment.
+ *
+ * ``options.codeTools`` (default true): code blocks get a head with their language and a Copy button;
+ * false renders them as plain ``<pre><code>``. ``options.labels``: the button's words, ``{copy, copied,
+ * copyFailed}``, any of them (CODE_LABELS for the rest).
+ */
+export function renderMarkdown(source, options) {
+  const { codeTools = true, labels } = options || {};
+  return render(source, { codeTools, labels: { ...CODE_LABELS, ...labels } });
+}
+
+function render(source, options) {
   const frag = document.createDocumentFragment();
   const lines = String(source ?? '').replace(/\r\n?/g, '\n').split('\n');
   let i = 0;
@@ -144,13 +218,12 @@ export function renderMarkdown(source) {
     let m;
     if ((m = FENCE.exec(line))) {
       const fence = m[1];
+      const info = line.slice(m[0].length).replace(/^[`~]+/, '').trim(); // a longer fence's extra marks are not info
       const body = [];
       i += 1;
       while (i < lines.length && !lines[i].trim().startsWith(fence)) body.push(lines[i++]);
       i += 1;
-      const pre = document.createElement('pre');
-      pre.append(textElement('code', body.join('\n')));
-      frag.append(pre);
+      frag.append(codeBlock(body.join('\n'), info, options));
     } else if (isTable(lines, i)) {
       const made = table(lines, i);
       frag.append(made.node);
@@ -170,7 +243,7 @@ export function renderMarkdown(source) {
         i += 1;
       }
       const q = document.createElement('blockquote');
-      q.append(renderMarkdown(body.join('\n')));
+      q.append(render(body.join('\n'), options));
       frag.append(q);
     } else if (BULLET.test(line) || NUMBERED.test(line)) {
       const numbered = !BULLET.test(line);

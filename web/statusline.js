@@ -6,21 +6,26 @@
 
 import { ApiError } from './client.js';
 import { h } from './dom.js';
+import { english } from './i18n.js';
 
 const CONNECTION_TEXT = {
-  idle: 'Ready', // no conversation followed yet: nothing is wrong
-  connecting: 'Connecting…',
-  open: 'Live',
-  reconnecting: 'Reconnecting…',
-  closed: 'Not connected',
-  error: 'Unavailable',
+  idle: 'connIdle', // no conversation followed yet: nothing is wrong
+  connecting: 'connConnecting',
+  open: 'connOpen',
+  reconnecting: 'connReconnecting',
+  closed: 'connClosed',
+  error: 'connError',
 };
 
 export class StatusLine {
-  /** @param {() => void} onAuthRequired  called when an error says the server needs a (new) token */
-  constructor(onAuthRequired) {
+  /**
+   * @param {() => void} onAuthRequired  called when an error says the server needs a (new) token
+   * @param {(key: string, params?: object) => string} [t]  the widget's words (web/i18n.js)
+   */
+  constructor(onAuthRequired, t = english) {
     this.onAuthRequired = onAuthRequired;
-    this.connText = h('span', { class: 'conn-text' }, CONNECTION_TEXT.idle);
+    this.t = t;
+    this.connText = h('span', { class: 'conn-text' }, t(CONNECTION_TEXT.idle));
     /** The connection indicator, for the header. */
     this.connEl = h('span', { class: 'conn', 'data-state': 'idle' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), this.connText);
     /** The error alert, for under the conversation. */
@@ -32,19 +37,24 @@ export class StatusLine {
   /** Show the event stream's state: a SessionStream state, or 'idle' before a conversation is followed. */
   connection(state) {
     this.connEl.dataset.state = state;
-    this.connText.textContent = CONNECTION_TEXT[state] || state;
+    this.connText.textContent = CONNECTION_TEXT[state] ? this.t(CONNECTION_TEXT[state]) : state;
   }
 
   /** Show ``err`` in the alert; ``fallback`` words anything that is not a sign-in or network problem. */
   showError(err, fallback) {
-    let text = fallback || 'Something went wrong.';
+    let text = fallback || this.t('somethingWrong');
     if (err instanceof ApiError) {
       if (err.status === 401) {
-        text = 'Sign in to chat: the server needs a valid token.';
+        text = this.t('signInToChat');
         this.onAuthRequired();
-      } else if (err.status === 0) text = 'The server could not be reached. Try again in a moment.';
+      } else if (err.status === 0) text = this.t('unreachable');
       else text = fallback || err.message;
     }
+    this.showText(text);
+  }
+
+  /** Show ``text`` as it is in the alert. */
+  showText(text) {
     this.alertEl.textContent = text;
     this.alertEl.hidden = false;
   }

@@ -4,6 +4,7 @@
 
 import { argsText } from './approval.js';
 import { h } from './dom.js';
+import { english } from './i18n.js';
 
 export const VISIBLE_CALLS = 3;
 const ARGS_CHARS = 120;
@@ -20,12 +21,14 @@ function resultLine(result) {
 }
 
 export class ToolLog {
-  constructor() {
+  /** @param {(key: string, params?: object) => string} [t]  the widget's words (web/i18n.js) */
+  constructor(t = english) {
+    this.t = t;
     this.calls = new Map(); // call id -> {li, result}
     this.folded = 0;
     this.more = h('p', { class: 'tools-more', hidden: true });
     this.list = h('ul', { class: 'tool-calls' });
-    this.el = h('div', { class: 'tools', role: 'group', 'aria-label': 'Tool calls', hidden: true }, this.more, this.list);
+    this.el = h('div', { class: 'tools', role: 'group', 'aria-label': t('toolCalls'), hidden: true }, this.more, this.list);
   }
 
   /** A ``tool.started`` event: a new line, running. */
@@ -40,7 +43,7 @@ export class ToolLog {
     const call = this.line(data, failed ? 'error' : 'done');
     call.li.dataset.state = failed ? 'error' : 'done';
     const line = resultLine(data.result);
-    call.result.textContent = `— ${failed ? 'failed' : 'done'}${line ? `: ${line}` : ''}`;
+    call.result.textContent = `— ${this.t(failed ? 'toolFailed' : 'toolDone')}${line ? `: ${line}` : ''}`;
   }
 
   /** Calls still running when the task ended will not report back. */
@@ -48,7 +51,7 @@ export class ToolLog {
     for (const { li, result } of this.calls.values()) {
       if (li.dataset.state !== 'running') continue;
       li.dataset.state = 'stopped';
-      result.textContent = '— stopped';
+      result.textContent = this.t('toolStopped');
     }
   }
 
@@ -86,6 +89,6 @@ export class ToolLog {
       this.folded += 1;
     }
     this.more.hidden = this.folded === 0;
-    this.more.textContent = `${this.folded} earlier tool call${this.folded === 1 ? '' : 's'}`;
+    this.more.textContent = this.t('toolsFolded', { n: this.folded });
   }
 }

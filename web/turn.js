@@ -11,6 +11,7 @@ import { fileNodes, filesOf } from './attachments.js';
 import { ApiError } from './client.js';
 import { h } from './dom.js';
 import { messageOf } from './forms.js';
+import { english, localized } from './i18n.js';
 import { renderMarkdown } from './markdown.js';
 import { EventType } from './stream.js';
 import { TERMINAL_STATUSES, TaskStatus } from './taskstatus.js';
@@ -18,13 +19,14 @@ import { ToolLog } from './tools.js';
 
 const RENDER_EVERY_MS = 50;
 const STATUS_TEXT = {
-  [TaskStatus.QUEUED]: 'Queued',
-  [TaskStatus.RUNNING]: 'Working…',
-  [TaskStatus.WAITING_INPUT]: 'Waiting for your answer',
-  [TaskStatus.COMPLETED]: 'Done',
-  [TaskStatus.FAILED]: 'Failed',
-  [TaskStatus.CANCELLED]: 'Cancelled',
+  [TaskStatus.QUEUED]: 'statusQueued',
+  [TaskStatus.RUNNING]: 'statusWorking',
+  [TaskStatus.WAITING_INPUT]: 'statusWaiting',
+  [TaskStatus.COMPLETED]: 'statusDone',
+  [TaskStatus.FAILED]: 'statusFailed',
+  [TaskStatus.CANCELLED]: 'statusCancelled',
 };
+const COPIED_MS = 1500;
 
 const STEP_CHARS = 60;
 // a LangChain agent's middleware hooks ("HumanInTheLoopMiddleware.after_model") are plumbing, not steps
@@ -33,39 +35,59 @@ const HOOK_NODE = /\.(before|after)_(agent|model)$/;
 let uid = 0;
 
 /** What the card says when an answer was refused. */
-function refusalText(err) {
-  if (!(err instanceof ApiError)) return 'The answer could not be sent. Try again.';
-  if (err.status === 0) return 'The server could not be reached. Try again in a moment.';
-  if (err.status === 401) return 'Sign in again to answer.';
-  return `Not accepted: ${err.message}`;
+function refusalText(err, t) {
+  if (!(err instanceof ApiError)) return t('answerNotSent');
+  if (err.status === 0) return t('unreachable');
+  if (err.status === 401) return t('signInToAnswer');
+  return t('answerRefused', { reason: err.message });
 }
 
 export class TurnView {
   /**
    * @param {string} taskId
    * @param {{steps: Record<string,string>, answer: (turn: TurnView, interruptId: string, value: any, label: string) => Promise<void>,
-   *          announce: (text: string) => void, rendered: () => void, focus: (el: HTMLElement) => void}} ctx
+   *          announce: (text: string) => void, rendered: () => void, focus: (el: HTMLElement) => void,
+   *          t: (key: string, params?: object) => string, retry: (turn: TurnView) => Promise<void>,
+   *          edit: (turn: TurnView) => void, rate: (turn: TurnView, score: number, comment: string) => Promise<void>,
+   *          answered: () => void}} ctx
+   *   ``t``: the widget's words (web/i18n.js); ``retry``: send the turn's message again; ``edit``: put it in the
+   *   message box
    */
   constructor(taskId, ctx) {
     this.taskId = taskId;
     this.ctx = ctx;
+    this.t = ctx.t || english;
     this.status = TaskStatus.QUEUED;
     this.startedTs = null;
+    this.message = ''; // the user's words, as the message box would hold them
     this.streams = new Map(); // key -> {el, text, dirty}
     this.asks = new Map(); // interrupt id -> card entry
-    this.tools = new ToolLog();
+    this.tools = new ToolLog(this.t);
     this.renderTimer = null;
     this.userText = h('p', { class: 'bubble' });
     this.userFiles = h('div', { class: 'files' });
-    this.userRow = h('div', { class: 'user', hidden: true }, this.userFiles, this.userText);
-    this.steps = h('ol', { class: 'steps', 'aria-label': 'Steps' });
-    this.statusText = h('span', { class: 'status' }, STATUS_TEXT[TaskStatus.QUEUED]);
+    this.userTime = h('time', { class: 'sent-at' });
+    this.editBtn = h('button', { type: 'button', class: 'link edit', hidden: true, title: this.t('editLabel'), 'aria-label': this.t('editLabel') }, this.t('edit'));
+    this.editBtn.addEventListener('click', () => this.ctx.edit && this.ctx.edit(this));
+    this.userRow = h('div', { class: 'user', hidden: true }, this.userFiles, this.userText, h('div', { class: 'meta' }, this.userTime, this.editBtn));
+    // the progress line: status, latest step and a count; the steps themselves fold under it
+    this.steps = h('ol', { class: 'steps', 'aria-label': this.t('steps') });
+    this.statusText = h('span', { class: 'status' }, this.t(STATUS_TEXT[TaskStatus.QUEUED]));
+    this.lastStep = h('span', { class: 'last-step' });
+    this.stepCount = h('span', { class: 'step-count', hidden: true });
+    this.spinner = h('span', { class: 'spinner', 'aria-hidden': 'true', hidden: true });
+    this.progress = h(
+      'details',
+      { class: 'progress' },
+      h('summary', { title: this.t('showSteps') }, this.spinner, this.statusText, this.lastStep, this.stepCount),
+      this.steps,
+    );
     this.answer = h('div', { class: 'answer', 'aria-live': 'polite', 'aria-busy': 'false' });
     this.el = h(
       'article',
       { class: 'turn', 'data-task-id': taskId, 'data-status': TaskStatus.QUEUED },
       this.userRow,
-      h('div', { class: 'bot' }, h('div', { class: 'progress' }, this.steps, this.statusText), this.tools.el, this.answer),
+      h('div', { class: 'bot' }, this.progress, this.tools.el, this.answer),
     );
   }
 
@@ -76,40 +98,49 @@ export class TurnView {
   setStatus(status, text) {
     this.status = status;
     this.el.dataset.status = status;
-    this.statusText.textContent = text || STATUS_TEXT[status] || status;
-    if (!this.active) this.steps.querySelector('.step-working')?.remove();
-    else this.ensureWorking();
-  }
-
-  ensureWorking() {
-    if (this.status !== TaskStatus.RUNNING) {
-      this.steps.querySelector('.step-working')?.remove();
-      return;
-    }
-    if (!this.steps.querySelector('.step-working')) {
-      this.steps.append(h('li', { class: 'step step-working' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), h('span', { class: 'sr' }, 'working')));
-    }
+    this.statusText.textContent = text || this.t(STATUS_TEXT[status]) || status;
+    this.spinner.hidden = status !== TaskStatus.RUNNING;
   }
 
   addStep(label, kind = 'done') {
-    const working = this.steps.querySelector('.step-working');
     const mark = { done: '✓', ask: '?', answer: '↩', retry: '↻' }[kind] || '•';
-    const li = h('li', { class: `step step-${kind}` }, h('span', { class: 'mark', 'aria-hidden': 'true' }, mark), label);
-    this.steps.insertBefore(li, working);
+    this.steps.append(h('li', { class: `step step-${kind}` }, h('span', { class: 'mark', 'aria-hidden': 'true' }, mark), label));
+    this.lastStep.textContent = label;
+    const n = this.steps.children.length;
+    this.stepCount.textContent = this.t('stepsCount', { n });
+    this.stepCount.hidden = false;
+  }
+
+  /** The time of an event (seconds since the epoch) as the reader's clock shows it. */
+  timeNode(el, ts) {
+    if (!ts) return;
+    const when = new Date(ts * 1000);
+    el.dateTime = when.toISOString();
+    el.textContent = when.toLocaleTimeString(this.t.lang, { hour: '2-digit', minute: '2-digit' });
+    el.title = when.toLocaleString(this.t.lang);
+  }
+
+  /** Whether this turn's message may be edited and sent again (the conversation's last, with words, ended). */
+  set editable(on) {
+    this.editBtn.hidden = !(on && this.message && !this.active);
   }
 
   /** Apply one event of this task (``type`` and ``data`` of the envelope). */
   apply(type, data, ts) {
     switch (type) {
       case EventType.TASK_QUEUED: {
-        if (this.startedTs === null) this.startedTs = ts;
+        if (this.startedTs === null) {
+          this.startedTs = ts;
+          this.timeNode(this.userTime, ts);
+        }
         const text = messageOf(data.input);
         const files = filesOf(data.input);
+        this.message = files.length ? '' : text; // a message with files is sent again with Retry, not edited
         this.userText.textContent = text;
         this.userText.hidden = !text;
         this.userFiles.replaceChildren(...fileNodes(files));
         this.userRow.hidden = !text && !files.length;
-        this.setStatus(TaskStatus.QUEUED, data.position ? `Queued (${data.position} ahead)` : STATUS_TEXT[TaskStatus.QUEUED]);
+        this.setStatus(TaskStatus.QUEUED, data.position ? this.t('queuedAhead', { n: data.position }) : null);
         break;
       }
       case EventType.TASK_STARTED:
@@ -117,14 +148,14 @@ export class TurnView {
         break;
       case EventType.NODE_COMPLETED:
         this.flush();
-        if (!HOOK_NODE.test(data.node || '') || this.ctx.steps[data.node]) this.addStep(this.ctx.steps[data.node] || data.node);
+        if (!HOOK_NODE.test(data.node || '') || this.ctx.steps[data.node]) this.addStep(localized(this.ctx.steps[data.node], this.t.lang) || data.node);
         if (this.status !== TaskStatus.RUNNING) this.setStatus(TaskStatus.RUNNING);
         break;
       case EventType.TOOL_STARTED:
         this.flush();
         this.tools.started(data);
         if (this.status !== TaskStatus.RUNNING) this.setStatus(TaskStatus.RUNNING);
-        this.ctx.announce(`Running ${data.tool || 'a tool'}`);
+        this.ctx.announce(this.t('runningTool', { tool: data.tool || this.t('aTool') }));
         break;
       case EventType.TOOL_COMPLETED:
         this.tools.completed(data);
@@ -151,19 +182,22 @@ export class TurnView {
         this.resumed(data);
         break;
       case EventType.TASK_RETRYING:
-        this.addStep(`Retry ${data.retry ?? data.attempt ?? ''}`.trim(), 'retry');
-        this.setStatus(TaskStatus.QUEUED, 'Retrying…');
+        this.addStep(this.t('retryStep', { n: data.retry ?? data.attempt ?? '' }).trim(), 'retry');
+        this.setStatus(TaskStatus.QUEUED, this.t('retrying'));
         break;
       case EventType.TASK_COMPLETED:
         this.completed(data, ts);
         break;
       case EventType.TASK_FAILED:
-        this.finish(TaskStatus.FAILED);
-        this.answer.append(h('p', { class: 'note error', role: 'alert' }, `Failed: ${(data.error && data.error.message) || 'unknown error'}`));
+        this.finish(TaskStatus.FAILED, null, ts);
+        this.answer.append(
+          h('p', { class: 'note error', role: 'alert' }, this.t('failedBecause', { reason: (data.error && data.error.message) || this.t('unknownError') })),
+          this.retryRow(),
+        );
         break;
       case EventType.TASK_CANCELLED:
-        this.finish(TaskStatus.CANCELLED);
-        this.answer.append(h('p', { class: 'note' }, `Cancelled${data.reason ? `: ${data.reason}` : ''}`));
+        this.finish(TaskStatus.CANCELLED, null, ts);
+        this.answer.append(h('p', { class: 'note' }, data.reason ? this.t('cancelledBecause', { reason: data.reason }) : this.t('statusCancelled')), this.retryRow());
         break;
       default:
         break;
@@ -192,7 +226,7 @@ export class TurnView {
     let changed = false;
     for (const block of this.streams.values()) {
       if (!block.dirty) continue;
-      block.el.replaceChildren(renderMarkdown(block.text));
+      block.el.replaceChildren(this.markdown(block.text));
       block.dirty = false;
       changed = true;
     }
@@ -215,9 +249,9 @@ export class TurnView {
     if (count > 1) {
       const cid = `gg-c-${++uid}`;
       card.setAttribute('aria-labelledby', `${cid} ${qid}`);
-      card.append(h('p', { class: 'ask-count', id: cid }, `${approval ? 'Approval' : 'Question'} ${(Number(data.index) || 0) + 1} of ${count}`));
+      card.append(h('p', { class: 'ask-count', id: cid }, this.t(approval ? 'approvalOf' : 'questionOf', { i: (Number(data.index) || 0) + 1, n: count })));
     }
-    const question = data.question || 'The assistant needs your answer.';
+    const question = data.question || this.t('needsAnswer');
     card.append(h('p', { class: 'question', id: qid }, approval ? questionNodes(question) : question));
     if (Array.isArray(value.outline) && value.outline.length) {
       card.append(h('ol', { class: 'outline' }, value.outline.map((item) => h('li', {}, String(item)))));
@@ -241,14 +275,14 @@ export class TurnView {
     if (routed) {
       // an approval policy routes the question: who decides, and how far they got
       entry.approval = { ...routed, votes: { ...(routed.votes || {}) } };
-      entry.note = h('p', { class: 'approval-note', role: 'status' }, approvalText(entry.approval));
+      entry.note = h('p', { class: 'approval-note', role: 'status' }, approvalText(entry.approval, this.t));
       card.append(entry.note);
     }
     if (routed && !routed.in_thread) {
       // answered by the policy's approvers elsewhere (Slack, Telegram, the API): nothing to click here
       card.classList.add('awaiting-approval');
     } else if (approval) {
-      entry.form = new ApprovalForm(data, send);
+      entry.form = new ApprovalForm(data, send, this.t);
       entry.controls = entry.form.controls;
       card.append(entry.form.el);
     } else if (entry.options.length) {
@@ -266,22 +300,22 @@ export class TurnView {
         entry.controls.push(button);
         row.append(button);
       });
-      note = noteForm(entry, send);
+      note = noteForm(entry, send, this.t);
       card.append(row, note.el);
       if (!(data.value && data.value.free_text === false)) {
         // any other answer in words, unless the graph said it takes only its options
-        entry.text = replyForm(entry, send, 'Or answer in your own words', 'Send');
+        entry.text = replyForm(entry, send, this.t('ownWords'), this.t('send'));
         card.append(entry.text.el);
       }
     } else {
-      entry.text = replyForm(entry, send, 'Your answer', 'Answer');
+      entry.text = replyForm(entry, send, this.t('yourAnswer'), this.t('answer'));
       card.append(entry.text.el);
     }
     card.append(entry.error, entry.answered);
     this.asks.set(id, entry);
     this.answer.append(card);
     this.setStatus(TaskStatus.WAITING_INPUT, this.waitingText());
-    this.ctx.announce(`${approval ? 'Approval needed' : 'Question'}: ${data.question || 'the assistant needs your answer'}`);
+    this.ctx.announce(this.t(approval ? 'approvalNeeded' : 'question', { text: question }));
     if (!Number(data.index) && (entry.form || entry.controls.length)) this.ctx.focus(entry.form ? entry.form.first : entry.controls[0]);
   }
 
@@ -299,7 +333,7 @@ export class TurnView {
       if (button) button.classList.remove('chosen');
       if (entry.card.classList.contains('answered') || entry.card.classList.contains('closed')) return;
       entry.controls.forEach((c) => (c.disabled = false));
-      entry.error.textContent = refusalText(err);
+      entry.error.textContent = refusalText(err, this.t);
       entry.error.hidden = false;
       if (button) button.focus({ preventScroll: true });
     }
@@ -312,7 +346,7 @@ export class TurnView {
 
   waitingText() {
     const left = this.pending().length;
-    return left > 1 ? `Waiting for ${left} answers` : STATUS_TEXT[TaskStatus.WAITING_INPUT];
+    return this.t(left > 1 ? 'waitingAnswers' : 'statusWaiting', { n: left });
   }
 
   /** Show the answer the gateway accepted for a card (``answer`` is the resume value) and mark it answered. */
@@ -335,7 +369,7 @@ export class TurnView {
           c.classList.toggle('secondary', !chosen);
         }
       }
-      label = `Answered: ${label}`;
+      label = this.t('answered', { label });
     }
     entry.card.classList.remove('closed');
     entry.card.classList.add('answered');
@@ -343,7 +377,7 @@ export class TurnView {
     entry.error.hidden = true;
     entry.answered.hidden = false;
     entry.answered.textContent = label;
-    const step = label.replace(/^Answered: /, '');
+    const step = entry.form ? label : label.slice(this.t('answered', { label: '' }).length);
     this.addStep(step.length > STEP_CHARS ? `${step.slice(0, STEP_CHARS - 1)}…` : step, 'answer');
     // the next card of the pause takes the focus when this one had it (its controls are disabled now)
     const next = this.pending()[0];
@@ -362,7 +396,7 @@ export class TurnView {
     } else if (type === EventType.APPROVAL_TIMED_OUT) {
       entry.timedOut = true;
     }
-    entry.note.textContent = entry.timedOut ? 'No answer before the deadline.' : approvalText(entry.approval);
+    entry.note.textContent = entry.timedOut ? this.t('noDeadlineAnswer') : approvalText(entry.approval, this.t);
   }
 
   /** ``interrupt.answered``: one card is settled; the others of the pause still wait. */
@@ -384,48 +418,65 @@ export class TurnView {
       const entry = this.asks.get(data.interrupt_id) || this.pending()[0];
       if (entry) this.settle(entry, data.answer);
     }
-    this.setStatus(TaskStatus.QUEUED, 'Continuing…');
+    this.setStatus(TaskStatus.QUEUED, this.t('continuing'));
   }
 
   completed(data, ts) {
     this.flush();
-    for (const block of this.streams.values()) block.el.remove();
-    const final = h('div', { class: 'md final' });
+    // the final answer takes the place of the streamed text, in the same spot: the page does not jump
+    const blocks = [...this.streams.values()];
+    const final = blocks.length ? blocks[0].el : h('div');
+    final.className = 'md final';
+    delete final.dataset.node;
+    for (const block of blocks.slice(1)) block.el.remove();
+    this.streams.clear();
+    let copyText = null;
     if (typeof data.text === 'string' && data.text) {
-      final.append(renderMarkdown(data.text));
+      copyText = data.text;
+      if (!blocks.length || blocks.map((b) => b.text).join('') !== data.text) final.replaceChildren(this.markdown(data.text));
     } else if (data.output !== undefined && data.output !== null) {
-      final.append(h('details', {}, h('summary', {}, 'Output'), h('pre', {}, h('code', {}, JSON.stringify(data.output, null, 2)))));
+      copyText = JSON.stringify(data.output, null, 2);
+      final.replaceChildren(h('details', {}, h('summary', {}, this.t('output')), h('pre', {}, h('code', {}, copyText))));
+    } else {
+      final.replaceChildren();
     }
-    if (final.childNodes.length) this.answer.append(final);
+    if (final.childNodes.length && !final.isConnected) this.answer.append(final);
+    if (!final.childNodes.length) final.remove();
     const files = Array.isArray(data.files) ? data.files : [];
     if (files.length) {
       const blocks = files.map((f) => ({ type: (f.mime_type || '').startsWith('image/') ? 'image' : 'file', url: f.url, extras: { filename: f.name } }));
       this.answer.append(h('div', { class: 'files answer-files' }, fileNodes(blocks)));
     }
-    this.answer.append(this.feedbackRow());
-    const took = this.startedTs && ts ? ` in ${Math.max(0, ts - this.startedTs).toFixed(1)} s` : '';
-    this.finish(TaskStatus.COMPLETED, `Done${took}`);
-    this.ctx.announce('The answer is complete.');
+    this.answer.append(this.feedbackRow(copyText));
+    const took = this.startedTs && ts ? this.t('doneIn', { s: Math.max(0, ts - this.startedTs).toFixed(1) }) : null;
+    this.finish(TaskStatus.COMPLETED, took, ts);
+    this.ctx.announce(this.t('answerComplete'));
   }
 
-  /** 👍 / 👎 under the final answer; a 👎 then offers a comment (graphgate/core/feedback.py). */
-  feedbackRow() {
-    const row = h('div', { class: 'rating', role: 'group', 'aria-label': 'Was this answer helpful?' });
+  /** Markdown with the widget's words on its code blocks' buttons. */
+  markdown(text) {
+    return renderMarkdown(text, { labels: { copy: this.t('copy'), copied: this.t('copied'), copyFailed: this.t('copyFailed') } });
+  }
+
+  /** Copy under the final answer, then 👍 / 👎; a 👎 offers a comment (graphgate/core/feedback.py). */
+  feedbackRow(copyText) {
+    const row = h('div', { class: 'rating', role: 'group', 'aria-label': this.t('helpfulQuestion') });
     const note = h('p', { class: 'rating-note', 'aria-live': 'polite' });
     const comment = h('form', { class: 'rating-comment', hidden: true });
-    const input = h('input', { type: 'text', maxlength: 2000, 'aria-label': 'What was wrong? (optional)', placeholder: 'What was wrong? (optional)' });
-    comment.append(input, h('button', { type: 'submit', class: 'secondary' }, 'Send'));
+    const input = h('input', { type: 'text', maxlength: 2000, 'aria-label': this.t('whatWasWrong'), placeholder: this.t('whatWasWrong') });
+    comment.append(input, h('button', { type: 'submit', class: 'secondary' }, this.t('send')));
     const send = async (score, text) => {
       try {
         await this.ctx.rate(this, score, text);
         this.rated(score);
-        note.textContent = text ? 'Thanks, your comment is recorded.' : 'Thanks for the feedback.';
+        note.textContent = this.t(text ? 'thanksComment' : 'thanks');
       } catch (err) {
-        note.textContent = refusalText(err);
+        note.textContent = refusalText(err, this.t);
       }
     };
     this.rateButtons = [1, -1].map((score) => {
-      const button = h('button', { type: 'button', class: 'secondary rate', 'data-score': String(score), 'aria-pressed': 'false', 'aria-label': score > 0 ? 'Helpful' : 'Not helpful' }, score > 0 ? '👍' : '👎');
+      const label = this.t(score > 0 ? 'helpful' : 'notHelpful');
+      const button = h('button', { type: 'button', class: 'secondary rate', 'data-score': String(score), 'aria-pressed': 'false', 'aria-label': label, title: label }, score > 0 ? '👍' : '👎');
       button.addEventListener('click', () => {
         comment.hidden = score > 0;
         if (score < 0) this.ctx.focus(input);
@@ -437,8 +488,28 @@ export class TurnView {
       ev.preventDefault();
       if (input.value.trim()) send(-1, input.value.trim());
     });
+    if (copyText) row.append(copyButton(copyText, this.t, 'copy-answer', this.t('copyAnswer')));
     row.append(...this.rateButtons, note, comment);
     return row;
+  }
+
+  /** Retry under a failed or cancelled turn: the same message again, as a new task. */
+  retryRow() {
+    const button = h('button', { type: 'button', class: 'secondary retry', title: this.t('retryLabel') }, `↻ ${this.t('retry')}`);
+    const error = h('span', { class: 'retry-error', role: 'alert' });
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      error.textContent = '';
+      try {
+        await this.ctx.retry(this);
+      } catch (err) {
+        error.textContent = refusalText(err, this.t);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    this.retryButton = button;
+    return h('div', { class: 'retry-row' }, button, error);
   }
 
   /** Show ``score`` as the chosen rating. */
@@ -446,7 +517,7 @@ export class TurnView {
     for (const button of this.rateButtons || []) button.setAttribute('aria-pressed', String(Number(button.dataset.score) === Number(score)));
   }
 
-  finish(status, text) {
+  finish(status, text, ts) {
     this.flush();
     for (const entry of this.asks.values()) {
       entry.controls.forEach((c) => (c.disabled = true));
@@ -455,20 +526,45 @@ export class TurnView {
     this.tools.stop();
     this.answer.setAttribute('aria-busy', 'false');
     this.setStatus(status, text);
+    if (ts) {
+      const at = h('time', { class: 'done-at' });
+      this.timeNode(at, ts);
+      this.lastStep.replaceWith(at);
+      this.lastStep = at;
+    }
     this.ctx.rendered();
   }
+}
+
+/** A button that puts ``text`` on the clipboard and says so for a moment. */
+export function copyButton(text, t, cls, label) {
+  const idle = t('copy');
+  const button = h('button', { type: 'button', class: `secondary ${cls}`, title: label, 'aria-label': label }, idle);
+  let timer = null;
+  button.addEventListener('click', async () => {
+    let said = t('copied');
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      said = t('copyFailed');
+    }
+    button.textContent = said;
+    clearTimeout(timer);
+    timer = setTimeout(() => (button.textContent = idle), COPIED_MS);
+  });
+  return button;
 }
 
 /**
  * "Waiting for approval by @finance (1 of 2 approvals)" for a routed question's approval; "Needs approval by …"
  * when the policy posts it here too (its approvers, the starter among them if the policy says so, answer here).
  */
-export function approvalText(approval) {
-  const label = approval.label || approval.policy || 'the approvers';
+export function approvalText(approval, t = english) {
+  const who = approval.label || approval.policy || t('theApprovers');
   const required = Number(approval.required) || 1;
   const given = Object.values(approval.votes || {}).filter((v) => v && v.approves).length;
-  const progress = required > 1 ? ` (${given} of ${required} approvals)` : '';
-  return `${approval.in_thread ? 'Needs' : 'Waiting for'} approval by ${label}${progress}`;
+  const progress = required > 1 ? t('approvalProgress', { given, required }) : '';
+  return t(approval.in_thread ? 'needsApproval' : 'waitingApproval', { who }) + progress;
 }
 
 /** A one-line text answer: ``label`` for screen readers (and as placeholder), ``action`` on its button. */
@@ -487,11 +583,11 @@ function replyForm(entry, send, label, action) {
 }
 
 /** The note an option takes with it (``{"label", "value", "note": true}``): answered as ``{action, note}``. */
-function noteForm(entry, send) {
+function noteForm(entry, send, t) {
   const inputId = `gg-n-${++uid}`;
   const label = h('label', { for: inputId, class: 'note-label' });
-  const input = h('input', { id: inputId, type: 'text', autocomplete: 'off', maxlength: 2000, placeholder: 'A note (optional)' });
-  const button = h('button', { type: 'submit', class: 'primary' }, 'Send');
+  const input = h('input', { id: inputId, type: 'text', autocomplete: 'off', maxlength: 2000, placeholder: t('notePlaceholder') });
+  const button = h('button', { type: 'submit', class: 'primary' }, t('send'));
   const el = h('form', { class: 'option-note', hidden: true }, label, h('div', { class: 'row' }, input, button));
   entry.controls.push(input, button);
   let current = null;
@@ -506,7 +602,7 @@ function noteForm(entry, send) {
     el,
     open(opt, optionButton) {
       current = { opt, button: optionButton };
-      label.textContent = `${opt.label}: what should change?`;
+      label.textContent = t('whatShouldChange', { option: opt.label });
       el.hidden = false;
       optionButton.setAttribute('aria-expanded', 'true');
       input.focus({ preventScroll: true });

@@ -3,8 +3,9 @@
 //   <script type="module" src="https://gateway.example/widget.js" data-graph="writer"></script>
 //
 // A script tag with data-graph (or data-mount) gets a widget right after it (or inside data-target, a CSS
-// selector); its data-* attributes (graph, api, token, session-id, theme, heading) become the widget's
-// attributes. A script tag without them only defines the element. docs/web.md is the embedding guide.
+// selector); its data-* attributes (graph, api, token, session-id, theme, heading, mode, lang, remember)
+// become the widget's attributes: data-mode="launcher" puts it in a bubble in the page's corner. A script
+// tag without them only defines the element. docs/web.md is the embedding guide.
 
 import { GraphgateChat } from './element.js';
 
@@ -14,7 +15,7 @@ export { renderMarkdown } from './markdown.js';
 if (!customElements.get('graphgate-chat')) customElements.define('graphgate-chat', GraphgateChat);
 
 const ENTRY_URLS = new Set([import.meta.url, new URL('../widget.js', import.meta.url).href]);
-const PASSED_ON = ['graph', 'api', 'token', 'sessionId', 'theme', 'heading'];
+const PASSED_ON = ['graph', 'api', 'token', 'sessionId', 'theme', 'heading', 'mode', 'lang', 'remember'];
 
 function attributeName(key) {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -30,7 +31,8 @@ export function mountFromScriptTags(root = document) {
     const chat = document.createElement('graphgate-chat');
     for (const key of PASSED_ON) if (data[key]) chat.setAttribute(attributeName(key), data[key]);
     const target = data.target ? document.querySelector(data.target) : null;
-    if (target) target.append(chat);
+    if (data.mode === 'launcher') document.body.append(chat); // fixed in the corner, whatever the script's place
+    else if (target) target.append(chat);
     else script.after(chat);
     mounted.push(chat);
   }

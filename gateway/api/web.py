@@ -28,6 +28,10 @@ DEMO_PAGE = "index.html"
 DEV_TOKEN_TTL_SECONDS = 12 * 3600
 # ``/widget.js`` re-exports web/widget.js so that the modules it imports resolve under /web/
 WIDGET_ENTRY = 'export * from "./web/widget.js";\n'
+# the widget's code loads on any page (a module script needs CORS): it is public and sent without
+# credentials, and its API requests still obey GRAPHGATE_CORS_ORIGINS, so a page whose origin is not allowed
+# gets a widget that says so instead of a script the browser silently blocks
+PUBLIC_CODE = {"Access-Control-Allow-Origin": "*"}
 
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -86,6 +90,8 @@ def _serve(request: Request, name: str) -> Response:
     headers = {"Cache-Control": "no-cache", "ETag": etag}
     if path.suffix == ".html":
         headers["Content-Security-Policy"] = PAGE_CSP
+    else:
+        headers.update(PUBLIC_CODE)
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return FileResponse(path, media_type=CONTENT_TYPES[path.suffix], headers=headers)
@@ -101,7 +107,9 @@ def router(settings: Settings) -> APIRouter:
 
     @r.api_route("/widget.js", methods=["GET", "HEAD"], include_in_schema=False)
     async def widget() -> Response:
-        return Response(WIDGET_ENTRY, media_type=CONTENT_TYPES[".js"], headers={"Cache-Control": "no-cache"})
+        return Response(
+            WIDGET_ENTRY, media_type=CONTENT_TYPES[".js"], headers={"Cache-Control": "no-cache", **PUBLIC_CODE}
+        )
 
     @r.api_route("/web/{name:path}", methods=["GET", "HEAD"], include_in_schema=False)
     async def web_asset(name: str, request: Request) -> Response:

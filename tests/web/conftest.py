@@ -7,10 +7,13 @@ only when that install is impossible.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -70,13 +73,65 @@ def browser() -> Iterator[object]:
             chromium.close()
 
 
+class EmbedHosts:
+    """Two web servers on loopback that serve host pages embedding the widget from the stack, as another
+    site would: ``allowed`` is an origin the stack's CORS settings accept, ``refused`` one they do not."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, bytes] = {}
+        self.servers = [self._serve(), self._serve()]
+        self.allowed, self.refused = (f"http://127.0.0.1:{srv.server_address[1]}" for srv in self.servers)
+
+    def _serve(self) -> ThreadingHTTPServer:
+        pages = self.pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                body = pages.get(self.path.split("?")[0])
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body or b"not found")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    def page(self, name: str, html: str) -> str:
+        """Serve ``html`` at ``/<name>`` (on both origins); its path."""
+        self.pages[f"/{name}"] = html.encode()
+        return f"/{name}"
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+
+
 @pytest.fixture(scope="session")
-def web_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """API + worker with the development login on and a slowed-down offline model."""
+def embed_hosts() -> Iterator[EmbedHosts]:
+    hosts = EmbedHosts()
+    yield hosts
+    hosts.close()
+
+
+@pytest.fixture(scope="session")
+def web_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, embed_hosts: EmbedHosts) -> Iterator[Stack]:
+    """API + worker with the development login on, a slowed-down offline model, quick retries, and CORS for
+    one of the embedding hosts."""
     stack = Stack(
         redis_url=redis_url,
         workdir=tmp_path_factory.mktemp("web-stack"),
-        extra_env={"GRAPHGATE_DEV_LOGIN": "true", "GRAPHGATE_OFFLINE_MODEL_DELAY": TOKEN_DELAY},
+        extra_env={
+            "GRAPHGATE_DEV_LOGIN": "true",
+            "GRAPHGATE_OFFLINE_MODEL_DELAY": TOKEN_DELAY,
+            "GRAPHGATE_TASK_RETRY_BACKOFF_SECONDS": "0.1",
+            "GRAPHGATE_CORS_ORIGINS": json.dumps([embed_hosts.allowed]),
+        },
     )
     try:
         stack.start_worker(concurrency=2)

@@ -20,8 +20,9 @@ from graphgate.testing.stack import ROOT
 
 WEB = ROOT / "web"
 MEMBER = re.compile(r"(?P<name>[A-Z][A-Z0-9_]*): '(?P<value>[^'\\]*)',(\s*//.*)?")
-# words a module uses for something else than a task: a tool call's line is 'running', then 'done' or 'failed'
-OTHER_MEANINGS = {"tools.js": {"running", "failed"}}
+# words a module uses for something else than a task: a tool call's line is 'running', then 'done' or 'failed';
+# the catalog of the widget's words says "failed" or "running" in English
+OTHER_MEANINGS = {"tools.js": {"running", "failed"}, "i18n.js": {"running", "failed", "cancelled"}}
 
 
 def frozen_members(path: Path, const: str) -> dict[str, str]:

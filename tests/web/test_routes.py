@@ -48,6 +48,14 @@ def test_widget_files_are_served_as_modules(web_stack: Stack) -> None:
         again = httpx.get(f"{web_stack.url}/web/{name}", headers={"If-None-Match": resp.headers["etag"]})
         assert again.status_code == 304
     assert httpx.get(f"{web_stack.url}/web/widget.css").headers["content-type"].startswith("text/css")
+    # the widget's code loads on any site (a module script needs CORS); the demo page is not shared that way
+    other = {"Origin": "https://elsewhere.example"}
+    for path in ("/widget.js", "/web/element.js", "/web/widget.css"):
+        assert httpx.get(f"{web_stack.url}{path}", headers=other).headers["access-control-allow-origin"] == "*", path
+    assert "access-control-allow-origin" not in httpx.get(f"{web_stack.url}/web/index.html", headers=other).headers
+    assert "access-control-allow-origin" not in httpx.get(f"{web_stack.url}/", headers=other).headers
+    refused = httpx.get(f"{web_stack.url}/api/v1/graphs", headers=other)
+    assert "access-control-allow-origin" not in refused.headers  # the API still obeys GRAPHGATE_CORS_ORIGINS
 
 
 @pytest.mark.parametrize(
