@@ -99,6 +99,41 @@ def test_conversation_list_leave_prompt_resume_and_back(open_demo: Any, web_stac
     assert demo.dialogs == []
 
 
+def test_a_running_task_streams_on_while_away_and_is_there_on_return(open_demo: Any, web_stack: Stack) -> None:
+    demo: DemoPage = open_demo()
+    who = f"noor{int(time.time() * 1000)}"
+    demo.sign_in(who)
+    demo.pick_graph("echo")
+    # echo's "sleep" keeps the run going for a while (examples/echo.py), long enough to leave and come back
+    demo.page.evaluate(
+        """() => {
+            const Chat = customElements.get('graphgate-chat');
+            Chat.forms.echo = { messageField: 'text', fields: [{ name: 'sleep', label: 'Sleep', type: 'number', in: 'input', value: 4 }] };
+            document.querySelector('graphgate-chat').setAttribute('graph', 'echo');
+        }"""
+    )
+    demo.chat.locator('[data-field="sleep"]').wait_for(state="attached")
+    slow = demo.send("slow one")
+    demo.wait_event("task.started", slow)
+    away = demo.session_id()
+    demo.chat.locator("button.new").click()
+    prompt = demo.chat.locator(".leave-prompt")
+    prompt.wait_for()
+    assert "still being written" in prompt.inner_text()
+    demo.chat.locator("button.leave").click()
+    assert demo.session_id() is None
+
+    demo.chat.locator("button.list").click()
+    item = demo.chat.locator(f'.session[data-session-id="{away}"]')
+    item.wait_for()
+    assert item.get_attribute("data-status") == "running" and "running" in item.inner_text()
+    item.click()
+    # replayed from its first event, then live: the answer arrives in the conversation it belongs to
+    demo.wait_event("task.completed", slow)
+    assert demo.final_text(slow) == "slow one"
+    assert demo.session_id() == away and demo.turns.count() == 1
+
+
 def test_launcher_reload_keeps_an_unanswered_question(
     browser: Any, web_stack: Stack, embed_hosts: EmbedHosts, artifacts: Path
 ) -> None:

@@ -82,8 +82,13 @@ def test_writer_flow_form_outline_approve_stream_followup_and_new_conversation(
     demo.wait_deltas(task_id, "write", 130)
     assert turn.locator(".answer").get_attribute("aria-busy") == "true"
     demo.page.screenshot(path=str(artifacts / "demo-running.png"))
+    # the streamed text's block: the final answer will take its place (the same element, nothing appended)
+    turn.locator(".md.stream").first.evaluate("(el) => { el.dataset.probe = 'streamed'; }")
 
     demo.wait_event("task.completed", task_id)
+    turn.locator(".md.final").wait_for()
+    assert turn.locator(".md.final").get_attribute("data-probe") == "streamed"
+    assert turn.locator(".md.stream").count() == 0 and turn.locator(".md.final").count() == 1
     task = assert_streamed_and_final(demo, api, task_id)
     assert demo.final_text(task_id).startswith("Tide pools")
     assert step_labels(turn) == ["Outline", "Approve", "Review", "Write", "Assemble"]
