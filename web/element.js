@@ -43,6 +43,7 @@ export class GraphgateChat extends HTMLElement {
     this.form = null;
     this.sending = false;
     this.loadError = null; // what went wrong loading the graphs, shown until a request succeeds
+    this.restored = null; // the session id taken from what was remembered, until it proves to exist
     // the words: English until the widget joins the page and picks its language (connectedCallback)
     this.words = english;
     const t = (key, params) => this.words(key, params);
@@ -202,6 +203,7 @@ export class GraphgateChat extends HTMLElement {
     if (!(await this.mayLeave())) return false;
     this.graph = name;
     const remembered = await this.memory.session(name);
+    this.restored = remembered;
     this.setSession(remembered || null, true);
     return true;
   }
@@ -319,8 +321,11 @@ export class GraphgateChat extends HTMLElement {
       this.memory.keep(this.sessionId);
       return;
     }
-    const remembered = await this.memory.session(this.graph);
-    if (remembered && !this.sessionId) this.setSession(remembered, true);
+    const remembered = await this.memory.session();
+    if (remembered && !this.sessionId) {
+      this.restored = remembered;
+      this.setSession(remembered, true);
+    }
   }
 
   async loadGraphs() {
@@ -407,6 +412,13 @@ export class GraphgateChat extends HTMLElement {
   }
 
   streamState(state, detail) {
+    if (state === 'error' && this.restored && this.restored === this.sessionId) {
+      // the conversation remembered from an earlier visit is gone (expired, deleted): start afresh, quietly
+      this.restored = null;
+      this.memory.keep(null);
+      this.setSession(null, true);
+      return;
+    }
     if (state === 'error') this.statusLine.showError(detail, this.t('conversationUnavailable'));
     if (state !== 'unauthorized') this.statusLine.connection(state);
     this.connState = state;

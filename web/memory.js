@@ -36,8 +36,9 @@ export class Memory {
     return this.el.getAttribute('remember') !== 'false' && storage() !== null;
   }
 
-  /** The storage key for ``what`` of the current person, graph and gateway, or null when nothing is kept. */
-  async key(what, graph = this.el.graph) {
+  /** The storage key for ``what`` of the current person, graph and gateway, or null when nothing is kept.
+   * (The graph as the page named it: a widget without one keeps one conversation for the server's default.) */
+  async key(what, graph = this.el.getAttribute('graph')) {
     if (!this.enabled) return null;
     let token = null;
     try {

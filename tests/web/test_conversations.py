@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from graphgate.testing.client import Api
@@ -181,6 +182,15 @@ def test_launcher_reload_keeps_an_unanswered_question(
         assert chat.locator(".md.final").inner_text() == "Nice to meet you, Ravi!"
         assert page.locator("#errors").inner_text() == ""
         page.screenshot(path=str(artifacts / "widget-launcher.png"))
+
+        # the remembered conversation deleted meanwhile: the next visit starts afresh, without an error
+        gone = httpx.delete(f"{web_stack.url}/threads/{session}", headers={"Authorization": f"Bearer {bearer}"})
+        assert gone.status_code == 204, gone.text
+        page.reload()
+        chat.locator(".frame").wait_for()
+        page.wait_for_function("() => document.querySelector('graphgate-chat').sessionId === null")
+        assert chat.locator(".turn").count() == 0 and chat.locator(".alert").is_hidden()
+        assert page.evaluate("(id) => Object.values(localStorage).includes(id)", session) is False
     finally:
         context.close()
 
