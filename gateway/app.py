@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -16,6 +17,7 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graphgate.core import attachments
 from graphgate.core.errors import GraphgateError
 from graphgate.core.services import Services, open_services
 from graphgate.core.settings import Settings, get_settings
@@ -59,9 +61,11 @@ def create_app(settings: Settings | None = None, mounts: Sequence[Mount] = ()) -
         hub = StreamHub(settings, services.redis)
         await hub.start()
         app.state.gateway = Gateway(services=services, auth=Authenticator(settings), hub=hub)
+        sweeper = asyncio.create_task(attachments.sweep_forever(settings), name="sweep files")
         try:
             yield
         finally:
+            sweeper.cancel()
             await hub.stop()
             await services.close()
 

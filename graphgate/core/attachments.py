@@ -28,6 +28,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -43,6 +44,10 @@ from graphgate.core.keys import Keys
 from graphgate.core.registry import GraphRegistry
 from graphgate.core.settings import Settings
 from graphgate.core.webhooks import AddressRefused, check_public
+
+log = logging.getLogger(__name__)
+# a file's bytes outlive its description (GRAPHGATE_SESSION_TTL_SECONDS) by this much before they are swept
+SWEEP_MARGIN_SECONDS = 3600.0
 
 FILE_ID_CHARS = 32
 NAME_CHARS = 200
@@ -219,6 +224,25 @@ class LocalBlobs:
         path = self._path(file_id)
         return path.read_bytes() if _valid_id(file_id) and path.is_file() else None
 
+    def sweep(self, max_age: float, now: float | None = None) -> int:
+        """Delete the files (and half-written ``.part`` files) written more than ``max_age`` seconds ago: their
+        descriptions have expired, so nothing can reach them. How many were deleted."""
+        cutoff = (time.time() if now is None else now) - max_age
+        deleted = 0
+        if not self.folder.is_dir():
+            return 0
+        for shard in self.folder.iterdir():
+            if not shard.is_dir():
+                continue
+            for path in shard.iterdir():
+                try:
+                    if path.is_file() and path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        deleted += 1
+                except FileNotFoundError:
+                    continue  # another host sharing the volume swept it first
+        return deleted
+
 
 class S3Blobs:
     """A bucket of S3 or an S3-compatible store (MinIO, Ceph, R2…): ``GRAPHGATE_ATTACHMENTS_S3_BUCKET``, with
@@ -258,6 +282,22 @@ class S3Blobs:
 
 
 _blobs: dict[tuple[Any, ...], LocalBlobs | S3Blobs] = {}
+
+
+async def sweep_forever(settings: Settings, every: float = 3600.0) -> None:
+    """Delete expired local files every ``every`` seconds (the API runs it; an S3 bucket expires its objects
+    by a lifecycle rule instead: docs/files.md)."""
+    store = blobs(settings)
+    if not isinstance(store, LocalBlobs):
+        return
+    while True:
+        try:
+            deleted = await asyncio.to_thread(store.sweep, settings.session_ttl_seconds + SWEEP_MARGIN_SECONDS)
+            if deleted:
+                log.info("deleted %d expired files from %s", deleted, store.folder)
+        except OSError:
+            log.exception("could not sweep %s", store.folder)
+        await asyncio.sleep(every)
 
 
 def blobs(settings: Settings) -> LocalBlobs | S3Blobs:

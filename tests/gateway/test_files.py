@@ -4,6 +4,8 @@ on the user's message (or refused for a graph that takes text only)."""
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,3 +137,21 @@ def test_files_reach_a_messages_graph_as_content_blocks_and_a_text_graph_refuses
     assert answer.status_code == 404
     assert client.get("/api/v1/tasks", headers=bearer("mallory")).json()["tasks"] == []
     assert len(client.get("/api/v1/tasks", headers=bearer("alice")).json()["tasks"]) == 1
+
+
+def test_the_sweep_deletes_the_bytes_of_expired_files_only(tmp_path: Path) -> None:
+    from graphgate.core.attachments import LocalBlobs
+
+    store = LocalBlobs(tmp_path / "blobs")
+    assert store.sweep(60) == 0  # no folder yet
+    old, new = "a" * 32, "b" * 32
+    store.put(old, b"old", "text/plain")
+    store.put(new, b"new", "text/plain")
+    half = store._path(old).with_suffix(".part")
+    half.write_bytes(b"a crashed write")
+    now = time.time()
+    os.utime(store._path(old), (now - 7200, now - 7200))
+    os.utime(half, (now - 7200, now - 7200))
+    assert store.sweep(3600, now=now) == 2
+    assert store.get(old) is None and not half.exists() and store.get(new) == b"new"
+    assert store.sweep(3600, now=now) == 0
