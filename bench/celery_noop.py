@@ -28,6 +28,13 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     result_expires=600,
 )
+# variants bench/celery_cost.py compares (unset: as above, graphgate's settings)
+if os.environ.get("BENCH_CELERY_NO_EVENTS"):
+    app.conf.update(worker_send_task_events=False, task_send_sent_event=False)
+if os.environ.get("BENCH_CELERY_NO_RATE_LIMITS"):
+    app.conf.update(worker_disable_rate_limits=True)
+if os.environ.get("BENCH_CELERY_PREFETCH"):
+    app.conf.update(worker_prefetch_multiplier=int(os.environ["BENCH_CELERY_PREFETCH"]))
 
 
 @app.task(name="bench.noop")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
@@ -25,12 +25,23 @@ from graphgate.core.rollback import roll_back
 from graphgate.core.runoptions import RunOptions
 from graphgate.core.store import TaskRecord, TaskStatus, TransitionResult, pause
 from graphgate.workers.cancel import CancelRequested, NodeThreads, watch_soft_limit
-from graphgate.workers.runevents import RunEvents
+from graphgate.workers.runevents import NO_VALUES, RunEvents
 from graphgate.workers.runstore import LeaseLost
 from graphgate.workers.runtime import Runtime
 from graphgate.workers.watch import RUN_WATCH, Watched
 
 log = logging.getLogger("graphgate.worker")
+FINISHED = object()  # _input's answer when the run's graph had already reached its end: nothing to stream
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """Where a run that ran to its end stopped, from its stream: the state ``_settle`` reads, without a
+    checkpointer read (LangGraph's ``StateSnapshot`` has the same three fields)."""
+
+    values: Any
+    interrupts: tuple[Any, ...] = ()
+    next: tuple[str, ...] = ()
 
 
 class Attempt:
@@ -127,13 +138,14 @@ class Attempt:
             watch_soft_limit()
             assert self.watched is not None
             with self.watched.armed(nodes):
-                events = self._events()
-                run_config = {
-                    **config,
-                    "callbacks": [nodes, *events.callbacks()],
-                    "run_id": lgrun.trace_run_id(record),  # the traced root run feedback is forwarded to
-                }
-                events.stream(graph, graph_input, run_config, **self._stream_kwargs())
+                if graph_input is not FINISHED:
+                    events = self._events()
+                    run_config = {
+                        **config,
+                        "callbacks": [nodes, *events.callbacks()],
+                        "run_id": lgrun.trace_run_id(record),  # the traced root run feedback is forwarded to
+                    }
+                    events.stream(graph, graph_input, run_config, **self._stream_kwargs())
             self._settle(graph, self._config(record), record)
         except CancelRequested:
             reason = self.store.cancel_requested(self.session_id, self.task_id) or "cancelled by request"
@@ -184,11 +196,16 @@ class Attempt:
         state = graph.get_state(config)
         self._events().chunks.anchor_at(record.run, _checkpoint_id(state))
         meta = state.metadata or {}
-        if (
-            meta.get("graphgate_task_id") == record.id
-            and meta.get("graphgate_run") == record.run
-            and (state.next or state.tasks)
-        ):
+        ours = meta.get("graphgate_task_id") == record.id and meta.get("graphgate_run") == record.run
+        if ours and not (state.next or state.tasks) and state.parent_config:
+            # a previous attempt of this run took the graph to its end and died before the run's last transition
+            # (which writes the last step's node.completed with it): write that step's events, then settle
+            last_step = graph.get_state(state.parent_config)
+            for task in last_step.tasks:
+                if task.result is not None and not task.error and not task.interrupts:
+                    self._events().node_completed({"name": task.name, "id": task.id, "result": task.result})
+            return FINISHED, config
+        if ours and (state.next or state.tasks):
             # a previous attempt of this very run got this far: go on from its last checkpoint. Its last step
             # may have finished without being committed (the attempt died between the two): then ``next`` is
             # empty and only ``tasks`` shows the step, whose node.completed may not have been written yet
@@ -219,11 +236,27 @@ class Attempt:
         assert self.events is not None, "the run's events are written only under its lease"
         return self.events
 
+    def _stopped_at(self, graph: Any, config: dict[str, Any]) -> Any:
+        """Where the graph stopped: its values as the stream ended, when it ran to its end (no interrupt, every
+        task it started finished, no breakpoint it could have stopped at), else its state from the checkpointer."""
+        opts = self.options
+        breakpoints = (
+            opts.interrupt_before
+            or opts.interrupt_after
+            or getattr(graph, "interrupt_before_nodes", None)
+            or getattr(graph, "interrupt_after_nodes", None)
+        )
+        values = self._events().end_values()
+        if breakpoints or values is NO_VALUES:
+            return graph.get_state(config)
+        return StreamEnd(values)
+
     def _settle(self, graph: Any, config: dict[str, Any], record: TaskRecord) -> None:
         """After the stream ended: the task waits for input, or it is complete."""
-        state = graph.get_state(config)
+        state = self._stopped_at(graph, config)
         interrupts = list(state.interrupts or ())
         if interrupts:
+            self._events().flush()
             pending = [interrupt_data(i.id, i.value, getattr(i, "response_schema", None)) for i in interrupts]
             asked = approvals.ask(self.rt.registry.approvals, record.graph, pending, record.owner, record.binding)
             if asked:
@@ -253,6 +286,7 @@ class Attempt:
         retries = record.retries
         error = {"kind": type(exc).__name__, "message": str(exc)[:1000] or type(exc).__name__}
         if _retryable(exc) and retries < self.settings.task_max_retries:
+            self._events().flush()
             delay = self.settings.task_retry_backoff_seconds * (2**retries)
             result = self._leave(
                 self.store.transition(
@@ -287,9 +321,20 @@ class Attempt:
         data: dict[str, Any],
         fields: dict[str, Any],
     ) -> None:
+        held = []  # the last step's node events: with a completion, in its script; before any other end
+        if status == TaskStatus.COMPLETED:
+            held = self._events().take_held()
+        else:
+            self._events().flush()
         result = self._leave(
             self.store.transition(
-                record, {TaskStatus.QUEUED, TaskStatus.RUNNING}, status, (etype, data), self.token, fields=fields
+                record,
+                {TaskStatus.QUEUED, TaskStatus.RUNNING},
+                status,
+                (etype, data),
+                self.token,
+                fields=fields,
+                held=held,
             )
         )
         if result.ok and self.options.webhook:

@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
 from graphgate.core.errors import InvalidInput
-from graphgate.core.events import DeserializationError, deserialize_event
+from graphgate.core.events import DeserializationError
 from graphgate.core.tasks import Principal
 from graphgate.gateway.api.deps import KNOWN_QUERY, GatewayDep, PrincipalDep, public_base
 from graphgate.gateway.api.schemas import ErrorResponse, StreamToken
-from graphgate.gateway.fanout import SubscriberTooSlow, parse_id
+from graphgate.gateway.fanout import StreamHub, SubscriberTooSlow, parse_id, sse_frame
 
 router = APIRouter(prefix="/api/v1", tags=["events"], dependencies=KNOWN_QUERY)
 
@@ -52,25 +52,33 @@ async def stream_events(
     except ValueError:
         raise InvalidInput("Last-Event-ID must be a stream id like 1732560000000-0") from None
     key = gw.service.keys.events(session_id)
-
-    async def feed() -> AsyncIterator[ServerSentEvent]:
-        retry: int | None = RETRY_MS  # told once per connection
-        try:
-            async for entry_id, raw in gw.hub.follow(key, after):
-                try:
-                    event = deserialize_event(entry_id, raw)
-                except DeserializationError:
-                    continue
-                yield ServerSentEvent(data=raw, event=event.type.value, id=entry_id, retry=retry)
-                retry = None
-        except SubscriberTooSlow:
-            return  # the client reconnects with its Last-Event-ID and replays what it missed
-
     return EventSourceResponse(
-        feed(),
+        sse_feed(gw.hub, key, after),
         ping=gw.settings.sse_ping_seconds,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+async def sse_feed(hub: StreamHub, key: str, after: str) -> AsyncIterator[bytes]:
+    """A client's SSE frames: every event of stream ``key`` after ``after``, then live ones.
+
+    The first frame also tells the browser how long to wait before reconnecting (``retry:``, once per
+    connection); every later one is the frame the hub's entry encoded once for all the stream's clients.
+    """
+    first = True
+    try:
+        async for entry in hub.follow(key, after):
+            try:
+                if first:
+                    frame = sse_frame(entry.id, entry.event().type.value, entry.raw, retry=RETRY_MS)
+                    first = False
+                else:
+                    frame = entry.frame()
+            except DeserializationError:
+                continue
+            yield frame
+    except SubscriberTooSlow:
+        return  # the client reconnects with its Last-Event-ID and replays what it missed
 
 
 @router.post(

@@ -71,10 +71,10 @@ async def run_events(gw: Gateway, session_id: str, task_id: str, after: str) -> 
     key = gw.service.keys.events(session_id)
     while True:
         try:
-            async for entry_id, raw in gw.hub.follow(key, after):
-                after = entry_id
+            async for entry in gw.hub.follow(key, after):
+                after = entry.id
                 try:
-                    event = deserialize_event(entry_id, raw)
+                    event = entry.event()  # parsed once for every follower of the stream
                 except DeserializationError:
                     continue
                 if event.task_id != task_id:

@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import WatchError
+from redis.exceptions import NoScriptError, WatchError
 
 from graphgate.core import approvals, interrupts, lgrun, scripts
 from graphgate.core.approvals import Actor
@@ -146,25 +146,55 @@ class TaskService:
             created_at=now,
             updated_at=now,
         )
-        call = create_call(self.keys, self.settings, record, multitask)
-        raw = await self._run(self._create, call)
+        raw = await self._create_indexed(principal, record, create_call(self.keys, self.settings, record, multitask))
         verdict, detail = raw[0], raw[1]
+        if verdict in ("forbidden", "graph", "busy"):
+            await self._unindex(principal, record, session_too=verdict == "forbidden")
         if verdict == "forbidden":
             raise NotFound(f"session {record.session_id!r} not found")
         if verdict == "graph":
             raise Conflict(f"session {record.session_id!r} runs graph {detail!r}; start a new session for {graph!r}")
         if verdict == "busy":
             raise Conflict(f"session {record.session_id!r} is busy with task {detail}")
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(self.keys.task_index(record.id), record.session_id, ex=self.settings.session_ttl_seconds)
-            pipe.zadd(self.keys.principal_tasks(principal.id), {record.id: now})
-            pipe.expire(self.keys.principal_tasks(principal.id), self.settings.session_ttl_seconds)
-            pipe.zadd(self.keys.principal_sessions(principal.id), {record.session_id: now}, nx=True)
-            pipe.expire(self.keys.principal_sessions(principal.id), self.settings.session_ttl_seconds)
-            await pipe.execute()
         if verdict == "run":
             await self.enqueue(record.id, record.session_id, graph=record.graph)
         return record
+
+    async def _create_indexed(self, principal: Principal, record: TaskRecord, call: ScriptCall) -> list[Any]:
+        """Run scripts.CREATE and write the principal's indexes of the task in the same round trip.
+
+        The indexes (task -> session, the principal's tasks and sessions) live outside the session's hash slot,
+        so the script cannot write them; one pipeline carries both. When the script refuses the task the
+        caller takes the entries out again (``_unindex``); until then every reader skips them, as it skips
+        entries of expired tasks: it reads the record, and there is none, or not the principal's.
+        """
+        ttl = self.settings.session_ttl_seconds
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.evalsha(self._create.sha, len(call.keys), *call.keys, *call.args)
+            pipe.set(self.keys.task_index(record.id), record.session_id, ex=ttl)
+            pipe.zadd(self.keys.principal_tasks(principal.id), {record.id: record.created_at})
+            pipe.expire(self.keys.principal_tasks(principal.id), ttl)
+            pipe.zadd(self.keys.principal_sessions(principal.id), {record.session_id: record.created_at}, nx=True)
+            pipe.expire(self.keys.principal_sessions(principal.id), ttl)
+            results = await pipe.execute(raise_on_error=False)
+        for failed in results[1:]:
+            if isinstance(failed, Exception):
+                raise failed
+        if isinstance(results[0], NoScriptError):  # Redis forgot the script (restarted, flushed): load it, once
+            return cast("list[Any]", await self._run(self._create, call))
+        if isinstance(results[0], Exception):
+            raise results[0]
+        return cast("list[Any]", results[0])
+
+    async def _unindex(self, principal: Principal, record: TaskRecord, session_too: bool) -> None:
+        """Take a refused task out of the indexes ``_create_indexed`` put it in; ``session_too``: the session is
+        not the principal's, so it leaves their sessions as well."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.delete(self.keys.task_index(record.id))
+            pipe.zrem(self.keys.principal_tasks(principal.id), record.id)
+            if session_too:
+                pipe.zrem(self.keys.principal_sessions(principal.id), record.session_id)
+            await pipe.execute()
 
     # --- read ---------------------------------------------------------------------------------------
 
