@@ -45,8 +45,10 @@ def create_celery(settings: Settings) -> Celery:
         task_time_limit=settings.task_time_limit,
         worker_concurrency=settings.worker_concurrency,
         worker_hijack_root_logger=False,
-        worker_send_task_events=True,  # Flower
-        task_send_sent_event=True,
+        # off by default: ~1.1 ms of worker CPU per run (docs/performance.md); Flower turns the workers' events
+        # on while it watches them (its --enable_events, on by default)
+        worker_send_task_events=settings.celery_task_events,
+        task_send_sent_event=settings.celery_task_events,
         broker_connection_retry_on_startup=True,
         # a publish outlives a broker restart or a Sentinel failover (a few seconds) instead of failing after
         # Celery's default 0.4 s: a run that was never published would stay queued (docs/reliability.md)

@@ -113,6 +113,8 @@ class Settings(BaseSettings):
 
     # --- processes --------------------------------------------------------------------------------
     worker_concurrency: int = 2
+    # Celery task events cost ~1.1 ms of worker CPU per run (docs/performance.md); Flower turns them on while it runs
+    celery_task_events: bool = False
     worker_pool: Literal["prefork", "threads", "solo"] = "prefork"
     log_level: str = "INFO"
     # runs of these graphs travel on '<prefix>.runs.<name>', e.g. {"writer": "long"}; see docs/scaling.md

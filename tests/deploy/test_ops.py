@@ -195,6 +195,18 @@ def test_flower_runs_on_the_celery_app(deployment: Deployment) -> None:
             1.0,
         )
         assert any(name.startswith("graphgate-") for name in workers)  # it sees the stack's workers
+        # task events are off by default (GRAPHGATE_CELERY_TASK_EVENTS); Flower turns them on, so it sees runs
+        created = Api(deployment.replica_a, "flower-watcher").create(graph="echo", input={"text": "seen"})
+
+        def seen() -> bool:
+            tasks = httpx.get(f"http://127.0.0.1:{port}/api/tasks", auth=("ops", "secret-pass"), timeout=15).json()
+            return any(created["task_id"] in str(task.get("args")) for task in tasks.values())
+
+        for _ in range(6):  # a run sent before Flower's enable_events reached the worker goes unseen: send again
+            if wait_until(seen, 10):
+                break
+            created = Api(deployment.replica_a, "flower-watcher").create(graph="echo", input={"text": "seen"})
+        assert seen(), "Flower saw no run of the stack's workers"
     finally:
         proc.terminate()
         try:
