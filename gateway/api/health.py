@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from graphgate.core.checkpointer import check_checkpointer
-from graphgate.core.durability import check_redis
+from graphgate.core.durability import check_redis, unsupported
 from graphgate.core.queue import app as run_queue
 from graphgate.gateway.api.deps import GatewayDep
 
@@ -29,7 +29,8 @@ async def readyz(gw: GatewayDep) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:
         await asyncio.wait_for(gw.redis.ping(), 2)
-        checks["redis"] = "ok"
+        problem = await unsupported(gw.redis)
+        checks["redis"] = f"error: {problem}" if problem else "ok"
     except Exception as exc:
         checks["redis"] = f"error: {exc}"
     checks["broker"] = await asyncio.to_thread(_check_broker)

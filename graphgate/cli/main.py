@@ -238,7 +238,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     settings = get_settings()
     results: list[tuple[str, bool, str]] = []
     where = f"master {settings.redis_sentinel_master!r} of sentinels {','.join(settings.redis_sentinels)}"
-    results.append(("redis", _redis_answers(settings), where if settings.redis_sentinels else settings.redis_url))
+    problem = _redis_problem(settings)
+    detail = where if settings.redis_sentinels else settings.redis_url
+    results.append(("redis", problem is None, detail if problem is None else f"{detail}: {problem}"))
     results.append(("broker", _broker_answers(), connections.broker_url(settings)))
     try:
         from graphgate.core.checkpointer import check_checkpointer
@@ -274,14 +276,25 @@ def _broker_answers() -> bool:
         return False
 
 
-def _redis_answers(settings: Any) -> bool:
-    """The state Redis answers PING (through its sentinels when they are set)."""
-    from graphgate.core.connections import sync_client
+def _redis_problem(settings: Any) -> str | None:
+    """Why the state Redis cannot be used (it does not answer PING, through its sentinels when they are set, or
+    it is a Redis Cluster node), or None."""
+    import asyncio
 
-    try:
-        return bool(sync_client(settings, socket_connect_timeout=2, socket_timeout=2).ping())
-    except Exception:
-        return False
+    from graphgate.core.connections import async_client
+    from graphgate.core.durability import unsupported
+
+    async def check() -> str | None:
+        client = async_client(settings, decode_responses=True, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            await client.ping()
+            return await unsupported(client)
+        except Exception as exc:
+            return f"does not answer ({exc})"
+        finally:
+            await client.aclose()
+
+    return asyncio.run(check())
 
 
 def _redis_warnings(settings: Any) -> list[str]:

@@ -1,5 +1,5 @@
 """Is the Redis that holds graphgate's state set up to keep it? Warnings for ``graphgate doctor`` and
-``/readyz``.
+``/readyz``, and the one setup they refuse: a Redis Cluster (not supported yet).
 
 Task records, events, leases, delivery records and (with the Redis broker) queued runs live in Redis. Two
 settings decide whether they survive: persistence (AOF, ``appendonly yes``, loses at most a second of writes
@@ -42,6 +42,19 @@ def durability_warnings(info: dict[str, Any], save: str | None) -> list[str]:
             "and events; set it to noeviction"
         )
     return warnings
+
+
+CLUSTER_UNSUPPORTED = (
+    "this Redis is a Redis Cluster node (cluster_enabled:1): graphgate keeps its state in one Redis primary "
+    "(with replicas, and Sentinel for failover); Redis Cluster is not supported yet (docs/scaling.md)"
+)
+
+
+async def unsupported(client: aioredis.Redis) -> str | None:
+    """Why graphgate cannot keep its state in the Redis behind ``client`` (a Redis Cluster node), or None.
+    A standalone client on a cluster node fails at random (MOVED) once keys of other nodes' slots are used."""
+    cluster = await client.info("cluster")
+    return CLUSTER_UNSUPPORTED if str(cluster.get("cluster_enabled", "0")) == "1" else None
 
 
 async def check_redis(client: aioredis.Redis) -> list[str]:
