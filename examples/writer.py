@@ -146,9 +146,12 @@ def review(state: WriterState) -> Command[Literal["plan", "write"]]:
     options: list[dict[str, Any]] = [{"label": "Approve", "value": "approve"}]
     if left > 0:
         options.append({"label": "Revise", "value": "revise", "note": True})  # a note may go with it
+    question = "Approve this outline?"
+    if left <= 0:  # say why Revise is gone rather than let it vanish
+        question += f" (All {MAX_REVISIONS} revisions are used: approve it to go on.)"
     answer = interrupt(
         {
-            "question": "Approve this outline?",
+            "question": question,
             "outline": list(state.get("outline", [])),
             "options": options,
             "revisions_left": left,

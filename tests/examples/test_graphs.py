@@ -173,6 +173,8 @@ def test_writer_revisions_are_capped() -> None:
         payload = app.invoke(Command(resume="revise"), config)["__interrupt__"][0].value
     assert payload["revisions_left"] == 0
     assert payload["options"] == [{"label": "Approve", "value": "approve"}]
+    # the question says why Revise is gone
+    assert payload["question"] == "Approve this outline? (All 3 revisions are used: approve it to go on.)"
     result = app.invoke(Command(resume="revise"), config)
     assert result["revisions"] == 3
     assert result["article"]
