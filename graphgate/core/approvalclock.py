@@ -23,6 +23,7 @@ from graphgate.core.store import TaskRecord
 from graphgate.core.tasks import ANSWER_RACE_RETRIES, TaskService
 
 log = logging.getLogger("graphgate.approvals")
+LOAD_BATCH = 200  # open questions' task records read per round trip (GET /api/v1/approvals)
 
 BATCH = 100  # due questions taken per round
 
@@ -125,15 +126,21 @@ async def open_questions(service: TaskService, actor: Actor, limit: int = 50) ->
     """The routed questions ``actor`` may answer now, oldest first: (task, interrupt id)."""
     members = cast("list[str]", await service.redis.zrange(service.keys.approvals_due(), 0, -1))
     found: list[tuple[TaskRecord, str]] = []
-    for member in members:
-        session_id, task_id, iid = member.split(" ", 2)
-        record = await service.load(session_id, task_id)
-        approval = (record.routed() if record is not None else {}).get(iid)
-        if record is None or approval is None:
-            continue
-        if approvals.may_answer(approval, actor, actor.is_starter(record.owner, record.binding)):
-            found.append((record, iid))
-            if len(found) >= limit:
-                break
+    for start in range(0, len(members), LOAD_BATCH):  # the records of a batch in one round trip
+        batch = [member.split(" ", 2) for member in members[start : start + LOAD_BATCH]]
+        async with service.redis.pipeline(transaction=False) as pipe:
+            for session_id, task_id, _ in batch:
+                pipe.hgetall(service.keys.task(session_id, task_id))
+            raws = cast("list[dict[str, str]]", await pipe.execute())
+        for (_, _, iid), raw in zip(batch, raws):
+            record = TaskRecord.from_hash(raw) if raw else None
+            approval = (record.routed() if record is not None else {}).get(iid)
+            if record is None or approval is None:
+                continue
+            if approvals.may_answer(approval, actor, actor.is_starter(record.owner, record.binding)):
+                found.append((record, iid))
+        if len(found) >= limit:
+            break
+    found = found[:limit]
     found.sort(key=lambda pair: float((pair[0].approvals or {})[pair[1]].get("asked_at") or 0))
     return found
