@@ -7,16 +7,14 @@ every event a run writes is checked against that lease inside the Lua script, so
 
 from __future__ import annotations
 
-import json
 import uuid
-from dataclasses import asdict
 from typing import Any
 
 import redis
 
 from graphgate.core import scripts
 from graphgate.core.approvals import NEVER, due_at
-from graphgate.core.attachments import Attachment
+from graphgate.core.attachments import Attachment, description
 from graphgate.core.events import Event, serialize_event
 from graphgate.core.keys import Keys
 from graphgate.core.settings import Settings
@@ -53,11 +51,8 @@ class RunStore:
 
     def keep_file(self, attachment: Attachment) -> None:
         """Record a file a graph answered with (its bytes are written already: graphgate/core/attachments.py)."""
-        self.redis.set(
-            self.keys.attachment(attachment.file_id),
-            json.dumps(asdict(attachment)),
-            ex=self.settings.session_ttl_seconds,
-        )
+        key, value, ttl = description(self.keys, self.settings, attachment)
+        self.redis.set(key, value, ex=ttl)
 
     def _call(self, script: Any, call: ScriptCall) -> Any:
         return script(keys=call.keys, args=call.args)

@@ -113,11 +113,8 @@ class AttachmentStore:
     async def put(self, owner: str, data: bytes, mime_type: str, name: str) -> Attachment:
         """Store a file of ``owner``; ``PayloadTooLarge`` / ``InvalidInput`` (nothing written) past the limits."""
         attachment = await asyncio.to_thread(write, self.settings, owner, data, mime_type, name)
-        await self.redis.set(
-            self.keys.attachment(attachment.file_id),
-            json.dumps(asdict(attachment)),
-            ex=self.settings.session_ttl_seconds,
-        )
+        key, value, ttl = description(self.keys, self.settings, attachment)
+        await self.redis.set(key, value, ex=ttl)
         return attachment
 
     async def describe(self, file_id: str) -> Attachment:
@@ -202,6 +199,12 @@ def write(settings: Settings, owner: str, data: bytes, mime_type: str, name: str
 
 
 # --- where the bytes are kept ------------------------------------------------------------------------------
+
+
+def description(keys: Keys, settings: Settings, attachment: Attachment) -> tuple[str, str, int]:
+    """Where a file's description is kept in Redis, what it holds, and for how long (the session TTL): the API
+    writes it for an upload, a worker for a file a graph answered with."""
+    return keys.attachment(attachment.file_id), json.dumps(asdict(attachment)), settings.session_ttl_seconds
 
 
 class LocalBlobs:
