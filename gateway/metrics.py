@@ -22,6 +22,8 @@ their session (``GRAPHGATE_SESSION_TTL_SECONDS``), so finished states count the 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,9 +42,11 @@ from prometheus_client.registry import Collector
 
 from graphgate.core.events import parse_id
 from graphgate.core.keys import DELIVERY_GROUP, Keys
-from graphgate.core.queue import all_run_queues
+from graphgate.core.queue import queue_depths
 from graphgate.core.runmetrics import read_run_histograms
 from graphgate.core.store import TaskStatus
+
+log = logging.getLogger("graphgate.metrics")
 
 router = APIRouter(tags=["health"])
 
@@ -99,15 +103,12 @@ async def gather(gw: Any, cache: MetricsCache) -> Snapshot:
     keys = Keys(settings.key_prefix)
     snap = Snapshot()
 
-    queues = all_run_queues(settings)
-    async with client.pipeline(transaction=False) as pipe:
-        for queue in queues:
-            pipe.llen(queue)
-        pipe.hgetall(keys.run_metrics())
-        results = await pipe.execute()
     depth = GaugeMetricFamily("graphgate_queue_depth", "Run messages waiting in a Celery queue", labels=["queue"])
-    for queue, n in zip(queues, results[: len(queues)]):
-        depth.add_metric([queue], int(n))
+    try:  # asked of the broker, Redis or RabbitMQ alike
+        for queue, n in (await asyncio.to_thread(queue_depths, settings)).items():
+            depth.add_metric([queue], n)
+    except Exception as exc:  # kombu's and the transports' errors alike: the other series still count
+        log.warning("metrics: the broker did not say how many runs wait (%s)", exc)
     snap.families.append(depth)
 
     runs = HistogramMetricFamily(
@@ -115,7 +116,7 @@ async def gather(gw: Any, cache: MetricsCache) -> Snapshot:
         "Wall time of run_graph attempts in the workers, by graph and outcome",
         labels=["graph", "outcome"],
     )
-    for hist in read_run_histograms(results[-1] or {}):
+    for hist in read_run_histograms(await client.hgetall(keys.run_metrics()) or {}):
         runs.add_metric([hist.graph, hist.outcome], hist.cumulative(), hist.total)
     snap.families.append(runs)
 

@@ -29,6 +29,7 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -37,7 +38,7 @@ from graphgate.core import connections
 from graphgate.core.approvalclock import ApprovalClock
 from graphgate.core.keys import Keys
 from graphgate.core.platform import PlatformFactory, PlatformRegistry
-from graphgate.core.queue import all_run_queues, enqueue_run_async, enqueue_webhook_async
+from graphgate.core.queue import broker_connection, enqueue_run_async, enqueue_webhook_async, queue_depths
 from graphgate.core.registry import GraphRegistry, load_approvals
 from graphgate.core.settings import Settings
 from graphgate.core.tasks import TaskService
@@ -85,6 +86,7 @@ class Dispatcher:
         self.id = dispatcher_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         keys = Keys(settings.key_prefix)
         self.store = DeliveryStore(redis, settings)
+        self._broker: Any = None  # a kombu connection to the broker, for the run queues' depth (``_backlog``)
         self.stats = Stats()
         self.pacer = Pacer(settings.dispatcher_channel_interval, clock=clock, sleep=sleep)
         self.faults = faults if faults is not None else faults_from_settings(settings)
@@ -127,6 +129,8 @@ class Dispatcher:
         except RedisError:
             pass
         await self.platforms.close()
+        if self._broker is not None:
+            self._broker.release()
         log.info("dispatcher %s stopped: %s", self.id, self.stats)
 
     async def _clock_loop(self) -> None:
@@ -148,14 +152,19 @@ class Dispatcher:
             await asyncio.sleep(max(0.05, self.settings.approval_tick_seconds))
 
     async def _backlog(self) -> int:
-        """Run messages waiting in the broker's queues when the broker is the state Redis (0 for another broker:
-        it cannot be read here, and the republishing relies on its time alone)."""
-        if self.settings.broker_url and self.settings.broker_url != self.settings.redis_url:
-            return 0
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for queue in all_run_queues(self.settings):
-                pipe.llen(queue)
-            return sum(int(n) for n in await pipe.execute())
+        """Run messages waiting in the run queues, asked of the broker (Redis or RabbitMQ): while any wait, a
+        lost one may be among them and nothing is republished. A broker that cannot be asked counts as one."""
+        try:
+            if self._broker is None:
+                self._broker = broker_connection(self.settings)
+            depths = await asyncio.to_thread(queue_depths, self.settings, self._broker)
+        except Exception as exc:  # kombu's and the transports' errors alike
+            log.warning("dispatcher %s: the broker did not say how many runs wait (%s)", self.id, exc)
+            if self._broker is not None:
+                self._broker.release()
+                self._broker = None
+            return 1
+        return sum(depths.values())
 
     async def _balance_loop(self) -> None:
         announce = False  # the owned shards changed: log them once they are all claimed

@@ -16,10 +16,11 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import cast
+from typing import Any, cast
 
 import redis
 from celery import Celery
+from kombu.connection import Connection
 
 from graphgate.core import connections
 from graphgate.core.keys import Keys
@@ -117,6 +118,38 @@ def all_run_queues(settings: Settings) -> list[str]:
         if queue not in names:
             names.append(queue)
     return names
+
+
+def broker_connection(settings: Settings) -> Connection:
+    """A kombu connection to the broker (opened on first use; ``release()`` it)."""
+    return Connection(  # type: ignore[no-untyped-call]
+        connections.broker_url(settings), transport_options=transport_options(settings)
+    )
+
+
+def queue_depths(settings: Settings, connection: Any | None = None) -> dict[str, int]:
+    """Run messages waiting in each run queue, asked of the broker itself (a Redis list's length, a RabbitMQ
+    queue's message count), whichever broker it is. ``connection``: a kombu connection to reuse (else one is
+    opened and closed). A queue nobody declared yet holds nothing. Blocking: call it off the event loop."""
+    conn = connection or broker_connection(settings)
+    try:
+        return {name: _depth(conn, name) for name in all_run_queues(settings)}
+    finally:
+        if connection is None:
+            conn.release()
+
+
+def _depth(conn: Any, name: str) -> int:
+    channel = conn.channel()
+    try:
+        return int(channel.queue_declare(queue=name, passive=True).message_count)
+    except conn.channel_errors:  # NOT_FOUND: never declared, or (Redis) drained
+        return 0
+    finally:
+        try:
+            channel.close()
+        except Exception:  # a RabbitMQ channel is closed already by its NOT_FOUND
+            pass
 
 
 def worker_queues(settings: Settings, spec: str | None) -> list[str]:
