@@ -37,6 +37,27 @@ def host_page(api: str, bearer: str, graph: str = "ask", mode: str = "launcher",
     )
 
 
+def echo_form(demo: DemoPage, field: dict[str, Any]) -> None:
+    """Give the echo graph a form with one more input ``field`` (as a page may register one: docs/web.md,
+    "Forms") and wait for the composer to show it."""
+    demo.page.evaluate(
+        """(field) => {
+            customElements.get('graphgate-chat').forms.echo = { messageField: 'text', fields: [field] };
+            document.querySelector('graphgate-chat').setAttribute('graph', 'echo');
+        }""",
+        {"in": "input", "label": field["name"], **field},
+    )
+    demo.chat.locator(f'[data-field="{field["name"]}"]').wait_for(state="attached")
+
+
+def ask_to_leave(demo: DemoPage) -> str:
+    """Click New conversation while a task of the conversation runs or waits: the leave prompt's words."""
+    demo.chat.locator("button.new").click()
+    prompt = demo.chat.locator(".leave-prompt")
+    prompt.wait_for()
+    return str(prompt.inner_text())
+
+
 def test_conversation_list_leave_prompt_resume_and_back(open_demo: Any, web_stack: Stack, artifacts: Path) -> None:
     demo: DemoPage = open_demo()
     who = f"lina{int(time.time() * 1000)}"
@@ -47,13 +68,10 @@ def test_conversation_list_leave_prompt_resume_and_back(open_demo: Any, web_stac
     asked = demo.session_id()
 
     # leaving a conversation whose question waits: the widget asks, and Stay keeps everything as it was
-    demo.chat.locator("button.new").click()
-    prompt = demo.chat.locator(".leave-prompt")
-    prompt.wait_for()
-    assert "waiting for your answer" in prompt.inner_text()
+    assert "waiting for your answer" in ask_to_leave(demo)
     demo.wait_focus("button.stay")
     demo.chat.locator("button.stay").click()
-    assert prompt.is_hidden() and demo.session_id() == asked
+    assert demo.chat.locator(".leave-prompt").is_hidden() and demo.session_id() == asked
     assert demo.turn(first).locator(".ask input").is_enabled()
 
     # Leave: a new conversation; the old task still waits on the server
@@ -106,21 +124,11 @@ def test_a_running_task_streams_on_while_away_and_is_there_on_return(open_demo: 
     demo.sign_in(who)
     demo.pick_graph("echo")
     # echo's "sleep" keeps the run going for a while (examples/echo.py), long enough to leave and come back
-    demo.page.evaluate(
-        """() => {
-            const Chat = customElements.get('graphgate-chat');
-            Chat.forms.echo = { messageField: 'text', fields: [{ name: 'sleep', label: 'Sleep', type: 'number', in: 'input', value: 4 }] };
-            document.querySelector('graphgate-chat').setAttribute('graph', 'echo');
-        }"""
-    )
-    demo.chat.locator('[data-field="sleep"]').wait_for(state="attached")
+    echo_form(demo, {"name": "sleep", "type": "number", "value": 4})
     slow = demo.send("slow one")
     demo.wait_event("task.started", slow)
     away = demo.session_id()
-    demo.chat.locator("button.new").click()
-    prompt = demo.chat.locator(".leave-prompt")
-    prompt.wait_for()
-    assert "still being written" in prompt.inner_text()
+    assert "still being written" in ask_to_leave(demo)
     demo.chat.locator("button.leave").click()
     assert demo.session_id() is None
 
@@ -254,16 +262,7 @@ def test_retry_after_a_failure_edit_and_copy(open_demo: Any, web_stack: Stack) -
     who = f"mia{int(time.time() * 1000)}"
     demo.sign_in(who)
     demo.pick_graph("echo")
-    # a form for echo with its "fail" switch, as a page may register one (docs/web.md, "Forms")
-    demo.page.evaluate(
-        """() => {
-            const Chat = customElements.get('graphgate-chat');
-            Chat.forms.echo = { messageField: 'text', fields: [{ name: 'fail', label: 'Fail', type: 'checkbox', in: 'input', value: true }] };
-            const chat = document.querySelector('graphgate-chat');
-            chat.setAttribute('graph', 'echo');
-        }"""
-    )
-    demo.chat.locator('[data-field="fail"]').wait_for(state="attached")
+    echo_form(demo, {"name": "fail", "type": "checkbox", "value": True})  # echo raises when asked (examples/echo.py)
     failed = demo.send("boom")
     demo.wait_event("task.failed", failed)
     turn = demo.turn(failed)
