@@ -25,10 +25,16 @@ def redis_url(redis_server: RedisServer) -> str:
 
 
 @pytest.fixture(scope="session")
-def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One API process and one worker process (prefork, 2 children), shared by the integration tests."""
+def shared_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One API process and one worker process (prefork, 2 children) with the default settings, shared by the
+    integration tests; under this name too, for a module whose own ``stack`` fixture hides it."""
     with running_stack(redis_url, tmp_path_factory.mktemp("stack")) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def stack(shared_stack: Stack) -> Stack:
+    return shared_stack
 
 
 @pytest.fixture

@@ -4,35 +4,37 @@ Slack's modal, the API's own feedback and its listing, and the counts on /metric
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from graphgate.testing.client import Api
-from graphgate.testing.dispatcher import start_dispatcher
 from graphgate.testing.fake_bot_api import FakeBotApi
 from graphgate.testing.fake_slack import FakeSlack
-from graphgate.testing.slack import SlackSender, new_channel, slack_api, slack_env, slot_message
-from graphgate.testing.stack import Proc, Stack, running_stack
-from graphgate.testing.telegram import Webhook, telegram_env
+from graphgate.testing.slack import SlackSender, new_channel, slack_api, slot_message
+from graphgate.testing.stack import Proc, Stack
+from graphgate.testing.telegram import Webhook
 from graphgate.testing.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
-def stack(
-    redis_url: str, tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlack, fake_telegram: FakeBotApi
-) -> Iterator[Stack]:
-    env = {**telegram_env(fake_telegram), **slack_env(fake_slack), "GRAPHGATE_DISPATCHER_CHANNEL_INTERVAL": "0.05"}
-    with running_stack(redis_url, tmp_path_factory.mktemp("feedback"), env) as s:
-        yield s
+def fake_slack(chat_slack: FakeSlack) -> FakeSlack:
+    return chat_slack
 
 
 @pytest.fixture(scope="module")
-def dispatcher(stack: Stack) -> Iterator[Proc]:
-    proc = start_dispatcher(stack)
-    yield proc
-    stack.stop_proc(proc)
+def fake_telegram(chat_telegram: FakeBotApi) -> FakeBotApi:
+    return chat_telegram
+
+
+@pytest.fixture(scope="module")
+def stack(chat_stack: Stack) -> Stack:
+    """The package's shared stack (tests/e2e/conftest.py)."""
+    return chat_stack
+
+
+@pytest.fixture(scope="module")
+def dispatcher(chat_dispatcher: Proc) -> Proc:
+    return chat_dispatcher
 
 
 def feedback_of(api: Api, task_id: str) -> list[dict]:

@@ -8,7 +8,6 @@ message in the chat and nothing stored."""
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,14 +16,14 @@ import httpx
 import pytest
 
 from graphgate.testing.client import Api
-from graphgate.testing.dispatcher import start_dispatcher
 from graphgate.testing.fake_bot_api import FakeBotApi
 from graphgate.testing.fake_s3 import FakeS3
 from graphgate.testing.fake_slack import FakeSlack
-from graphgate.testing.slack import SlackSender, new_channel, slack_api, slack_env
-from graphgate.testing.stack import Stack, running_stack
-from graphgate.testing.telegram import Webhook, telegram_env
+from graphgate.testing.slack import SlackSender, new_channel, slack_api
+from graphgate.testing.stack import Proc, Stack, running_stack
+from graphgate.testing.telegram import Webhook
 from graphgate.testing.waiting import wait_for
+from tests.e2e.conftest import ATTACHMENT_LIMIT
 
 CONFIG = Path(__file__).parent / "files" / "langgraph.json"
 sys.path.insert(0, str(CONFIG.parent))
@@ -32,7 +31,7 @@ import draw  # noqa: E402  (the graph's own files, to compare with what arrives)
 
 PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40  # a JPEG's magic, then 10 KiB
 PDF = b"%PDF-1.7\n" + b"quarterly figures " * 300
-LIMIT = 64 * 1024
+LIMIT = ATTACHMENT_LIMIT
 
 
 def digest(data: bytes) -> str:
@@ -40,39 +39,19 @@ def digest(data: bytes) -> str:
 
 
 @pytest.fixture(scope="module")
-def telegram() -> Iterator[FakeBotApi]:
-    fake = FakeBotApi().start()
-    yield fake
-    fake.stop()
+def telegram(chat_telegram: FakeBotApi) -> FakeBotApi:
+    return chat_telegram
 
 
 @pytest.fixture(scope="module")
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
+def slack(chat_slack: FakeSlack) -> FakeSlack:
+    return chat_slack
 
 
 @pytest.fixture(scope="module")
-def stack(
-    redis_url: str, tmp_path_factory: pytest.TempPathFactory, telegram: FakeBotApi, slack: FakeSlack
-) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("files")
-    env = {
-        **slack_env(slack, GRAPHGATE_SLACK_COMMANDS=json.dumps({"/look": "look", "/echo": "echo", "/draw": "draw"})),
-        **telegram_env(
-            telegram, GRAPHGATE_TELEGRAM_COMMANDS=json.dumps({"look": "look", "echo": "echo", "draw": "draw"})
-        ),
-        "GRAPHGATE_CONFIG": str(CONFIG),
-        "GRAPHGATE_ATTACHMENT_MAX_BYTES": str(LIMIT),
-        "GRAPHGATE_ATTACHMENTS_DIR": str(workdir / "attachments"),
-    }
-    with running_stack(redis_url, workdir, env, public_url=True) as s:
-        dispatcher = start_dispatcher(s)
-        try:
-            yield s
-        finally:
-            s.stop_proc(dispatcher)
+def stack(chat_stack: Stack, chat_dispatcher: Proc) -> Stack:
+    """The package's shared stack (tests/e2e/conftest.py): these graphs, LIMIT, a dispatcher, a public URL."""
+    return chat_stack
 
 
 def stored(stack: Stack) -> list[Path]:
@@ -91,11 +70,12 @@ def bot_says(fake: FakeBotApi, chat: int, words: str, after: int = 0) -> str:
 def test_a_telegram_photo_and_pdf_reach_the_graph_as_content_blocks(stack: Stack, telegram: FakeBotApi) -> None:
     chat_id = 5101
     chat, user, hook = telegram.chat(chat_id), telegram.user(chat_id), Webhook(stack.url)
+    downloads = len(telegram.downloads)  # the fake is the package's: count this test's own
     assert hook.send(telegram.media_update(chat, user, "what is in this photo?", photo=PHOTO)).status_code == 200
     seen = bot_says(telegram, chat_id, "image/jpeg")
     assert "text 'what is in this photo?'" in seen
     assert f"image image/jpeg photo.jpg {len(PHOTO)} bytes {digest(PHOTO)} by url" in seen  # the largest size
-    assert telegram.downloads  # fetched with the bot's token, through getFile
+    assert len(telegram.downloads) > downloads  # fetched with the bot's token, through getFile
     assert not any(telegram.token in p.read_text(errors="ignore") for p in stack.workdir.glob("*.log"))
 
     update = telegram.media_update(chat, user, "/look", document=(PDF, "q3 figures.pdf", "application/pdf"))

@@ -21,12 +21,12 @@ import pytest
 import redis
 
 from graphgate.testing.client import Api
-from graphgate.testing.dispatcher import start_dispatcher, start_scheduler
+from graphgate.testing.dispatcher import start_scheduler
 from graphgate.testing.fake_bot_api import FakeBotApi
 from graphgate.testing.fake_slack import FakeSlack
-from graphgate.testing.slack import SlackSender, new_channel, slack_api, slack_env
-from graphgate.testing.stack import Stack, running_stack
-from graphgate.testing.telegram import Webhook, telegram_env
+from graphgate.testing.slack import SlackSender, new_channel, slack_api
+from graphgate.testing.stack import Proc, Stack
+from graphgate.testing.telegram import Webhook
 from graphgate.testing.waiting import wait_for
 from graphgate.testing.webhooks import Receiver
 
@@ -36,33 +36,18 @@ TELEGRAM_CHAT = 4242001  # a private chat with the bot
 
 
 @pytest.fixture(scope="module")
-def fakes() -> Iterator[tuple[FakeSlack, FakeBotApi, Receiver]]:
-    slack, telegram, receiver = FakeSlack().start(), FakeBotApi().start(), Receiver()
-    yield slack, telegram, receiver
+def fakes(chat_slack: FakeSlack, chat_telegram: FakeBotApi) -> Iterator[tuple[FakeSlack, FakeBotApi, Receiver]]:
+    """The shared stack's fake Slack and Telegram, and a webhook receiver of this module's own."""
+    receiver = Receiver()
+    yield chat_slack, chat_telegram, receiver
     receiver.stop()
-    telegram.stop()
-    slack.stop()
 
 
 @pytest.fixture(scope="module")
-def stack(
-    redis_url: str, tmp_path_factory: pytest.TempPathFactory, fakes: tuple[FakeSlack, FakeBotApi, Receiver]
-) -> Iterator[Stack]:
-    slack, telegram, _ = fakes
-    env = {
-        **telegram_env(telegram),
-        **slack_env(slack, GRAPHGATE_OFFLINE_MODEL_DELAY="0.001"),
-        "GRAPHGATE_DISPATCHER_CHANNEL_INTERVAL": "0.05",
-        "GRAPHGATE_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver is on loopback
-        "GRAPHGATE_SCHEDULE_POLL_SECONDS": "0.2",
-        "GRAPHGATE_SCHEDULE_STALE_SECONDS": "2",
-    }
-    with running_stack(redis_url, tmp_path_factory.mktemp("schedules"), env) as s:
-        dispatcher = start_dispatcher(s)
-        try:
-            yield s
-        finally:
-            s.stop_proc(dispatcher)
+def stack(chat_stack: Stack, chat_dispatcher: Proc) -> Stack:
+    """The package's shared stack (tests/e2e/conftest.py): a dispatcher, webhooks allowed to loopback, and
+    schedulers that poll every 0.2 s and take over a tick started 2 s ago; each test starts its schedulers."""
+    return chat_stack
 
 
 def runs_of(api: Api, schedule_id: str) -> list[dict[str, Any]]:

@@ -56,11 +56,31 @@ def slack(slack_stack: Stack, fake_slack: FakeSlack) -> SlackSender:
     return SlackSender(slack_stack.url, fake_slack)
 
 
+@pytest.fixture(scope="module")
+def dispatchers(slack_stack: Stack) -> Iterator[list[Proc]]:
+    """The module's dispatcher, when one runs: started by the first test that needs it and kept for the next
+    (a start costs seconds), stopped for a test that must see no other (``no_dispatcher``)."""
+    running: list[Proc] = []
+    yield running
+    for proc in running:
+        slack_stack.stop_proc(proc)
+
+
 @pytest.fixture
-def dispatcher(slack_stack: Stack) -> Iterator[Proc]:
-    proc = start_dispatcher(slack_stack)
-    yield proc
-    slack_stack.stop_proc(proc)
+def dispatcher(slack_stack: Stack, dispatchers: list[Proc]) -> Proc:
+    """A running dispatcher that owns every shard (each test's channels are its own)."""
+    if dispatchers and dispatchers[0].popen.poll() is not None:
+        dispatchers.clear()
+    if not dispatchers:
+        dispatchers.append(start_dispatcher(slack_stack))
+    return dispatchers[0]
+
+
+@pytest.fixture
+def no_dispatcher(slack_stack: Stack, dispatchers: list[Proc]) -> None:
+    """No dispatcher but the test's own."""
+    while dispatchers:
+        slack_stack.stop_proc(dispatchers.pop())
 
 
 # --- the interactive writer run ----------------------------------------------------------------------------
@@ -334,7 +354,13 @@ def test_forged_or_stale_requests_are_refused(slack: SlackSender, fake_slack: Fa
 
 @pytest.mark.parametrize(("command", "crash_after"), [("/echo", "task.completed"), ("/brief", "interrupt")])
 def test_dispatcher_killed_between_post_and_ack_posts_once(
-    slack: SlackSender, fake_slack: FakeSlack, slack_stack: Stack, redis_url: str, command: str, crash_after: str
+    slack: SlackSender,
+    fake_slack: FakeSlack,
+    slack_stack: Stack,
+    redis_url: str,
+    command: str,
+    crash_after: str,
+    no_dispatcher: None,
 ) -> None:
     fake, channel, user = fake_slack, new_channel(), "UFRANK0" + str(len(crash_after))
     doomed = start_dispatcher(slack_stack, "doomed", GRAPHGATE_DISPATCHER_CRASH_AFTER_POST=crash_after)
@@ -461,6 +487,7 @@ def test_dispatchers_share_the_shards_and_take_over_from_a_dead_one(
     slack: SlackSender, fake_slack: FakeSlack, slack_stack: Stack, dispatcher: Proc
 ) -> None:
     fake = fake_slack
+    logged = len(dispatcher.text())  # the module's dispatcher may have served tests before this one
     second = start_dispatcher(slack_stack, "second")
     try:
         wait_for(
@@ -487,7 +514,7 @@ def test_dispatchers_share_the_shards_and_take_over_from_a_dead_one(
 
         first_round = run(8)
         delivered(first_round)
-        assert "claimed" not in dispatcher.text()
+        assert "claimed" not in dispatcher.text()[logged:]
         second.popen.send_signal(signal.SIGKILL)
         second.popen.wait(10)
         second_round = run(8)  # half of these sessions sit on the dead dispatcher's shards

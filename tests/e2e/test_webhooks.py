@@ -5,36 +5,28 @@ refused with 422 and nothing stored."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-
 import pytest
 
 from graphgate.core import webhooks
 from graphgate.testing.client import Api
-from graphgate.testing.stack import Stack, running_stack
+from graphgate.testing.stack import Stack
 from graphgate.testing.waiting import wait_for
 from graphgate.testing.webhooks import Receiver
+from tests.e2e.conftest import WEBHOOK_SECRET
 
-SECRET = "webhook-secret-for-the-tests"
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.stop()
+SECRET = WEBHOOK_SECRET
 
 
 @pytest.fixture(scope="module")
-def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[Stack]:
-    env = {
-        "GRAPHGATE_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver is on loopback
-        "GRAPHGATE_WEBHOOK_SECRET": SECRET,
-        "GRAPHGATE_GRAPH_WEBHOOKS": json.dumps({"ask": receiver.url}),
-    }
-    with running_stack(redis_url, tmp_path_factory.mktemp("webhooks"), env) as s:
-        yield s
+def receiver(chat_receiver: Receiver) -> Receiver:
+    return chat_receiver
+
+
+@pytest.fixture(scope="module")
+def stack(chat_stack: Stack) -> Stack:
+    """The package's shared stack (tests/e2e/conftest.py): webhooks signed with SECRET and allowed to
+    loopback, ``receiver`` the ``ask`` graph's default webhook."""
+    return chat_stack
 
 
 def of_task(task_id: str):  # type: ignore[no-untyped-def]
@@ -91,10 +83,9 @@ def test_a_task_cancelled_without_a_run_calls_its_webhook(stack: Stack, receiver
 
 
 @pytest.fixture(scope="module")
-def strict(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A stack that keeps webhooks off private addresses (the default)."""
-    with running_stack(redis_url, tmp_path_factory.mktemp("strict")) as s:
-        yield s
+def strict(shared_stack: Stack) -> Stack:
+    """A stack that keeps webhooks off private addresses (the default): the run's shared default stack."""
+    return shared_stack
 
 
 @pytest.mark.parametrize(

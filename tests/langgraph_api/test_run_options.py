@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,27 +19,15 @@ from langgraph_sdk._sync.client import SyncLangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
 from graphgate.core import webhooks
-from graphgate.testing.stack import Stack, running_stack, token
+from graphgate.testing.stack import Stack, token
 from graphgate.testing.waiting import wait_for
 from graphgate.testing.webhooks import Receiver
+from tests.langgraph_api.conftest import WEBHOOK_SECRET
 
 pytestmark = pytest.mark.integration
 
-CONFIG = Path(__file__).with_name("langgraph.json")
-WEBHOOK_SECRET = "webhook-signing-secret-for-tests"
 TOPIC = {"topic": "owls"}
 FINAL = "draft from outline of owls, signed graphgate"
-
-
-@pytest.fixture(scope="module")
-def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    env = {
-        "GRAPHGATE_CONFIG": str(CONFIG),
-        "GRAPHGATE_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver is on loopback
-        "GRAPHGATE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-    }
-    with running_stack(redis_url, tmp_path_factory.mktemp("run-options"), env) as stack:
-        yield stack
 
 
 @pytest.fixture(scope="module")

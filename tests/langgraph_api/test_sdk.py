@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,19 +21,12 @@ from langgraph_sdk._sync.client import SyncLangGraphClient
 from langgraph_sdk.errors import ConflictError, InternalServerError, NotFoundError, UnprocessableEntityError
 
 from graphgate.testing.client import Api
-from graphgate.testing.stack import Stack, running_stack, token
+from graphgate.testing.stack import Stack, token
 from graphgate.testing.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-CONFIG = Path(__file__).with_name("langgraph.json")
 NAMESPACE_GRAPH = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
-
-
-@pytest.fixture(scope="module")
-def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(redis_url, tmp_path_factory.mktemp("langgraph-api"), {"GRAPHGATE_CONFIG": str(CONFIG)}) as stack:
-        yield stack
 
 
 def sdk(server: Stack, sub: str) -> SyncLangGraphClient:
