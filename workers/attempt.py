@@ -198,8 +198,9 @@ class Attempt:
         meta = state.metadata or {}
         ours = meta.get("graphgate_task_id") == record.id and meta.get("graphgate_run") == record.run
         if ours and not (state.next or state.tasks) and state.parent_config:
-            # a previous attempt of this run took the graph to its end and died before the run's last transition
-            # (which writes the last step's node.completed with it): write that step's events, then settle
+            # a previous attempt of this run took the graph to its end and died before the run's last transition,
+            # perhaps before its last step's node.completed too: write that step's events (each once, by its
+            # key) and settle, without running the graph again
             last_step = graph.get_state(state.parent_config)
             for task in last_step.tasks:
                 if task.result is not None and not task.error and not task.interrupts:
@@ -256,7 +257,6 @@ class Attempt:
         state = self._stopped_at(graph, config)
         interrupts = list(state.interrupts or ())
         if interrupts:
-            self._events().flush()
             pending = [interrupt_data(i.id, i.value, getattr(i, "response_schema", None)) for i in interrupts]
             asked = approvals.ask(self.rt.registry.approvals, record.graph, pending, record.owner, record.binding)
             if asked:
@@ -286,7 +286,6 @@ class Attempt:
         retries = record.retries
         error = {"kind": type(exc).__name__, "message": str(exc)[:1000] or type(exc).__name__}
         if _retryable(exc) and retries < self.settings.task_max_retries:
-            self._events().flush()
             delay = self.settings.task_retry_backoff_seconds * (2**retries)
             result = self._leave(
                 self.store.transition(
@@ -321,20 +320,9 @@ class Attempt:
         data: dict[str, Any],
         fields: dict[str, Any],
     ) -> None:
-        held = []  # the last step's node events: with a completion, in its script; before any other end
-        if status == TaskStatus.COMPLETED:
-            held = self._events().take_held()
-        else:
-            self._events().flush()
         result = self._leave(
             self.store.transition(
-                record,
-                {TaskStatus.QUEUED, TaskStatus.RUNNING},
-                status,
-                (etype, data),
-                self.token,
-                fields=fields,
-                held=held,
+                record, {TaskStatus.QUEUED, TaskStatus.RUNNING}, status, (etype, data), self.token, fields=fields
             )
         )
         if result.ok and self.options.webhook:

@@ -6,9 +6,6 @@ event stream.
 Every event carries a deterministic key (LangGraph's task id; node, step and sequence; the model's tool call
 id), so a run resumed after a crash does not repeat in the stream what it had already written.
 
-A step's ``node.completed`` events are held until the next step starts (a millisecond later: the step's
-checkpoint is written in between) or another event is written; when the stream ends with them still held, the
-run writes them with its ``task.completed``, in the same script (``RunStore.finish``), one round trip fewer.
 The stream also carries the graph's values after every step, so a run that ends without an interrupt or a
 breakpoint settles on them without reading its state back from the checkpointer.
 """
@@ -16,7 +13,6 @@ breakpoint settles on them without reading its state back from the checkpointer.
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -57,8 +53,6 @@ class RunEvents:
         self.options = options or RunOptions()
         self._delta_seq: dict[tuple[Any, ...], int] = {}
         self.chunks = ChunkWriter(self._publish_chunk, self.options.stream, self.options.subgraphs)
-        self._held: list[tuple[Event, str]] = []  # node.completed events of the last step, not yet written
-        self._lock = threading.Lock()  # callbacks publish from the graph's node threads
         self.values: Any = NO_VALUES  # the root graph's values after its last step, as the stream carried them
         self.paused = False  # the stream showed an interrupt: its values are not where the run stops
         self._open: set[str] = set()  # root tasks started and not finished (a subgraph's breakpoint stops one)
@@ -88,13 +82,12 @@ class RunEvents:
             if mode == "tasks":
                 if "result" not in chunk:
                     self._open.add(chunk["id"])
-                    self.flush()  # the next step starts: the last one's node events go out now
                     continue
                 self._open.discard(chunk["id"])
                 if chunk.get("interrupts"):
                     self.paused = True
                 elif not chunk.get("error"):
-                    self.node_completed(chunk, hold=True)
+                    self.node_completed(chunk)
             elif mode == "values":
                 if isinstance(chunk, dict) and INTERRUPT_KEY in chunk:
                     self.paused = True
@@ -110,9 +103,8 @@ class RunEvents:
         finished and no interrupt; else ``NO_VALUES`` (read the state from the checkpointer then)."""
         return NO_VALUES if self.paused or self._open else self.values
 
-    def node_completed(self, chunk: dict[str, Any], hold: bool = False) -> None:
-        """``node.completed`` for a finished task chunk (``name``, ``id``, ``result``); ``hold``: written with the
-        next event, or by ``take_held``'s caller."""
+    def node_completed(self, chunk: dict[str, Any]) -> None:
+        """``node.completed`` for a finished task chunk (``name``, ``id``, ``result``)."""
         update = to_jsonable(chunk.get("result"))
         data: dict[str, Any] = {"node": chunk["name"], "step_id": chunk["id"]}
         if len(repr(update)) <= MAX_UPDATE_CHARS:
@@ -121,12 +113,7 @@ class RunEvents:
             data["update_omitted"] = True
         # LangGraph's task id is derived from the checkpoint, step and node: the same step re-run after a
         # crash has the same id, so the publisher writes its event only once
-        key = f"node:{chunk['id']}"
-        if hold:
-            with self._lock:
-                self._held.append((Event(EventType.NODE_COMPLETED, self.task_id, self.session_id, data), key))
-        else:
-            self.publish(EventType.NODE_COMPLETED, data, key)
+        self.publish(EventType.NODE_COMPLETED, data, f"node:{chunk['id']}")
 
     def message_delta(self, message: Any, meta: dict[str, Any]) -> None:
         """``message.delta`` for a piece of the model's text (tool results and echoed inputs are skipped)."""
@@ -145,28 +132,11 @@ class RunEvents:
         self.publish(EventType.MESSAGE_DELTA, data, f"delta:{ns}:{step}:{node}:{seq}")
 
     def publish(self, etype: EventType, data: dict[str, Any], dedupe_key: str) -> None:
-        self.flush()
         self.store.publish(Event(etype, self.task_id, self.session_id, data), dedupe_key, self.token, self.bound)
 
     def _publish_chunk(self, etype: EventType, data: dict[str, Any], dedupe_key: str) -> None:
         """A LangGraph stream chunk: for the API's LangGraph streams only, never for a chat's delivery."""
-        self.flush()
         self.store.publish(Event(etype, self.task_id, self.session_id, data), dedupe_key, self.token, False)
-
-    def flush(self) -> None:
-        """Write the held node events now (in order, before anything written after them)."""
-        if not self._held:
-            return
-        with self._lock:
-            for event, key in self._held:
-                self.store.publish(event, key, self.token, self.bound)
-            self._held.clear()
-
-    def take_held(self) -> list[tuple[Event, str]]:
-        """The held node events, for the caller to write with the run's last transition (``RunStore.finish``)."""
-        with self._lock:
-            held, self._held = self._held, []
-        return held
 
 
 class ToolEvents(BaseCallbackHandler):

@@ -15,7 +15,7 @@ import redis
 from graphgate.core import scripts
 from graphgate.core.approvals import NEVER, due_at
 from graphgate.core.attachments import Attachment, description
-from graphgate.core.events import Event, serialize_event
+from graphgate.core.events import Event
 from graphgate.core.keys import Keys
 from graphgate.core.settings import Settings
 from graphgate.core.store import (
@@ -44,7 +44,6 @@ class RunStore:
         self.keys = Keys(settings.key_prefix)
         self._begin = client.register_script(scripts.BEGIN)
         self._transition = client.register_script(scripts.TRANSITION)
-        self._finish = client.register_script(scripts.FINISH)
         self._publish = client.register_script(scripts.PUBLISH)
         self._renew = client.register_script(scripts.RENEW_LEASE)
         self._release = client.register_script(scripts.RELEASE_LEASE)
@@ -105,13 +104,8 @@ class RunStore:
         token: str,
         fields: dict[str, Any] | None = None,
         incr_field: str = "",
-        held: list[tuple[Event, str]] | None = None,
     ) -> TransitionResult:
-        """Move the task (under the run's lease, ``token``) and write its event(s); ``LeaseLost`` when the run lost it.
-
-        ``held``: progress events and their dedupe keys that the run held back (workers/runevents.py), written
-        before the transition's own events in the same round trip (scripts.FINISH), each once per key.
-        """
+        """Move the task (under the run's lease, ``token``) and write its event(s); ``LeaseLost`` when the run lost it."""
         call = transition_call(
             self.keys,
             self.settings,
@@ -123,13 +117,7 @@ class RunStore:
             lease_token=token,
             incr_field=incr_field,
         )
-        if held:
-            flat = [item for event, key in held for item in (key, serialize_event(event))]
-            call = ScriptCall(
-                keys=[*call.keys, self.keys.emitted(record.session_id, record.id)],
-                args=[str(len(held)), *flat, *call.args],
-            )
-        result = transition_result(self._call(self._finish if held else self._transition, call))
+        result = transition_result(self._call(self._transition, call))
         if not result.ok and result.previous == "lease":
             raise LeaseLost(record.id)
         return result

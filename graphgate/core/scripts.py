@@ -116,9 +116,6 @@ return {verdict, '', event_id}
 """
 )
 
-# Where scripts.FINISH writes the events a run held, in TRANSITION's body: after its checks, before its own events.
-_HELD_EVENTS = "-- (held events)\n"
-
 # KEYS: task, events, session, pending, lease, delivery ('' = not chat-bound)
 # ARGV: from_states (comma separated), to_state, events (JSON envelopes, one per line; '' = none), maxlen, ttl, lease_token
 #       ('' = no lease check), incr_field ('' = none), expect_field, expect_value ('' = no check),
@@ -126,8 +123,9 @@ _HELD_EVENTS = "-- (held events)\n"
 # Returns {ok, detail, event_id (of the last event), next_task}: ok 1 on success; 0 with detail = the current status (or
 # 'lease' when the caller lost the run's lease, 'mismatch' when expect_field differs). A run's move out of 'running'
 # under its lease releases the lease.
-_TRANSITION_BODY = (
-    """
+TRANSITION = (
+    _COMMON
+    + """
 local task_key, events_key, session_key, pending_key, lease_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local delivery_key = KEYS[6]
 local from_csv, to_state, event_json, maxlen, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
@@ -148,9 +146,7 @@ local fields = {'status', to_state}
 for i = 14, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', task_key, unpack(fields))
 if incr_field ~= '' then redis.call('HINCRBY', task_key, incr_field, 1) end
-"""
-    + _HELD_EVENTS
-    + """local event_id = ''
+local event_id = ''
 for payload in string.gmatch(event_json, '[^\\n]+') do
   event_id = emit(events_key, delivery_key, delivery_maxlen, session_id, maxlen, payload)
 end
@@ -166,32 +162,6 @@ end
 touch(ttl, task_key, events_key, session_key, pending_key)
 return {1, status, event_id, nxt}
 """
-)
-TRANSITION = _COMMON + _TRANSITION_BODY
-
-# KEYS: TRANSITION's, then emitted (the dedupe keys of the task's progress events, as for PUBLISH)
-# ARGV: n, then n pairs of dedupe key and event JSON, then TRANSITION's ARGV
-# A run's last transition together with the progress events it held back (workers/runevents.py: the last step's
-# node.completed), in one round trip: when the transition is made, the held events are written before its own,
-# each at most once per dedupe key as PUBLISH writes them; when it is refused, nothing is. Returns as TRANSITION.
-FINISH = (
-    _COMMON
-    + """
-local held = {}
-for i = 1, tonumber(table.remove(ARGV, 1)) do
-  held[i] = {table.remove(ARGV, 1), table.remove(ARGV, 1)}
-end
-"""
-    + _TRANSITION_BODY.replace(
-        _HELD_EVENTS,
-        """for _, h in ipairs(held) do
-  if h[1] == '' or redis.call('SADD', KEYS[7], h[1]) == 1 then
-    emit(events_key, delivery_key, delivery_maxlen, session_id, maxlen, h[2])
-  end
-end
-if #held > 0 then redis.call('EXPIRE', KEYS[7], ttl) end
-""",
-    )
 )
 
 # KEYS: task, session, lease, events, pending, delivery (the session's shard: used only when a chat follows the
