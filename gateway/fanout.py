@@ -217,13 +217,13 @@ class StreamHub:
         subs = self._subs.get(key)
         if not subs:
             return
-        slow = None
+        slow: list[Subscription] = []
         for sub in subs:
             if sub.queue.qsize() >= MAX_QUEUED:
-                slow = [*(slow or ()), sub]
+                slow.append(sub)
                 continue
             sub.queue.put_nowait(entry)
-        for sub in slow or ():  # dropped after the loop: unsubscribing changes the set it walks
+        for sub in slow:  # dropped after the loop: unsubscribing changes the set it walks
             sub.dropped = True
             self.unsubscribe(sub)
             sub.queue.put_nowait(None)

@@ -141,11 +141,12 @@ function table(lines, i) {
   return { node: wrap, next: j };
 }
 
-/** A button that puts ``text`` on the clipboard and says, for a moment, whether that worked. */
-function copyButton(text, labels) {
+/** A button that puts ``text`` on the clipboard and says, for a moment, whether that worked (``labels``: its
+ * words, as ``CODE_LABELS``; ``className``: its classes). The widget's Copy under an answer is one too. */
+export function copyButton(text, labels, className = 'copy-code') {
   const button = document.createElement('button');
   button.type = 'button';
-  button.className = 'copy-code';
+  button.className = className;
   button.textContent = labels.copy;
   let timer = null;
   button.addEventListener('click', async () => {

@@ -12,7 +12,7 @@ import { ApiError } from './client.js';
 import { h } from './dom.js';
 import { messageOf } from './forms.js';
 import { english, localized } from './i18n.js';
-import { renderMarkdown } from './markdown.js';
+import { copyButton, renderMarkdown } from './markdown.js';
 import { EventType } from './stream.js';
 import { TERMINAL_STATUSES, TaskStatus } from './taskstatus.js';
 import { ToolLog } from './tools.js';
@@ -26,7 +26,6 @@ const STATUS_TEXT = {
   [TaskStatus.FAILED]: 'statusFailed',
   [TaskStatus.CANCELLED]: 'statusCancelled',
 };
-const COPIED_MS = 1500;
 
 const STEP_CHARS = 60;
 // a LangChain agent's middleware hooks ("HumanInTheLoopMiddleware.after_model") are plumbing, not steps
@@ -455,7 +454,12 @@ export class TurnView {
 
   /** Markdown with the widget's words on its code blocks' buttons. */
   markdown(text) {
-    return renderMarkdown(text, { labels: { copy: this.t('copy'), copied: this.t('copied'), copyFailed: this.t('copyFailed') } });
+    return renderMarkdown(text, { labels: this.copyLabels() });
+  }
+
+  /** What a Copy button says, in the widget's language. */
+  copyLabels() {
+    return { copy: this.t('copy'), copied: this.t('copied'), copyFailed: this.t('copyFailed') };
   }
 
   /** Copy under the final answer, then 👍 / 👎; a 👎 offers a comment (graphgate/core/feedback.py). */
@@ -488,7 +492,12 @@ export class TurnView {
       ev.preventDefault();
       if (input.value.trim()) send(-1, input.value.trim());
     });
-    if (copyText) row.append(copyButton(copyText, this.t, 'copy-answer', this.t('copyAnswer')));
+    if (copyText) {
+      const copy = copyButton(copyText, this.copyLabels(), 'secondary copy-answer');
+      copy.title = this.t('copyAnswer');
+      copy.setAttribute('aria-label', this.t('copyAnswer'));
+      row.append(copy);
+    }
     row.append(...this.rateButtons, note, comment);
     return row;
   }
@@ -534,25 +543,6 @@ export class TurnView {
     }
     this.ctx.rendered();
   }
-}
-
-/** A button that puts ``text`` on the clipboard and says so for a moment. */
-export function copyButton(text, t, cls, label) {
-  const idle = t('copy');
-  const button = h('button', { type: 'button', class: `secondary ${cls}`, title: label, 'aria-label': label }, idle);
-  let timer = null;
-  button.addEventListener('click', async () => {
-    let said = t('copied');
-    try {
-      await navigator.clipboard.writeText(text);
-    } catch {
-      said = t('copyFailed');
-    }
-    button.textContent = said;
-    clearTimeout(timer);
-    timer = setTimeout(() => (button.textContent = idle), COPIED_MS);
-  });
-  return button;
 }
 
 /**

@@ -239,7 +239,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     settings = get_settings()
     results: list[tuple[str, bool, str]] = []
     where = f"master {settings.redis_sentinel_master!r} of sentinels {','.join(settings.redis_sentinels)}"
-    problem = _redis_problem(settings)
+    problem, warnings = _redis_report(settings)
     detail = where if settings.redis_sentinels else settings.redis_url
     results.append(("redis", problem is None, detail if problem is None else f"{detail}: {problem}"))
     results.append(("broker", _broker_answers(), connections.broker_url(settings)))
@@ -259,9 +259,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         results.append(("graphs", False, str(exc)))
     for name, ok, detail in results:
         print(f"{'ok  ' if ok else 'FAIL'} {name:<13} {detail}")
-    if results[0][1]:  # Redis answers: does it keep what it holds?
-        for warning in _redis_warnings(settings):
-            print(f"warn redis        {warning}")
+    for warning in warnings:  # Redis answers: does it keep what it holds?
+        print(f"warn redis        {warning}")
     return 0 if all(ok for _, ok, _ in results) else 1
 
 
@@ -277,37 +276,23 @@ def _broker_answers() -> bool:
         return False
 
 
-def _redis_problem(settings: Any) -> str | None:
+def _redis_report(settings: Any) -> tuple[str | None, list[str]]:
     """Why the state Redis cannot be used (it does not answer PING, through its sentinels when they are set, or
-    it is a Redis Cluster node), or None."""
+    it is a Redis Cluster node), else None; and, when it can, whether it keeps what it holds (durability
+    warnings). One connection for both."""
     import asyncio
 
     from graphgate.core.connections import async_client
-    from graphgate.core.durability import unsupported
+    from graphgate.core.durability import check_redis, unsupported
 
-    async def check() -> str | None:
-        client = async_client(settings, decode_responses=True, socket_connect_timeout=2, socket_timeout=2)
+    async def check() -> tuple[str | None, list[str]]:
+        client = async_client(settings, decode_responses=True, socket_connect_timeout=2, socket_timeout=5)
         try:
             await client.ping()
-            return await unsupported(client)
+            problem = await unsupported(client)
+            return problem, [] if problem else await check_redis(client)
         except Exception as exc:
-            return f"does not answer ({exc})"
-        finally:
-            await client.aclose()
-
-    return asyncio.run(check())
-
-
-def _redis_warnings(settings: Any) -> list[str]:
-    import asyncio
-
-    from graphgate.core.connections import async_client
-    from graphgate.core.durability import check_redis
-
-    async def check() -> list[str]:
-        client = async_client(settings, decode_responses=True, socket_timeout=5)
-        try:
-            return await check_redis(client)
+            return f"does not answer ({exc})", []
         finally:
             await client.aclose()
 

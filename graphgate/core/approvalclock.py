@@ -128,12 +128,8 @@ async def open_questions(service: TaskService, actor: Actor, limit: int = 50) ->
     found: list[tuple[TaskRecord, str]] = []
     for start in range(0, len(members), LOAD_BATCH):  # the records of a batch in one round trip
         batch = [member.split(" ", 2) for member in members[start : start + LOAD_BATCH]]
-        async with service.redis.pipeline(transaction=False) as pipe:
-            for session_id, task_id, _ in batch:
-                pipe.hgetall(service.keys.task(session_id, task_id))
-            raws = cast("list[dict[str, str]]", await pipe.execute())
-        for (_, _, iid), raw in zip(batch, raws):
-            record = TaskRecord.from_hash(raw) if raw else None
+        records = await service.load_many([(session_id, task_id) for session_id, task_id, _ in batch])
+        for (_, _, iid), record in zip(batch, records):
             approval = (record.routed() if record is not None else {}).get(iid)
             if record is None or approval is None:
                 continue

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from graphgate.core.events import input_text
+from graphgate.core.store import TaskStatus
 from graphgate.core.tasks import Principal, TaskService
 
 TITLE_CHARS = 80
@@ -59,7 +60,7 @@ async def conversations(tasks: TaskService, principal: Principal, limit: int = 2
                 status=latest.status.value if latest else None,
                 task_id=latest.id if latest else None,
                 active=session.active is not None,
-                waiting_input=latest is not None and latest.status.value == "waiting_input",
+                waiting_input=latest is not None and latest.status == TaskStatus.WAITING_INPUT,
                 created_at=session.created_at,
                 updated_at=session.updated_at,
             )

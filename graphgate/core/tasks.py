@@ -202,6 +202,16 @@ class TaskService:
         """The task record as stored, whoever owns it (None when there is none): for callers that authorize."""
         return await self._load(session_id, task_id)
 
+    async def load_many(self, pairs: list[tuple[str, str]]) -> list[TaskRecord | None]:
+        """The records of (session id, task id) ``pairs`` as stored, in one round trip (None where there is none)."""
+        if not pairs:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session_id, task_id in pairs:
+                pipe.hgetall(self.keys.task(session_id, task_id))
+            raws = cast("list[dict[str, str]]", await pipe.execute())
+        return [TaskRecord.from_hash(raw) if raw else None for raw in raws]
+
     async def _load(self, session_id: str, task_id: str) -> TaskRecord | None:
         raw = cast("dict[str, str]", await self.redis.hgetall(self.keys.task(session_id, task_id)))
         return TaskRecord.from_hash(raw) if raw else None
@@ -238,11 +248,7 @@ class TaskService:
                 "list[str | None]", await self.redis.mget([self.keys.task_index(t) for t in ids]) if ids else []
             )
             pairs = [(sid, tid) for sid, tid in zip(sessions, ids) if sid]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for sid, tid in pairs:
-                pipe.hgetall(self.keys.task(sid, tid))
-            raws = await pipe.execute() if pairs else []
-        return [rec for rec in (TaskRecord.from_hash(raw) for raw in raws if raw) if rec.owner == principal.id]
+        return [rec for rec in await self.load_many(pairs) if rec is not None and rec.owner == principal.id]
 
     async def last_event_id(self, session_id: str) -> str:
         """The id of the session's newest event ("0-0" when it has none): follow it from here to miss nothing

@@ -55,7 +55,7 @@ def test_without_config_access_the_aof_flag_still_tells() -> None:
 def test_a_redis_cluster_is_refused_by_name(tmp_path: Path) -> None:
     """graphgate keeps its state in one primary: pointed at a Redis Cluster node, ``doctor`` fails and ``/readyz``
     is not ready, saying why (a standalone client there fails at random with MOVED), instead of starting."""
-    from graphgate.cli.main import _redis_problem
+    from graphgate.cli.main import _redis_report
     from graphgate.core.durability import CLUSTER_UNSUPPORTED, unsupported
     from graphgate.core.settings import Settings
     from graphgate.testing.cluster import RedisCluster
@@ -71,13 +71,13 @@ def test_a_redis_cluster_is_refused_by_name(tmp_path: Path) -> None:
                 await client.aclose()
 
         assert asyncio.run(go(cluster.url)) == CLUSTER_UNSUPPORTED
-        assert _redis_problem(Settings(redis_url=cluster.url)) == CLUSTER_UNSUPPORTED
+        assert _redis_report(Settings(redis_url=cluster.url)) == (CLUSTER_UNSUPPORTED, [])
         standalone = RedisServer(tmp_path / "standalone").start()
         try:
             assert asyncio.run(go(standalone.url)) is None
-            assert _redis_problem(Settings(redis_url=standalone.url)) is None
+            assert _redis_report(Settings(redis_url=standalone.url))[0] is None
         finally:
             standalone.stop(signal.SIGKILL)
-        assert "does not answer" in str(_redis_problem(Settings(redis_url="redis://127.0.0.1:9/0")))
+        assert "does not answer" in str(_redis_report(Settings(redis_url="redis://127.0.0.1:9/0"))[0])
     finally:
         cluster.stop()
