@@ -5,6 +5,9 @@ copies each entry into the subscribers' in-memory queues. A browser never holds 
 the set of streams changes, the hub's blocked ``XREAD`` is released with ``CLIENT UNBLOCK`` so a new
 stream joins at once.
 
+On a Redis Cluster one ``XREAD`` can only name streams of one slot: the hub reads each slot group (the sessions
+sharing a hash tag, graphgate/core/keys.py) in a task of its own, and a new stream restarts its group's read.
+
 ``follow`` gives a client its events with no gap and no duplicate: it subscribes first, replays the
 stream with ``XRANGE`` after the client's last id, then passes on live entries newer than the last one sent.
 
@@ -22,6 +25,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -89,17 +93,31 @@ class Subscription:
     dropped: bool = False
 
 
+def hash_tag(key: str) -> str:
+    """The part of a key Redis Cluster hashes: between its first ``{`` and the next ``}``."""
+    start = key.find("{")
+    end = key.find("}", start + 1)
+    return key[start + 1 : end] if start >= 0 and end > start + 1 else key
+
+
 class StreamHub:
     def __init__(self, settings: Settings, client: aioredis.Redis, block_ms: int = 1000) -> None:
-        # one connection of its own (a pool of one: a single-connection client would keep reconnecting to a
-        # primary that Sentinel demoted); the blocking XREAD must outlast its block time
+        self._cluster = settings.redis_cluster
+        # a client of its own, whose socket timeout outlasts the blocking XREAD: one connection (a pool of one:
+        # a single-connection client would keep reconnecting to a primary that Sentinel demoted), or on a cluster
+        # one per slot group being read
         self._reader = connections.async_client(
-            settings, max_connections=1, decode_responses=True, socket_timeout=block_ms / 1000 + 10
+            settings,
+            max_connections=None if self._cluster else 1,
+            decode_responses=True,
+            socket_timeout=block_ms / 1000 + 10,
         )
         self._client = client
         self._block_ms = block_ms
+        self._groups: dict[str, asyncio.Task[None]] = {}  # on a cluster: hash tag -> the task reading its streams
         wait = settings.sse_wait_for_replica
-        self._wait_for_replica = bool(connections.sentinels(settings)) if wait is None else wait
+        # WAIT answers for one node: on a cluster, never waited for
+        self._wait_for_replica = not self._cluster and (bool(connections.sentinels(settings)) if wait is None else wait)
         self._barrier_channel = f"{settings.key_prefix}:replicated"
         self._no_replica_until = 0.0
         self._subs: dict[str, set[Subscription]] = {}
@@ -122,13 +140,20 @@ class StreamHub:
         return sum(len(s) for s in self._subs.values())
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="graphgate-stream-hub")
+        if not self._cluster:
+            self._task = asyncio.create_task(self._loop(), name="graphgate-stream-hub")
 
     async def stop(self) -> None:
         """Stop the reader and end every follower's feed."""
+        groups = set(self._groups.values())
+        self._groups.clear()
+        for task in groups:
+            task.cancel()
+        if groups:
+            await asyncio.wait(groups, timeout=0.5)
         if self._task:
             self._task.cancel()
-            await self._interrupt_read()
+            self._wake.set()
             await asyncio.wait({self._task}, timeout=2)
         for subs in self._subs.values():
             for sub in subs:
@@ -147,7 +172,7 @@ class StreamHub:
             latest = await self._client.xrevrange(key, count=1)
             if key not in self._cursor:  # another subscriber may have added it while we awaited
                 self._cursor[key] = latest[0][0] if latest else "0-0"
-                await self._interrupt_read()
+                await self._interrupt_read(key)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -158,7 +183,14 @@ class StreamHub:
                 del self._subs[sub.key]
                 self._cursor.pop(sub.key, None)
 
-    async def _interrupt_read(self) -> None:
+    async def _interrupt_read(self, key: str) -> None:
+        if self._cluster:  # the group's read starts again, naming the new stream too
+            tag = hash_tag(key)
+            running = self._groups.pop(tag, None)
+            if running is not None:
+                running.cancel()  # its entries not handed on yet are read again: the cursors did not move
+            self._groups[tag] = asyncio.create_task(self._read_group(tag), name=f"graphgate-stream-hub-{tag}")
+            return
         self._wake.set()
         if self._reading and self._reader_id is not None:
             try:
@@ -194,12 +226,36 @@ class StreamHub:
                 continue
             finally:
                 self._reading = False
-            for key, entries in response or []:
-                if key not in self._cursor:
-                    continue  # nobody follows it any more
-                for entry_id, fields in entries:
-                    self._cursor[key] = entry_id
-                    self._deliver(key, Entry(entry_id, fields.get(STREAM_FIELD, "")))
+            self._hand_on(response)
+
+    async def _read_group(self, tag: str) -> None:
+        """On a cluster: read the followed streams of one slot group until none is left, or until another read of
+        the group took over (a cancel that reaches a read as it starts can be lost in redis-py: the superseded
+        read then ends when its block time does, handing nothing on)."""
+        me = asyncio.current_task()
+        while self._groups.get(tag) is me:
+            streams = {key: cursor for key, cursor in self._cursor.items() if hash_tag(key) == tag}
+            if not streams:
+                del self._groups[tag]
+                return
+            try:
+                response = await self._reader.xread(streams, count=READ_BATCH, block=self._block_ms)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a node away, a slot moving (the client follows MOVED and ASK): never die
+                log.warning("stream hub, group %s: %s: %s; retrying", tag, type(exc).__name__, exc)
+                await asyncio.sleep(0.2)
+                continue
+            if self._groups.get(tag) is me:
+                self._hand_on(response)
+
+    def _hand_on(self, response: list[Any] | None) -> None:
+        for key, entries in response or []:
+            if key not in self._cursor:
+                continue  # nobody follows it any more
+            for entry_id, fields in entries:
+                self._cursor[key] = entry_id
+                self._deliver(key, Entry(entry_id, fields.get(STREAM_FIELD, "")))
 
     async def _replicated(self) -> None:
         """Return once a replica holds every entry read so far (when waiting for replicas is on)."""

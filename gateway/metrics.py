@@ -40,6 +40,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from graphgate.core import connections
 from graphgate.core.events import parse_id
 from graphgate.core.keys import DELIVERY_GROUP, Keys
 from graphgate.core.queue import queue_depths
@@ -100,7 +101,7 @@ async def gather(gw: Any, cache: MetricsCache) -> Snapshot:
     """Read every series' current value (see the module docstring for what each one means)."""
 
     settings, client = gw.settings, gw.redis
-    keys = Keys(settings.key_prefix)
+    keys = Keys.of(settings)
     snap = Snapshot()
 
     depth = GaugeMetricFamily("graphgate_queue_depth", "Run messages waiting in a Celery queue", labels=["queue"])
@@ -165,8 +166,8 @@ async def gather(gw: Any, cache: MetricsCache) -> Snapshot:
 
 
 # One SCAN step and the status of each key it found, tallied inside Redis: a scrape moves a few numbers per
-# thousand keys instead of every key name. Read-only; it names keys it finds, so it suits one Redis server
-# (graphgate does not support Redis Cluster yet).
+# thousand keys instead of every key name. Read-only; it names keys it finds, which only the server holding them
+# allows: on a Redis Cluster it runs on each primary, over that primary's keys.
 COUNT_STEP = """
 local found = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
 local tally, out = {}, {found[1]}
@@ -183,20 +184,26 @@ return out
 
 
 async def count_tasks(client: Any, keys: Keys, limit: int) -> TaskCounts:
-    """Task hashes by ``status``, scanning at most about ``limit`` keys of the keyspace."""
-    step = client.register_script(COUNT_STEP)
+    """Task hashes by ``status``, scanning at most about ``limit`` keys of the keyspace (of each primary's, on a
+    Redis Cluster)."""
     by_state: dict[str, int] = {}
-    cursor, scanned = "0", 0
-    while True:
-        reply = await step(args=[cursor, keys.task_pattern(), SCAN_BATCH])
-        cursor, pairs = str(reply[0]), reply[1:]
-        for status, n in zip(pairs[::2], pairs[1::2]):
-            by_state[status] = by_state.get(status, 0) + int(n)
-        scanned += SCAN_BATCH
-        if cursor == "0":
-            return TaskCounts(by_state, True, time.monotonic())
-        if scanned >= limit:
-            return TaskCounts(by_state, False, time.monotonic())
+    complete = True
+    for node in connections.primaries(client):
+        cursor, scanned = "0", 0
+        while True:
+            reply = await connections.on_node(
+                client, node, "EVAL", COUNT_STEP, 0, cursor, keys.task_pattern(), SCAN_BATCH
+            )
+            cursor, pairs = str(reply[0]), reply[1:]
+            for status, n in zip(pairs[::2], pairs[1::2]):
+                by_state[status] = by_state.get(status, 0) + int(n)
+            scanned += SCAN_BATCH
+            if cursor == "0":
+                break
+            if scanned >= limit:
+                complete = False
+                break
+    return TaskCounts(by_state, complete, time.monotonic())
 
 
 async def event_stream_lag(hub: Any, client: Any) -> float:
@@ -208,15 +215,14 @@ async def event_stream_lag(hub: Any, client: Any) -> float:
     cursors = list(hub.cursors().items())[:LAG_STREAMS_MAX]
     if not cursors:
         return 0.0
+    seconds, micros = await client.time()  # not in the pipeline: a cluster pipeline refuses keyless commands
+    now_ms = seconds * 1000 + micros // 1000
     async with client.pipeline(transaction=False) as pipe:
-        pipe.time()
         for key, position in cursors:
             pipe.xrange(key, min=f"({position}", count=1)
         results = await pipe.execute()
-    seconds, micros = results[0]
-    now_ms = seconds * 1000 + micros // 1000
     oldest: int | None = None
-    for entries in results[1:]:
+    for entries in results:
         if entries:
             written_ms = parse_id(entries[0][0])[0]
             oldest = written_ms if oldest is None else min(oldest, written_ms)
@@ -229,16 +235,15 @@ async def delivery_families(client: Any, keys: Keys, shards: int) -> list[Metric
     An entry is undelivered while it is unread by the group or read and not yet acked (pending). The oldest
     undelivered entry is the first pending one, else the first one after the group's last-delivered id.
     """
+    seconds, micros = await client.time()
+    now_ms = seconds * 1000 + micros // 1000
     async with client.pipeline(transaction=False) as pipe:
-        pipe.time()
         pipe.zcount(keys.dispatchers(), time.time(), "+inf")
         for shard in range(shards):
             pipe.xinfo_groups(keys.delivery(shard))
         results = await pipe.execute(raise_on_error=False)
-    seconds, micros = results[0]
-    now_ms = seconds * 1000 + micros // 1000
     groups: list[dict[str, Any] | None] = []
-    for info in results[2:]:
+    for info in results[1:]:
         found = (
             None if isinstance(info, Exception) else next((g for g in info if g.get("name") == DELIVERY_GROUP), None)
         )
@@ -279,5 +284,5 @@ async def delivery_families(client: Any, keys: Keys, shards: int) -> list[Metric
             "How long the oldest chat event not yet delivered has waited (0 when all are delivered)",
             value=max(0.0, (now_ms - oldest_ms) / 1000) if oldest_ms is not None else 0.0,
         ),
-        GaugeMetricFamily("graphgate_dispatchers", "Live dispatcher processes (by heartbeat)", value=results[1]),
+        GaugeMetricFamily("graphgate_dispatchers", "Live dispatcher processes (by heartbeat)", value=results[0]),
     ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from graphgate.testing.client import Api
-from graphgate.testing.stack import RedisServer, Stack, running_stack
+from graphgate.testing.stack import TEST_CLUSTER, RedisServer, Stack, running_stack
 
 
 @pytest.fixture(scope="session")
@@ -20,8 +21,18 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture(scope="session")
-def redis_url(redis_server: RedisServer) -> str:
-    return redis_server.url
+def redis_url(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Where the stacks keep their state: the run's own Redis, or with ``GRAPHGATE_TEST_REDIS_CLUSTER`` a
+    3-primary Redis Cluster (the run's own Redis is then the stacks' Celery broker)."""
+    if not TEST_CLUSTER:
+        yield redis_server.url
+        return
+    from graphgate.testing.cluster import RedisCluster
+
+    cluster = RedisCluster(tmp_path_factory.mktemp("cluster")).start()
+    os.environ.setdefault("GRAPHGATE_TEST_BROKER", redis_server.url)
+    yield cluster.url
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")

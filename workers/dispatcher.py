@@ -84,7 +84,7 @@ class Dispatcher:
         self.redis = redis
         self.platforms = platforms
         self.id = dispatcher_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        keys = Keys(settings.key_prefix)
+        keys = Keys.of(settings)
         self.store = DeliveryStore(redis, settings)
         self._broker: Any = None  # a kombu connection to the broker, for the run queues' depth (``_backlog``)
         self.stats = Stats()
@@ -99,7 +99,9 @@ class Dispatcher:
         self.lanes = Lanes(
             redis, keys, self.store, self.leases, self.targets, reconciler, self.pacer, self.stats, sleep
         )
-        self.reader = ShardReader(redis, self.leases, self.lanes.route, lambda: self.lanes.buffered)
+        self.reader = ShardReader(
+            redis, self.leases, self.lanes.route, lambda: self.lanes.buffered, per_shard=settings.redis_cluster
+        )
         self.clock = clock_service
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -108,6 +110,8 @@ class Dispatcher:
         balance = asyncio.create_task(self._balance_loop(), name="balance")
         reader = asyncio.create_task(self.reader.run(), name="read")
         clock = asyncio.create_task(self._clock_loop(), name="approval-clock")
+        for task in (balance, reader, clock):
+            task.add_done_callback(_report_death)
         try:
             await stop.wait()
         except asyncio.CancelledError:  # a crash: leave everything as it is for the next owner
@@ -205,3 +209,9 @@ def main(settings: Settings, platforms: Mapping[str, PlatformFactory]) -> int:
     """``graphgate dispatcher``."""
     asyncio.run(serve(settings, platforms))
     return 0
+
+
+def _report_death(task: asyncio.Task[None]) -> None:
+    """A loop of the dispatcher that ended by an error (none should): said at once, not when it is collected."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("dispatcher loop %s died", task.get_name(), exc_info=task.exception())

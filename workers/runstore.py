@@ -41,7 +41,7 @@ class RunStore:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.redis = client
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys.of(settings)
         self._begin = client.register_script(scripts.BEGIN)
         self._transition = client.register_script(scripts.TRANSITION)
         self._publish = client.register_script(scripts.PUBLISH)
@@ -127,7 +127,7 @@ class RunStore:
         whose question never got asked is dropped when it falls due)."""
         due = {f"{session_id} {task_id} {iid}": due_at(a) or NEVER for iid, a in approvals.items()}
         if due:
-            self.redis.zadd(self.keys.approvals_due(), due)
+            self.redis.zadd(self.keys.approvals_due(self.keys.group(session_id)), due)
 
     def publish(self, event: Event, dedupe_key: str, token: str, bound: bool) -> str | None:
         """Write a progress event once per ``dedupe_key``; the entry id, or None when it was a repeat.

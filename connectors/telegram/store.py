@@ -29,7 +29,7 @@ class ChatSession:
 class TelegramStore:
     def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
         self.redis = redis
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys.of(settings)
         self.ttl = settings.session_ttl_seconds
 
     async def current(self, chat: TelegramChat) -> ChatSession:
@@ -51,7 +51,7 @@ class TelegramStore:
     async def started(self, chat: TelegramChat, session_id: str, graph: str, task_id: str) -> None:
         """Record a task started in the chat: the session's graph, and the token its buttons carry."""
         key = self.keys.telegram_chat(chat.key)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=False) as pipe:  # two slots (a cluster); each write idempotent
             pipe.hset(key, mapping={"session": session_id, "graph": graph})
             pipe.expire(key, self.ttl)
             pipe.set(self.keys.telegram_button(task_token(task_id)), f"{session_id} {task_id}", ex=self.ttl)

@@ -32,12 +32,18 @@ class ApprovalClock:
     def __init__(self, service: TaskService) -> None:
         self.service = service
         self.redis = service.redis
-        self.key = service.keys.approvals_due()
+        self.keys = service.keys
 
     async def tick(self, now: float | None = None) -> int:
         """Send the reminders and apply the escalations and timeouts that are due; how many questions it acted on."""
         now = time.time() if now is None else now
-        members = cast("list[str]", await self.redis.zrangebyscore(self.key, "-inf", now, start=0, num=BATCH))
+        acted = 0
+        for group in self.keys.groups():
+            acted += await self._tick(self.keys.approvals_due(group), now)
+        return acted
+
+    async def _tick(self, key: str, now: float) -> int:
+        members = cast("list[str]", await self.redis.zrangebyscore(key, "-inf", now, start=0, num=BATCH))
         acted = 0
         for member in members:
             session_id, task_id, interrupt_id = member.split(" ", 2)
@@ -45,13 +51,13 @@ class ApprovalClock:
                 acted_here, due = await self._tend(session_id, task_id, interrupt_id, now)
             except Exception:  # one bad record never stops the clock for the others
                 log.exception("approval clock: %s failed; trying again later", member)
-                await self.redis.zadd(self.key, {member: now + 60})
+                await self.redis.zadd(key, {member: now + 60})
                 continue
             acted += acted_here
             if due is None:
-                await self.redis.zrem(self.key, member)
+                await self.redis.zrem(key, member)
             else:
-                await self.redis.zadd(self.key, {member: due})
+                await self.redis.zadd(key, {member: due})
         return acted
 
     async def _tend(self, session_id: str, task_id: str, interrupt_id: str, now: float) -> tuple[int, float | None]:
@@ -124,7 +130,13 @@ class ApprovalClock:
 
 async def open_questions(service: TaskService, actor: Actor, limit: int = 50) -> list[tuple[TaskRecord, str]]:
     """The routed questions ``actor`` may answer now, oldest first: (task, interrupt id)."""
-    members = cast("list[str]", await service.redis.zrange(service.keys.approvals_due(), 0, -1))
+    scored: list[tuple[str, float]] = []
+    for group in service.keys.groups():
+        scored += cast(
+            "list[tuple[str, float]]",
+            await service.redis.zrange(service.keys.approvals_due(group), 0, -1, withscores=True),
+        )
+    members = [member for member, _ in sorted(scored, key=lambda pair: pair[1])]
     found: list[tuple[TaskRecord, str]] = []
     for start in range(0, len(members), LOAD_BATCH):  # the records of a batch in one round trip
         batch = [member.split(" ", 2) for member in members[start : start + LOAD_BATCH]]

@@ -96,7 +96,7 @@ class AttachmentStore:
     def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys.of(settings)
 
     # --- limits ---------------------------------------------------------------------------------------
 

@@ -7,18 +7,24 @@ answers READONLY (a demoted primary), ask again: after a failover every process 
 replica by itself. The database number and password of the data Redis come from ``GRAPHGATE_REDIS_URL``
 (its host is not used then); ``GRAPHGATE_REDIS_SENTINEL_PASSWORD`` is the sentinels' own.
 
+With ``GRAPHGATE_REDIS_CLUSTER`` the URL is any node of a Redis Cluster: the clients are redis-py's cluster
+clients, which learn the slots' owners from it and follow ``MOVED`` / ``ASK`` redirects (a resharding, a
+replica promoted by the cluster). The Celery broker is then another server (``GRAPHGATE_BROKER_URL``).
+
 The Celery broker follows too: unless ``GRAPHGATE_BROKER_URL`` names another broker, it is the same Redis
 through kombu's Sentinel transport (``broker_url`` / ``broker_options``).
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 import redis
 import redis.asyncio as aioredis
+import redis.asyncio.cluster as aiocluster
 import redis.asyncio.sentinel as aiosentinel
+import redis.cluster as cluster
 import redis.sentinel as sentinel
 
 from graphgate.core.settings import Settings
@@ -54,6 +60,8 @@ def _sentinel_kwargs(settings: Settings) -> dict[str, Any]:
 
 def sync_client(settings: Settings, **kwargs: Any) -> redis.Redis:
     """A Redis client for threads and Celery tasks (``kwargs``: ``decode_responses``, timeouts…)."""
+    if settings.redis_cluster:
+        return cast("redis.Redis", _patient(cluster.RedisCluster.from_url(settings.redis_url, **kwargs)))
     found = sentinels(settings)
     if not found:
         return redis.Redis.from_url(settings.redis_url, **kwargs)
@@ -67,6 +75,11 @@ def sync_client(settings: Settings, **kwargs: Any) -> redis.Redis:
 def async_client(settings: Settings, *, max_connections: int | None = None, **kwargs: Any) -> aioredis.Redis:
     """A Redis client for an event loop. ``max_connections``: a bounded pool whose callers wait for a free
     connection (the API under a burst of SSE clients) instead of failing."""
+    if settings.redis_cluster:  # per node: a cluster pool cannot block either
+        per_node = {"max_connections": max_connections} if max_connections is not None else {}
+        return cast(
+            "aioredis.Redis", _patient(aiocluster.RedisCluster.from_url(settings.redis_url, **per_node, **kwargs))
+        )
     found = sentinels(settings)
     if not found:
         if max_connections is None:
@@ -81,6 +94,19 @@ def async_client(settings: Settings, *, max_connections: int | None = None, **kw
     return cast(
         "aioredis.Redis", manager.master_for(settings.redis_sentinel_master, **_data_params(settings), **kwargs)
     )
+
+
+# Redirections and TRYAGAIN answers a cluster client follows before giving up; past half of them it waits 50 ms
+# before each. redis-py's 16 allow about 0.4 s of TRYAGAIN: a script whose keys are on both sides of a slot being
+# moved; 48 wait out 1.2 s of it, as a resharding moves a slot's keys in batches.
+CLUSTER_REQUEST_TTL = 48
+
+_Cluster = TypeVar("_Cluster", cluster.RedisCluster, aiocluster.RedisCluster)
+
+
+def _patient(client: _Cluster) -> _Cluster:
+    client.RedisClusterRequestTTL = CLUSTER_REQUEST_TTL
+    return client
 
 
 def broker_url(settings: Settings) -> str:
@@ -103,3 +129,19 @@ def broker_options(settings: Settings) -> dict[str, Any]:
     if settings.redis_sentinel_password:
         options["sentinel_kwargs"] = {"password": settings.redis_sentinel_password}
     return options
+
+
+def is_cluster(client: Any) -> bool:
+    return isinstance(client, (aiocluster.RedisCluster, cluster.RedisCluster))
+
+
+def primaries(client: Any) -> list[Any]:
+    """Where a keyless command must run to see every key: each primary of a cluster, else [None] (the server)."""
+    return list(client.get_primaries()) if is_cluster(client) else [None]
+
+
+async def on_node(client: Any, node: Any, *command: Any) -> Any:
+    """``command`` on ``node`` (one of ``primaries``): routed there on a cluster, sent as is otherwise."""
+    if node is None:
+        return await client.execute_command(*command)
+    return await client.execute_command(*command, target_nodes=node)

@@ -77,7 +77,7 @@ class FeedbackService:
     def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys.of(settings)
         self._write = redis.register_script(scripts.FEEDBACK)
         self._forwarding: set[asyncio.Task[None]] = set()  # LangSmith posts under way (held until done)
 
@@ -116,8 +116,8 @@ class FeedbackService:
                 self.keys.task(record.session_id, record.id),
                 self.keys.feedback(record.session_id, record.id),
                 self.keys.events(record.session_id),
-                self.keys.feedback_counts(),
-                self.keys.feedback_index(record.graph),
+                self.keys.feedback_counts(self.keys.group(record.session_id)),
+                self.keys.feedback_index(record.graph, self.keys.group(record.session_id)),
             ],
             args=[
                 actor.ref,
@@ -146,7 +146,8 @@ class FeedbackService:
         raw = await self.redis.hget(self.keys.feedback(record.session_id, record.id), by)
         if raw is None:
             return None
-        at = await self.redis.zscore(self.keys.feedback_index(record.graph), f"{record.session_id} {record.id} {by}")
+        index = self.keys.feedback_index(record.graph, self.keys.group(record.session_id))
+        at = await self.redis.zscore(index, f"{record.session_id} {record.id} {by}")
         return self._feedback(record.session_id, record.id, record.graph, by, json.loads(raw), at)
 
     @staticmethod
@@ -165,10 +166,13 @@ class FeedbackService:
 
     async def listed(self, graph: str, owner: str, limit: int = 100) -> list[Feedback]:
         """The feedback on ``graph``'s answers to ``owner``'s tasks, newest first."""
-        members = cast(
-            "list[tuple[str, float]]",
-            await self.redis.zrevrange(self.keys.feedback_index(graph), 0, 10 * limit, withscores=True),
-        )
+        members: list[tuple[str, float]] = []
+        for group in self.keys.groups():  # one index per slot group on a Redis Cluster: merged by time
+            index = self.keys.feedback_index(graph, group)
+            members += cast(
+                "list[tuple[str, float]]", await self.redis.zrevrange(index, 0, 10 * limit, withscores=True)
+            )
+        members.sort(key=lambda pair: pair[1], reverse=True)
         found: list[Feedback] = []
         for member, at in members:
             session_id, task_id, by = member.split(" ", 2)
@@ -185,11 +189,12 @@ class FeedbackService:
 
     async def counts(self) -> dict[tuple[str, int], int]:
         """(graph, score) -> how many feedbacks with that score its answers have now."""
-        raw = cast("dict[str, str]", await self.redis.hgetall(self.keys.feedback_counts()))
         out: dict[tuple[str, int], int] = {}
-        for field, n in raw.items():
-            graph, _, score = field.rpartition(":")
-            out[(graph, int(score))] = int(n)
+        for group in self.keys.groups():  # one hash per slot group on a Redis Cluster: added up
+            raw = cast("dict[str, str]", await self.redis.hgetall(self.keys.feedback_counts(group)))
+            for field, n in raw.items():
+                graph, _, score = field.rpartition(":")
+                out[(graph, int(score))] = out.get((graph, int(score)), 0) + int(n)
         return out
 
 

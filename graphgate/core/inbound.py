@@ -18,7 +18,7 @@ INBOUND_TTL_SECONDS = 24 * 3600  # Slack retries for minutes, Telegram for up to
 class InboundLog:
     def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
         self.redis = redis
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys.of(settings)
 
     async def first(self, platform: str, delivery_id: str, ttl: int = INBOUND_TTL_SECONDS) -> bool:
         """True exactly once per ``(platform, delivery_id)`` within ``ttl``: for the first of its deliveries."""

@@ -179,7 +179,7 @@ _sessions: tuple[int, redis.Redis] | None = None
 
 def _session_graph(settings: Settings, session_id: str) -> str | None:
     """The graph a session runs (each session runs one graph); read only when graphs are routed."""
-    return cast("str | None", _client(settings).hget(Keys(settings.key_prefix).session(session_id), "graph"))
+    return cast("str | None", _client(settings).hget(Keys.of(settings).session(session_id), "graph"))
 
 
 def _client(settings: Settings) -> redis.Redis:
@@ -201,8 +201,9 @@ def enqueue_run(task_id: str, session_id: str, countdown: float | None = None, g
     if settings.graph_queues:
         queue = run_queue(settings, graph or _session_graph(settings, session_id))
     # noted before it is sent: a message lost on its way (a failover) is sent again (TaskService.republish)
+    keys = Keys.of(settings)
     _client(settings).zadd(
-        Keys(settings.key_prefix).published(), {f"{session_id} {task_id}": time.time() + (countdown or 0)}
+        keys.published(keys.group(session_id)), {f"{session_id} {task_id}": time.time() + (countdown or 0)}
     )
     app.send_task(RUN_GRAPH, args=[task_id, session_id], countdown=countdown, queue=queue)
 

@@ -246,7 +246,7 @@ class ScheduleService:
         self.redis = redis
         self.settings = settings
         self.graphs = graphs
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys.of(settings)
         self._claim = redis.register_script(CLAIM)
         self._take_over = redis.register_script(TAKE_OVER)
         self._fired = redis.register_script(FIRED)

@@ -1,8 +1,10 @@
 """Lua scripts that change a task's state and write the event announcing it in one atomic step, and that create
 and delete a session as a whole.
 
-Every key a script touches belongs to one session (same ``{session_id}`` hash tag), so each script runs
-on one Redis Cluster slot. The scripts are plain text here; graphgate/core/store.py registers them with a client
+Every key a script touches is declared in KEYS and carries the session's hash tag (graphgate/core/keys.py), so
+each script runs on one Redis Cluster slot. The one kind of key a script builds itself, another task record of the
+same session (``task_prefix .. id``), is always read before the script's first write: while a slot migrates, a
+key already moved makes the script fail on that read, before it changed anything, and the client tries again. The scripts are plain text here; graphgate/core/store.py registers them with a client
 and is the only caller.
 """
 
@@ -18,7 +20,7 @@ local function xadd(stream, maxlen, payload)
   return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'e', payload)
 end
 -- Write an event to the session stream and, for chat-bound sessions, to their delivery shard stream
--- (delivery_key '' = not chat-bound). The shard entry carries the session entry id as 'eid'.
+-- (delivery_key '' = not chat-bound: see bound()). The shard entry carries the session entry id as 'eid'.
 local function emit(events_key, delivery_key, delivery_maxlen, session_id, maxlen, payload)
   local id = xadd(events_key, maxlen, payload)
   if delivery_key ~= '' then
@@ -26,33 +28,45 @@ local function emit(events_key, delivery_key, delivery_maxlen, session_id, maxle
   end
   return id
 end
+-- The delivery shard stream is always declared (a cluster routes by it; it shares the session's slot there);
+-- it is written only when the flag says a chat follows the session.
+local function bound(delivery_key, flag)
+  if flag == '1' then return delivery_key end
+  return ''
+end
 local function touch(ttl, ...)
   for _, k in ipairs({...}) do redis.call('EXPIRE', k, ttl) end
 end
 local function envelope(etype, task_id, session_id, ts, data)
   return cjson.encode({v=1, type=etype, task_id=task_id, session_id=session_id, ts=ts, data=data})
 end
--- After the session's active task ended: make the next still-queued pending task active.
--- Returns its id, or '' when none is waiting.
-local function advance(session_key, pending_key, task_prefix)
-  while true do
-    local nxt = redis.call('LPOP', pending_key)
-    if not nxt then
-      redis.call('HDEL', session_key, 'active')
-      return ''
-    end
-    if redis.call('HGET', task_prefix .. nxt, 'status') == 'queued' then
-      redis.call('HSET', session_key, 'active', nxt)
-      return nxt
+-- The session's pending task ids with their statuses, read before a script writes anything (see the top).
+local function pending_statuses(pending_key, task_prefix)
+  local found = {}
+  for _, id in ipairs(redis.call('LRANGE', pending_key, 0, -1)) do
+    found[#found + 1] = {id, redis.call('HGET', task_prefix .. id, 'status')}
+  end
+  return found
+end
+-- After the session's active task ended: make the next still-queued pending task active (``pending``: what
+-- pending_statuses read). Returns its id, or '' when none is waiting.
+local function advance(session_key, pending_key, pending)
+  for _, item in ipairs(pending) do
+    redis.call('LPOP', pending_key)
+    if item[2] == 'queued' then
+      redis.call('HSET', session_key, 'active', item[1])
+      return item[1]
     end
   end
+  redis.call('HDEL', session_key, 'active')
+  return ''
 end
 """
 )
 
-# KEYS: session, task, session_tasks, pending, events, delivery ('' = not chat-bound)
+# KEYS: session, task, session_tasks, pending, events, delivery
 # ARGV: task_id, session_id, owner, graph, multitask, queued_event_json, maxlen, ttl, now, task_prefix,
-#       delivery_maxlen, then field/value pairs of the task record
+#       delivery_maxlen, bound ('1': a chat follows the session), then field/value pairs of the task record
 # Returns {verdict, detail, event_id}: verdict 'run' (enqueue now), 'wait' (behind the active task),
 # 'busy' (multitask=reject and a task is active), 'forbidden' (session owned by someone else),
 # 'graph' (session runs another graph; detail names it).
@@ -60,10 +74,9 @@ CREATE = (
     _COMMON
     + """
 local session_key, task_key, tasks_key, pending_key, events_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local delivery_key = KEYS[6]
 local task_id, session_id, owner, graph, multitask = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local queued_json, maxlen, ttl, now, task_prefix = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
-local delivery_maxlen = ARGV[11]
+local delivery_maxlen, delivery_key = ARGV[11], bound(KEYS[6], ARGV[12])
 
 local existing_owner = redis.call('HGET', session_key, 'owner')
 if existing_owner and existing_owner ~= owner then return {'forbidden', '', ''} end
@@ -105,7 +118,7 @@ if not existing_graph then
   redis.call('HSET', session_key, 'graph', graph)
 end
 local fields = {}
-for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', task_key, unpack(fields))
 redis.call('HSET', task_key, 'position', position)
 redis.call('RPUSH', tasks_key, task_id)
@@ -116,10 +129,10 @@ return {verdict, '', event_id}
 """
 )
 
-# KEYS: task, events, session, pending, lease, delivery ('' = not chat-bound)
+# KEYS: task, events, session, pending, lease, delivery
 # ARGV: from_states (comma separated), to_state, events (JSON envelopes, one per line; '' = none), maxlen, ttl, lease_token
-#       ('' = no lease check), incr_field ('' = none), expect_field, expect_value ('' = no check),
-#       task_prefix, task_id, session_id, delivery_maxlen, then field/value pairs to set
+#       ('' = no lease check, '-' = only while nobody holds it), incr_field ('' = none), expect_field, expect_value ('' = no check),
+#       task_prefix, task_id, session_id, delivery_maxlen, bound ('1': a chat follows), then field/value pairs to set
 # Returns {ok, detail, event_id (of the last event), next_task}: ok 1 on success; 0 with detail = the current status (or
 # 'lease' when the caller lost the run's lease, 'mismatch' when expect_field differs). A run's move out of 'running'
 # under its lease releases the lease.
@@ -127,23 +140,32 @@ TRANSITION = (
     _COMMON
     + """
 local task_key, events_key, session_key, pending_key, lease_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local delivery_key = KEYS[6]
 local from_csv, to_state, event_json, maxlen, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local token, incr_field, expect_field, expect_value = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local task_prefix, task_id, session_id, delivery_maxlen = ARGV[10], ARGV[11], ARGV[12], ARGV[13]
+local delivery_key = bound(KEYS[6], ARGV[14])
 
 local status = redis.call('HGET', task_key, 'status')
 if not status then return {0, 'missing', '', ''} end
 local allowed = false
 for s in string.gmatch(from_csv, '[^,]+') do if s == status then allowed = true end end
 if not allowed then return {0, status, '', ''} end
-if token ~= '' and redis.call('GET', lease_key) ~= token then return {0, 'lease', '', ''} end
+if token == '-' then  -- only while nobody holds the run's lease (a run whose worker vanished)
+  if redis.call('EXISTS', lease_key) == 1 then return {0, 'lease', '', ''} end
+elseif token ~= '' and redis.call('GET', lease_key) ~= token then
+  return {0, 'lease', '', ''}
+end
 if expect_field ~= '' and (redis.call('HGET', task_key, expect_field) or '') ~= expect_value then
   return {0, 'mismatch', '', ''}
 end
 
+local pending = {}
+if TERMINAL[to_state] and redis.call('HGET', session_key, 'active') == task_id then
+  pending = pending_statuses(pending_key, task_prefix)
+end
+
 local fields = {'status', to_state}
-for i = 14, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 15, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', task_key, unpack(fields))
 if incr_field ~= '' then redis.call('HINCRBY', task_key, incr_field, 1) end
 local event_id = ''
@@ -156,7 +178,7 @@ local nxt = ''
 if TERMINAL[to_state] then
   redis.call('HDEL', task_key, 'cancel_requested')
   if redis.call('HGET', session_key, 'active') == task_id then
-    nxt = advance(session_key, pending_key, task_prefix)
+    nxt = advance(session_key, pending_key, pending)
   end
 end
 touch(ttl, task_key, events_key, session_key, pending_key)
@@ -165,7 +187,8 @@ return {1, status, event_id, nxt}
 )
 
 # KEYS: task, session, lease, events, pending, delivery (the session's shard: used only when a chat follows the
-#       task: it has a binding, or approvals whose questions went to chats), published (Keys.published)
+#       task: it has a binding, or approvals whose questions went to chats), published (Keys.published, the
+#       session's group)
 # ARGV: token, lease_ms, started_event_json (data '"run":0,"attempt":0', filled in here), maxlen, ttl, session_id,
 #       delivery_maxlen, now, task_id
 # A worker's first step with a task's message, in one round trip: take the run's lease and move the task to
@@ -212,15 +235,16 @@ return out
 """
 )
 
-# KEYS: events, emitted, lease, delivery ('' = not chat-bound)
-# ARGV: dedupe_key ('' = always write), event_json, maxlen, ttl, lease_token, session_id, delivery_maxlen
+# KEYS: events, emitted, lease, delivery
+# ARGV: dedupe_key ('' = always write), event_json, maxlen, ttl, lease_token, session_id, delivery_maxlen,
+#       bound ('1': a chat follows)
 # Returns the new entry id, 'dup' when the key was written before, or 'lease' when the caller lost the run.
 PUBLISH = (
     _COMMON
     + """
-local events_key, emitted_key, lease_key, delivery_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local events_key, emitted_key, lease_key = KEYS[1], KEYS[2], KEYS[3]
 local dedupe_key, payload, maxlen, ttl, token = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local session_id, delivery_maxlen = ARGV[6], ARGV[7]
+local session_id, delivery_maxlen, delivery_key = ARGV[6], ARGV[7], bound(KEYS[4], ARGV[8])
 if redis.call('GET', lease_key) ~= token then return 'lease' end
 if dedupe_key ~= '' then
   if redis.call('SADD', emitted_key, dedupe_key) == 0 then return 'dup' end
@@ -232,7 +256,8 @@ return id
 """
 )
 
-# KEYS: task, feedback (the task's: by -> JSON), events, counts (graph:score -> n), index (graph's feedback by time)
+# KEYS: task, feedback (the task's: by -> JSON), events, counts (graph:score -> n), index (graph's feedback by time);
+#       counts and index are the session's group's (graphgate/core/keys.py)
 # ARGV: by, value_json, score, graph, now, index_member, event_json, maxlen, ttl
 # One feedback per person per completed task: a second replaces the first (the counts move with it), the same
 # one again changes nothing. Returns 'state' (the task is not completed), 'same', or the feedback event's id.

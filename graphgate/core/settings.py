@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
     redis_sentinel_master: str = "mymaster"
     redis_sentinel_password: str | None = None  # the sentinels' own password (requirepass in sentinel.conf)
+    # redis_url is a node of a Redis Cluster: keys are laid out by slot group (graphgate/core/keys.py), the broker
+    # must be another server (broker_url), and delivery_shards is the number of slot groups, fixed for the data
+    redis_cluster: bool = False
     # SSE clients get an event only once a replica holds it (a failover cannot take back what they saw);
     # None: on with Sentinel, off with one Redis URL
     sse_wait_for_replica: bool | None = None
@@ -178,6 +181,17 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _cluster_needs_a_broker(self) -> Settings:
+        if self.redis_cluster and not self.broker_url:
+            raise ValueError(
+                "GRAPHGATE_REDIS_CLUSTER needs GRAPHGATE_BROKER_URL: Celery's Redis transport cannot use a Redis "
+                "Cluster, so the broker is another Redis (redis://, or Sentinel) or RabbitMQ (amqp://)"
+            )
+        if self.redis_cluster and self.redis_sentinels:
+            raise ValueError("GRAPHGATE_REDIS_CLUSTER and GRAPHGATE_REDIS_SENTINELS exclude each other")
+        return self
 
     @property
     def broker(self) -> str:

@@ -212,9 +212,13 @@ class ScriptCall:
     args: list[str]
 
 
-def delivery_key(keys: Keys, settings: Settings, session_id: str, bound: bool) -> str:
-    """The delivery shard stream for a chat-bound session's events, '' for sessions no chat follows."""
-    return keys.delivery(delivery_shard(session_id, settings.delivery_shards)) if bound else ""
+def delivery_key(keys: Keys, settings: Settings, session_id: str) -> str:
+    """The delivery shard stream of a session (the scripts write it only when a chat follows the session)."""
+    return keys.delivery(delivery_shard(session_id, settings.delivery_shards))
+
+
+def _flag(bound: bool) -> str:
+    return "1" if bound else ""
 
 
 def create_call(keys: Keys, settings: Settings, record: TaskRecord, multitask: str) -> ScriptCall:
@@ -235,7 +239,7 @@ def create_call(keys: Keys, settings: Settings, record: TaskRecord, multitask: s
             keys.session_tasks(record.session_id),
             keys.pending(record.session_id),
             keys.events(record.session_id),
-            delivery_key(keys, settings, record.session_id, record.binding is not None),
+            delivery_key(keys, settings, record.session_id),
         ],
         args=[
             record.id,
@@ -249,6 +253,7 @@ def create_call(keys: Keys, settings: Settings, record: TaskRecord, multitask: s
             repr(record.created_at),
             keys.task(record.session_id, ""),
             str(settings.delivery_maxlen),
+            _flag(record.binding is not None),
             *fields,
         ],
     )
@@ -318,9 +323,7 @@ def transition_call(
             keys.session(session_id),
             keys.pending(session_id),
             keys.lease(session_id, task_id),
-            delivery_key(
-                keys, settings, session_id, record.chat_bound or routed_to_chat((fields or {}).get("approvals"))
-            ),
+            delivery_key(keys, settings, session_id),
         ],
         args=[
             ",".join(s.value for s in from_states),
@@ -336,6 +339,7 @@ def transition_call(
             task_id,
             session_id,
             str(settings.delivery_maxlen),
+            _flag(record.chat_bound or routed_to_chat((fields or {}).get("approvals"))),
             *flat,
         ],
     )
@@ -365,8 +369,8 @@ def begin_call(keys: Keys, settings: Settings, session_id: str, task_id: str, to
             keys.lease(session_id, task_id),
             keys.events(session_id),
             keys.pending(session_id),
-            delivery_key(keys, settings, session_id, True),
-            keys.published(),
+            delivery_key(keys, settings, session_id),
+            keys.published(keys.group(session_id)),
         ],
         args=[
             token,
@@ -412,7 +416,7 @@ def publish_call(
             keys.events(event.session_id),
             keys.emitted(event.session_id, event.task_id),
             keys.lease(event.session_id, event.task_id),
-            delivery_key(keys, settings, event.session_id, bound),
+            delivery_key(keys, settings, event.session_id),
         ],
         args=[
             dedupe_key,
@@ -422,5 +426,6 @@ def publish_call(
             lease_token,
             event.session_id,
             str(settings.delivery_maxlen),
+            _flag(bound),
         ],
     )

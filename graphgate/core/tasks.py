@@ -12,6 +12,7 @@ tasks are written by the same scripts and read together.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -22,9 +23,9 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, WatchError
+from redis.exceptions import NoScriptError
 
-from graphgate.core import approvals, interrupts, lgrun, scripts
+from graphgate.core import approvals, connections, interrupts, lgrun, scripts
 from graphgate.core.approvals import Actor
 from graphgate.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from graphgate.core.events import AUDIT_EVENTS, STREAM_FIELD, Event, EventType, deserialize_event
@@ -80,7 +81,7 @@ class TaskService:
     ) -> None:
         self.redis = redis
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys.of(settings)
         self.enqueue = enqueue
         self.graphs = graphs
         self.notify = notify  # a task that ends without a run (a cancel) calls its webhook through it
@@ -168,14 +169,14 @@ class TaskService:
         caller takes the entries out again (``_unindex``); until then every reader skips them, as it skips
         entries of expired tasks: it reads the record, and there is none, or not the principal's.
         """
-        ttl = self.settings.session_ttl_seconds
+        if connections.is_cluster(self.redis):  # a cluster pipeline refuses scripts: both at once, in parallel
+            async with self.redis.pipeline(transaction=False) as pipe:
+                self._index(pipe, principal, record)
+                raw, _ = await asyncio.gather(self._run(self._create, call), pipe.execute())
+            return cast("list[Any]", raw)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.evalsha(self._create.sha, len(call.keys), *call.keys, *call.args)
-            pipe.set(self.keys.task_index(record.id), record.session_id, ex=ttl)
-            pipe.zadd(self.keys.principal_tasks(principal.id), {record.id: record.created_at})
-            pipe.expire(self.keys.principal_tasks(principal.id), ttl)
-            pipe.zadd(self.keys.principal_sessions(principal.id), {record.session_id: record.created_at}, nx=True)
-            pipe.expire(self.keys.principal_sessions(principal.id), ttl)
+            self._index(pipe, principal, record)
             results = await pipe.execute(raise_on_error=False)
         for failed in results[1:]:
             if isinstance(failed, Exception):
@@ -185,6 +186,15 @@ class TaskService:
         if isinstance(results[0], Exception):
             raise results[0]
         return cast("list[Any]", results[0])
+
+    def _index(self, pipe: Any, principal: Principal, record: TaskRecord) -> None:
+        """The principal's indexes of a new task: task -> session, their tasks and their sessions."""
+        ttl = self.settings.session_ttl_seconds
+        pipe.set(self.keys.task_index(record.id), record.session_id, ex=ttl)
+        pipe.zadd(self.keys.principal_tasks(principal.id), {record.id: record.created_at})
+        pipe.expire(self.keys.principal_tasks(principal.id), ttl)
+        pipe.zadd(self.keys.principal_sessions(principal.id), {record.session_id: record.created_at}, nx=True)
+        pipe.expire(self.keys.principal_sessions(principal.id), ttl)
 
     async def _unindex(self, principal: Principal, record: TaskRecord, session_too: bool) -> None:
         """Take a refused task out of the indexes ``_create_indexed`` put it in; ``session_too``: the session is
@@ -244,9 +254,10 @@ class TaskService:
         else:
             key = self.keys.principal_tasks(principal.id)
             ids = cast("list[str]", await self.redis.zrevrange(key, offset, offset + limit - 1))
-            sessions = cast(
-                "list[str | None]", await self.redis.mget([self.keys.task_index(t) for t in ids]) if ids else []
-            )
+            async with self.redis.pipeline(transaction=False) as pipe:  # a cluster spreads them over its nodes
+                for t in ids:
+                    pipe.get(self.keys.task_index(t))
+                sessions = cast("list[str | None]", await pipe.execute())
             pairs = [(sid, tid) for sid, tid in zip(sessions, ids) if sid]
         return [rec for rec in await self.load_many(pairs) if rec is not None and rec.owner == principal.id]
 
@@ -385,9 +396,10 @@ class TaskService:
         record = await self.get_task(principal, task_id)
         if not record.status.terminal:
             raise Conflict(f"task {task_id} is {record.status.value}; cancel it first")
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=False) as pipe:  # the task index is in another slot
             pipe.lrem(self.keys.session_tasks(record.session_id), 0, task_id)
-            pipe.delete(self.keys.task(record.session_id, task_id), self.keys.task_index(task_id))
+            pipe.delete(self.keys.task(record.session_id, task_id))
+            pipe.delete(self.keys.task_index(task_id))
             pipe.zrem(self.keys.principal_tasks(principal.id), task_id)
             await pipe.execute()
 
@@ -718,7 +730,10 @@ class TaskService:
                     mapping={"cancel_requested": "1", "cancel_reason": reason},
                 )
                 # looked at again once the run's lease could have lapsed: a run nobody holds is ended then
-                pipe.zadd(self.keys.cancels(), {f"{record.session_id} {task_id}": time.time() + self._lease_ttl()})
+                pipe.zadd(
+                    self.keys.cancels(self.keys.group(record.session_id)),
+                    {f"{record.session_id} {task_id}": time.time() + self._lease_ttl()},
+                )
                 await pipe.execute()
             await self.end_orphaned(record.session_id, task_id)
             # the run may have ended meanwhile; re-read so the caller sees the truth
@@ -757,47 +772,48 @@ class TaskService:
         died) as ``cancelled``, at once. None when the task needs no more looking at (ended now, or not
         running, or not to be cancelled); else when to look again (a lease is still held).
 
-        Atomic against a worker taking the run meanwhile: the lease and the task are watched, and the
-        transition runs only if neither changed (a worker that takes the lease first wins, and stops at its
-        cancel check).
+        Atomic against a worker taking the run meanwhile: the transition is made only while no lease is held
+        and the cancel is still requested (scripts.TRANSITION with the lease token ``-``); a worker that takes
+        the lease first wins, and stops at its cancel check.
         """
         lease, task_key = self.keys.lease(session_id, task_id), self.keys.task(session_id, task_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(lease, task_key)
-                status, requested, reason = await pipe.hmget(task_key, "status", "cancel_requested", "cancel_reason")
-                if status != TaskStatus.RUNNING.value or requested != "1":
-                    return None
-                left = await pipe.pttl(lease)
-                if left != -2:  # held (or without expiry): the run may still stop by itself
-                    return time.time() + (left / 1000 if left > 0 else self._lease_ttl()) + 0.05
-                record = await self._load(session_id, task_id)
-                if record is None:
-                    return None
-                call = transition_call(
-                    self.keys,
-                    self.settings,
-                    record,
-                    from_states={TaskStatus.RUNNING},
-                    to_state=TaskStatus.CANCELLED,
-                    event=(EventType.TASK_CANCELLED, {"reason": reason or "cancelled by request", "orphaned": True}),
-                )
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.eval(scripts.TRANSITION, len(call.keys), *call.keys, *call.args)
-                raw = (await pipe.execute())[0]
-            except WatchError:
-                return time.time()  # a worker took the run, or the task changed: look again at once
-        result = transition_result(raw)
-        if result.ok and result.next_task:
+        status, requested, reason = await self.redis.hmget(task_key, "status", "cancel_requested", "cancel_reason")
+        if status != TaskStatus.RUNNING.value or requested != "1":
+            return None
+        left = await self.redis.pttl(lease)
+        if left != -2:  # held (or without expiry): the run may still stop by itself
+            return time.time() + (left / 1000 if left > 0 else self._lease_ttl()) + 0.05
+        record = await self._load(session_id, task_id)
+        if record is None:
+            return None
+        call = transition_call(
+            self.keys,
+            self.settings,
+            record,
+            from_states={TaskStatus.RUNNING},
+            to_state=TaskStatus.CANCELLED,
+            event=(EventType.TASK_CANCELLED, {"reason": reason or "cancelled by request", "orphaned": True}),
+            lease_token="-",
+            expect=("cancel_requested", "1"),
+        )
+        result = transition_result(await self._run(self._transition, call))
+        if not result.ok:
+            # a worker took the run meanwhile (it stops at its cancel check), or the task moved on: look again
+            return time.time() if result.previous in ("lease", TaskStatus.RUNNING.value) else None
+        if result.next_task:
             await self.enqueue(result.next_task, session_id, graph=record.graph)
-        if result.ok:
-            await self._stopped(session_id, task_id)
+        await self._stopped(session_id, task_id)
         return None
 
     async def sweep_cancels(self, now: float | None = None, limit: int = 100) -> int:
         """End the cancelled runs whose worker vanished, once their lease lapsed; how many it ended."""
         now = time.time() if now is None else now
-        key = self.keys.cancels()
+        ended = 0
+        for group in self.keys.groups():
+            ended += await self._sweep_cancels(self.keys.cancels(group), now, limit)
+        return ended
+
+    async def _sweep_cancels(self, key: str, now: float, limit: int) -> int:
         due = cast("list[str]", await self.redis.zrangebyscore(key, "-inf", now, start=0, num=limit))
         ended = 0
         for member in due:
@@ -825,7 +841,12 @@ class TaskService:
         if backlog > 0:
             return 0
         now = time.time() if now is None else now
-        key = self.keys.published()
+        again = 0
+        for group in self.keys.groups():
+            again += await self._republish(self.keys.published(group), now, limit)
+        return again
+
+    async def _republish(self, key: str, now: float, limit: int) -> int:
         due = cast(
             "list[str]",
             await self.redis.zrangebyscore(

@@ -17,10 +17,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
+import redis
+from redis.cluster import RedisCluster
 
 from graphgate.cli.processes import free_port, redis_reachable, wait_until
+from graphgate.core.keys import Keys
+from graphgate.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 JWT_SECRET = "test-secret-for-graphgate-integration-tests-only"
@@ -29,7 +34,27 @@ SECRET_KEY = "test-signing-key-for-graphgate-stream-tokens"
 
 # GRAPHGATE_TEST_BROKER=amqp://… runs the stacks' Celery broker there instead of on their Redis (make test
 # runs the core flow and the worker-kill tests this way against the machine's RabbitMQ; docs/scaling.md)
-TEST_BROKER = os.environ.get("GRAPHGATE_TEST_BROKER", "")
+# GRAPHGATE_TEST_REDIS_CLUSTER=1 keeps the stacks' state on a Redis Cluster the tests start (tests/conftest.py),
+# with their broker on the test run's own Redis (make test-cluster)
+TEST_CLUSTER = os.environ.get("GRAPHGATE_TEST_REDIS_CLUSTER", "") not in ("", "0")
+
+
+def stack_broker() -> str:
+    """The broker every stack uses instead of its Redis ('' = its Redis); read when a stack starts, as the
+    cluster fixture sets it."""
+    return os.environ.get("GRAPHGATE_TEST_BROKER", "")
+
+
+def cluster_settings() -> dict[str, Any]:
+    """The settings that put graphgate's state on the suite's Redis Cluster (none on one Redis)."""
+    return {"redis_cluster": True, "broker_url": stack_broker()} if TEST_CLUSTER else {}
+
+
+def state_client(url: str, **kwargs: Any) -> redis.Redis:
+    """A client of the tests' state Redis, a cluster client when the suite runs on a Redis Cluster."""
+    if TEST_CLUSTER:
+        return cast("redis.Redis", RedisCluster.from_url(url, decode_responses=True, **kwargs))
+    return redis.Redis.from_url(url, decode_responses=True, **kwargs)
 
 
 def delete_queues(broker: str, prefix: str) -> None:
@@ -125,10 +150,18 @@ class Stack:
             PYTHONPATH=str(ROOT),
             PYTHONUNBUFFERED="1",
         )
-        if TEST_BROKER:  # the suite run against another broker (RabbitMQ): every stack publishes runs there
-            env["GRAPHGATE_BROKER_URL"] = TEST_BROKER
+        if stack_broker():  # the suite run against another broker (RabbitMQ): every stack publishes runs there
+            env["GRAPHGATE_BROKER_URL"] = stack_broker()
+        if TEST_CLUSTER:
+            env["GRAPHGATE_REDIS_CLUSTER"] = "true"
         env.update(self.extra_env)
         return env
+
+    @property
+    def keys(self) -> Keys:
+        """The stack's Redis keys (laid out for a cluster when the suite runs on one)."""
+        shards = int(self.env.get("GRAPHGATE_DELIVERY_SHARDS", Settings.model_fields["delivery_shards"].default))
+        return Keys(self.prefix, shards if TEST_CLUSTER else 0)
 
     def _spawn(self, name: str, args: list[str]) -> Proc:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -193,8 +226,8 @@ class Stack:
             self.stop_proc(proc)
         self.apis.clear()
         self.workers.clear()
-        if TEST_BROKER:
-            delete_queues(TEST_BROKER, self.prefix)
+        if stack_broker():
+            delete_queues(stack_broker(), self.prefix)
 
 
 @contextmanager

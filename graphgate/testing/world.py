@@ -15,10 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import redis
-import redis.asyncio as aioredis
-
-from graphgate.core import approvals
+from graphgate.core import approvals, connections
 from graphgate.core.attachments import AttachmentStore
 from graphgate.core.feedback import FeedbackService
 from graphgate.core.inbound import InboundLog
@@ -29,6 +26,7 @@ from graphgate.core.services import Services
 from graphgate.core.settings import Settings
 from graphgate.core.store import TaskRecord, TaskStatus, pause
 from graphgate.core.tasks import Principal, TaskService
+from graphgate.testing.stack import cluster_settings
 from graphgate.workers.runstore import RunStore
 
 PLAIN_GRAPH = """
@@ -63,10 +61,10 @@ class World:
     """Services on one Redis under a key prefix of their own, the worker's store, and what was queued."""
 
     def __init__(self, redis_url: str, registry: GraphRegistry) -> None:
-        self.settings = Settings(redis_url=redis_url, key_prefix=f"t{uuid.uuid4().hex[:8]}")
+        self.settings = Settings(redis_url=redis_url, key_prefix=f"t{uuid.uuid4().hex[:8]}", **cluster_settings())
         self.loop = asyncio.new_event_loop()
         self.enqueued: list[str] = []  # task ids handed to the queue, in order
-        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        client = connections.async_client(self.settings, decode_responses=True)
         self.services = Services(
             settings=self.settings,
             redis=client,
@@ -77,7 +75,7 @@ class World:
             schedules=ScheduleService(client, self.settings, registry),
             attachments=AttachmentStore(client, self.settings),
         )
-        self.store = RunStore(redis.Redis.from_url(redis_url, decode_responses=True), self.settings)
+        self.store = RunStore(connections.sync_client(self.settings, decode_responses=True), self.settings)
         self.keys = self.store.keys
 
     @property

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from graphgate.connectors.slack import mrkdwn
-from graphgate.core.keys import DELIVERY_GROUP, Keys, delivery_shard
+from graphgate.core.keys import DELIVERY_GROUP, delivery_shard
 from graphgate.testing.client import terminal_of
 from graphgate.testing.dispatcher import DISPATCHER_ENV, start_dispatcher
 from graphgate.testing.fake_slack import FakeSlack
@@ -35,7 +35,7 @@ from graphgate.testing.slack import (
     summarize_calls,
     write_report,
 )
-from graphgate.testing.stack import Proc, Stack, running_stack
+from graphgate.testing.stack import Proc, Stack, running_stack, state_client
 from graphgate.testing.waiting import wait_for
 
 INTERVAL = 0.3  # GRAPHGATE_DISPATCHER_CHANNEL_INTERVAL in these tests
@@ -400,10 +400,10 @@ def test_dispatcher_killed_between_post_and_ack_posts_once(
 
 
 def pending_entries(redis_url: str, stack: Stack) -> int:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = state_client(redis_url)
     total = 0
     for shard in range(SHARDS):
-        key = Keys(stack.prefix).delivery(shard)
+        key = stack.keys.delivery(shard)
         try:
             total += int(client.xpending(key, "dispatchers")["pending"])
         except redis.ResponseError:
@@ -413,8 +413,8 @@ def pending_entries(redis_url: str, stack: Stack) -> int:
 
 def shard_drained(redis_url: str, stack: Stack, session_id: str) -> bool:
     """True once the dispatchers have read every entry of the session's delivery shard and acked them all."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    key = Keys(stack.prefix).delivery(delivery_shard(session_id, SHARDS))
+    client = state_client(redis_url)
+    key = stack.keys.delivery(delivery_shard(session_id, SHARDS))
     try:
         last = client.xinfo_stream(key)["last-generated-id"]
         group = next((g for g in client.xinfo_groups(key) if g["name"] == DELIVERY_GROUP), None)

@@ -52,15 +52,17 @@ def test_without_config_access_the_aof_flag_still_tells() -> None:
     assert "no AOF" in warning
 
 
-def test_a_redis_cluster_is_refused_by_name(tmp_path: Path) -> None:
-    """graphgate keeps its state in one primary: pointed at a Redis Cluster node, ``doctor`` fails and ``/readyz``
-    is not ready, saying why (a standalone client there fails at random with MOVED), instead of starting."""
+def test_a_redis_cluster_is_used_only_as_a_cluster(tmp_path: Path) -> None:
+    """Pointed at a Redis Cluster node without ``GRAPHGATE_REDIS_CLUSTER``, ``doctor`` fails and ``/readyz`` is not
+    ready, saying why (a client of one node fails at random with MOVED), instead of starting. With it, the
+    cluster is used and each primary's durability is checked by name; a single server with it does not connect."""
     from graphgate.cli.main import _redis_report
     from graphgate.core.durability import CLUSTER_UNSUPPORTED, unsupported
     from graphgate.core.settings import Settings
     from graphgate.testing.cluster import RedisCluster
 
     cluster = RedisCluster(tmp_path).start()
+    broker = "redis://127.0.0.1:9/0"
     try:
 
         async def go(url: str) -> str | None:
@@ -72,12 +74,30 @@ def test_a_redis_cluster_is_refused_by_name(tmp_path: Path) -> None:
 
         assert asyncio.run(go(cluster.url)) == CLUSTER_UNSUPPORTED
         assert _redis_report(Settings(redis_url=cluster.url)) == (CLUSTER_UNSUPPORTED, [])
+        problem, warnings = _redis_report(Settings(redis_url=cluster.url, redis_cluster=True, broker_url=broker))
+        assert problem is None
+        # the test cluster's nodes keep no AOF: one warning per primary, each naming its node
+        ports = sorted(node.port for node in cluster.primaries())
+        assert sorted(int(w.split(":")[1]) for w in warnings if "persistence" in w or "AOF" in w) == ports, warnings
         standalone = RedisServer(tmp_path / "standalone").start()
         try:
             assert asyncio.run(go(standalone.url)) is None
             assert _redis_report(Settings(redis_url=standalone.url))[0] is None
+            refused = _redis_report(Settings(redis_url=standalone.url, redis_cluster=True, broker_url=broker))[0]
+            assert refused is not None and "Cluster mode is not enabled" in refused, refused
         finally:
             standalone.stop(signal.SIGKILL)
         assert "does not answer" in str(_redis_report(Settings(redis_url="redis://127.0.0.1:9/0"))[0])
     finally:
         cluster.stop()
+
+
+def test_a_cluster_needs_a_broker_of_its_own() -> None:
+    from pydantic import ValidationError
+
+    from graphgate.core.settings import Settings
+
+    with pytest.raises(ValidationError, match="GRAPHGATE_REDIS_CLUSTER needs GRAPHGATE_BROKER_URL"):
+        Settings(redis_url="redis://127.0.0.1:7000/0", redis_cluster=True)
+    with pytest.raises(ValidationError, match="exclude each other"):
+        Settings(redis_cluster=True, broker_url="amqp://x", redis_sentinels="127.0.0.1:26379")

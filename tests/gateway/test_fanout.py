@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from graphgate.core import connections
 from graphgate.core.events import parse_id
 from graphgate.core.settings import Settings
 from graphgate.gateway.fanout import StreamHub
-from graphgate.testing.stack import RedisServer
+from graphgate.testing.stack import TEST_CLUSTER, RedisServer, cluster_settings
 
 
 def test_parse_id() -> None:
@@ -56,11 +57,12 @@ async def _collect(hub: StreamHub, key: str, after: str, n: int) -> list[str]:
 
 def test_replay_then_live_without_gap_or_duplicate(redis_url: str) -> None:
     async def scenario() -> None:
-        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        settings = Settings(redis_url=redis_url, **cluster_settings())
+        client = connections.async_client(settings, decode_responses=True)
         key = "fanout-test:stream"
         await client.delete(key)
         ids = [await client.xadd(key, {"e": str(i)}) for i in range(5)]
-        hub = StreamHub(Settings(redis_url=redis_url), client, block_ms=5000)
+        hub = StreamHub(settings, client, block_ms=5000)
         await hub.start()
 
         async def writer() -> None:
@@ -85,6 +87,7 @@ def test_replay_then_live_without_gap_or_duplicate(redis_url: str) -> None:
     asyncio.run(scenario())
 
 
+@pytest.mark.skipif(TEST_CLUSTER, reason="one Redis's reader; a cluster's: test_a_cluster_hub_reads_each_slot_group")
 def test_new_stream_joins_a_blocked_reader_at_once(redis_url: str) -> None:
     """A second stream added while the reader blocks on the first gets its entries without waiting
     for the block timeout (the reader is released with CLIENT UNBLOCK)."""
@@ -110,6 +113,45 @@ def test_new_stream_joins_a_blocked_reader_at_once(redis_url: str) -> None:
         await client.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_cluster_hub_reads_each_slot_group(tmp_path: Path) -> None:
+    """On a Redis Cluster one XREAD names streams of one slot: the hub reads each hash tag's streams in a task of
+    its own, on whichever primary serves it, and a stream added while its group's read blocks (5 s here) joins at
+    once, as does a stream of another group."""
+    from graphgate.testing.cluster import RedisCluster
+
+    cluster = RedisCluster(tmp_path / "cluster").start()
+
+    async def scenario() -> None:
+        settings = Settings(redis_url=cluster.url, redis_cluster=True, broker_url="redis://127.0.0.1:9/0")
+        client = connections.async_client(settings, decode_responses=True)
+        a, c, b = "fanout-test:{d1}:a", "fanout-test:{d1}:c", "fanout-test:{d2}:b"
+        assert cluster.owner(cluster.keyslot(a)) is not cluster.owner(cluster.keyslot(b))  # two primaries
+        hub = StreamHub(settings, client, block_ms=5_000)
+        await hub.start()
+        first = asyncio.create_task(_collect(hub, a, "0-0", 2))
+        await until(lambda: a in hub.cursors(), "the hub to follow a")
+        await asyncio.sleep(0.2)  # its group's read is blocked now
+        third = asyncio.create_task(_collect(hub, c, "0-0", 2))
+        second = asyncio.create_task(_collect(hub, b, "0-0", 2))
+        await until(lambda: {a, b, c} <= hub.cursors().keys(), "the hub to follow b and c")
+        c1, b1 = await client.xadd(c, {"e": "c1"}), await client.xadd(b, {"e": "b1"})
+        # read by the hub's own reads (a follower's replay does not move its cursor), well within the block time
+        await until(lambda: hub.cursors()[c] == c1 and hub.cursors()[b] == b1, "the reads of both groups", 3)
+        await client.xadd(a, {"e": "a1"})
+        await client.xadd(a, {"e": "a2"})
+        await client.xadd(c, {"e": "c2"})
+        assert await asyncio.wait_for(first, 5) == ["a1", "a2"]
+        await client.xadd(b, {"e": "b2"})
+        assert await asyncio.wait_for(second, 5) == ["b1", "b2"] and await asyncio.wait_for(third, 5) == ["c1", "c2"]
+        await hub.stop()
+        await client.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        cluster.stop()
 
 
 def test_entries_reach_followers_only_once_a_replica_holds_them(tmp_path: Path) -> None:

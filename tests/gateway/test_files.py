@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from graphgate.core.settings import Settings
 from graphgate.gateway.app import create_app
+from graphgate.testing.stack import cluster_settings
 
 SECRET = "s" * 32
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -42,6 +43,7 @@ def client(redis_url: str, folder: Path, tmp_path: Path) -> Iterator[TestClient]
         attachment_max_bytes=4096,
         attachments_per_message=2,
         public_url="https://gg.example",
+        **cluster_settings(),
     )
     with TestClient(create_app(settings)) as c:
         yield c

@@ -16,6 +16,7 @@ from graphgate.core.conversations import TITLE_CHARS, title_of
 from graphgate.core.events import input_text
 from graphgate.core.settings import Settings
 from graphgate.gateway.app import create_app
+from graphgate.testing.stack import cluster_settings
 
 SECRET = "s" * 32
 
@@ -32,6 +33,7 @@ def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
         jwt_secret=SECRET,
         secret_key="k" * 32,
         data_dir=tmp_path,
+        **cluster_settings(),
     )
     with TestClient(create_app(settings)) as c:
         yield c

@@ -18,6 +18,7 @@ import httpx
 import redis
 from httpx_sse import EventSource
 
+from graphgate.core.keys import Keys
 from graphgate.testing.stack import ROOT, Proc, Stack
 from graphgate.testing.stack import token as make_token
 from graphgate.testing.waiting import wait_for
@@ -133,9 +134,10 @@ class Entry:
         return self.envelope["data"]
 
 
-def session_stream(client: redis.Redis, prefix: str, session_id: str) -> list[Entry]:
-    """Every entry of a session's event stream, read straight from Redis (XRANGE - +); ``client`` decodes."""
-    key = f"{prefix}:{{{session_id}}}:events"
+def session_stream(client: redis.Redis, prefix: str | Keys, session_id: str) -> list[Entry]:
+    """Every entry of a session's event stream, read straight from Redis (XRANGE - +); ``client`` decodes.
+    ``prefix``: the stack's key prefix (one Redis), or its ``Keys`` (a cluster's layout)."""
+    key = (prefix if isinstance(prefix, Keys) else Keys(prefix)).events(session_id)
     return [Entry(eid, json.loads(fields["e"])) for eid, fields in client.xrange(key)]
 
 

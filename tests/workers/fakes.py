@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from graphgate.core import connections
 from graphgate.core.events import Event, EventType, deserialize_event, serialize_event
 from graphgate.core.keys import Keys, delivery_shard
 from graphgate.core.platform import (
@@ -28,6 +29,7 @@ from graphgate.core.platform import (
 from graphgate.core.settings import Settings
 from graphgate.core.taskview import TaskView
 from graphgate.testing.clock import FakeClock
+from graphgate.testing.stack import cluster_settings
 from graphgate.workers.dispatch.faults import Faults
 from graphgate.workers.dispatcher import Dispatcher
 
@@ -277,10 +279,11 @@ async def harness(redis_url: str, **overrides: Any) -> AsyncIterator[Harness]:
         "dispatcher_channel_interval": 0.0,
         "dispatcher_crash_after_post": None,
     }
+    values.update(cluster_settings())
     values.update(overrides)
     settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-    redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    h = Harness(redis, settings, Keys(settings.key_prefix))
+    redis = connections.async_client(settings, decode_responses=True)
+    h = Harness(redis, settings, Keys.of(settings))
     try:
         yield h
     finally:

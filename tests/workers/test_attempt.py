@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 from langgraph.checkpoint.memory import InMemorySaver
 
+from graphgate.core import connections
 from graphgate.core.events import Event, EventType
 from graphgate.core.registry import GraphRegistry, load_registry
 from graphgate.core.settings import Settings
 from graphgate.core.store import TaskRecord, TaskStatus
 from graphgate.core.tasks import Principal, TaskService
+from graphgate.testing.stack import cluster_settings
 from graphgate.workers.attempt import Attempt
 from graphgate.workers.runstore import LeaseLost, RunStore
 from graphgate.workers.runtime import Runtime
@@ -99,8 +100,10 @@ class Worker:
     creates and answers tasks, on one Redis with a key prefix of the test's own."""
 
     def __init__(self, redis_url: str, registry: GraphRegistry) -> None:
-        self.settings = Settings(redis_url=redis_url, key_prefix=f"t{uuid.uuid4().hex[:8]}", task_lease_seconds=2)
-        self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.settings = Settings(
+            redis_url=redis_url, key_prefix=f"t{uuid.uuid4().hex[:8]}", task_lease_seconds=2, **cluster_settings()
+        )
+        self.redis = connections.sync_client(self.settings, decode_responses=True)
         self.store = RunStore(self.redis, self.settings)
         self.queued: list[dict[str, Any]] = []  # what Celery would have been handed
         self.rt = Runtime(os.getpid(), self.settings, self.store, registry, InMemorySaver(), enqueue=self._enqueue)
@@ -110,7 +113,7 @@ class Worker:
         self.queued.append({"task_id": task_id, "countdown": countdown})
 
     def service(self) -> tuple[TaskService, aioredis.Redis]:
-        client = aioredis.Redis.from_url(self.settings.redis_url, decode_responses=True)
+        client = connections.async_client(self.settings, decode_responses=True)
 
         async def enqueue(task_id: str, *_: Any, **__: Any) -> None:
             self.queued.append({"task_id": task_id, "countdown": None})

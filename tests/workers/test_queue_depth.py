@@ -12,7 +12,7 @@ from kombu.connection import Connection
 
 from graphgate.core.queue import broker_connection, create_celery, queue_depths
 from graphgate.core.settings import Settings
-from graphgate.testing.stack import delete_queues
+from graphgate.testing.stack import RedisServer, delete_queues
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
 
@@ -27,11 +27,11 @@ def rabbitmq_answers() -> bool:
 
 
 @pytest.mark.parametrize("kind", ["redis", "rabbitmq"])
-def test_the_depth_of_each_run_queue_comes_from_the_broker(kind: str, redis_url: str) -> None:
+def test_the_depth_of_each_run_queue_comes_from_the_broker(kind: str, redis_server: RedisServer) -> None:
     if kind == "rabbitmq" and not rabbitmq_answers():
         pytest.skip(f"no RabbitMQ answers at {RABBITMQ}")
     prefix = f"qd{uuid.uuid4().hex[:8]}"
-    broker = RABBITMQ if kind == "rabbitmq" else redis_url
+    broker = RABBITMQ if kind == "rabbitmq" else redis_server.url  # a plain Redis, also when state is on a cluster
     # the state Redis is elsewhere (a port nothing listens on): the depth must not be read from it
     settings = Settings(
         redis_url="redis://127.0.0.1:9/0", broker_url=broker, key_prefix=prefix, graph_queues={"writer": "long"}

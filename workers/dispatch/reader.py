@@ -5,6 +5,9 @@ claims every entry still pending in it (``XAUTOCLAIM ... 0``: whoever read it be
 departed owner) and routes them; only then does it read new entries (``>``), so older entries always come
 first and a session's lane sees its events in stream order. Reading pauses while ``MAX_BUFFERED`` entries
 are read and not yet acked.
+
+One ``XREADGROUP`` names every readable shard; on a Redis Cluster, where a call can only name streams of one slot,
+each shard is read by a loop of its own (``per_shard``).
 """
 
 from __future__ import annotations
@@ -63,11 +66,19 @@ Route = Callable[[DeliveryEntry], None]
 class ShardReader:
     """Feeds ``route`` with the entries of the shards ``leases`` says may be read."""
 
-    def __init__(self, redis: aioredis.Redis, leases: ShardLeases, route: Route, buffered: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        leases: ShardLeases,
+        route: Route,
+        buffered: Callable[[], int],
+        per_shard: bool = False,
+    ) -> None:
         self.redis = redis
         self.leases = leases
         self.route = route
         self.buffered = buffered  # entries read and not yet acked
+        self.per_shard = per_shard
 
     @property
     def consumer(self) -> str:
@@ -114,8 +125,22 @@ class ShardReader:
 
     async def run(self) -> None:
         """Read new entries of every readable shard until cancelled."""
+        if not self.per_shard:
+            await self._read(None)
+            return
+        loops = [asyncio.create_task(self._read(n), name=f"read-{n}") for n in range(self.leases.count)]
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            for loop in loops:
+                loop.cancel()
+
+    async def _read(self, only: int | None) -> None:
+        """Read the readable shards (``only`` that one, when not None) until cancelled."""
         while True:
             readable = self.leases.readable()
+            if only is not None:
+                readable = {key: n for key, n in readable.items() if n == only}
             if not readable or self.buffered() >= MAX_BUFFERED:
                 await asyncio.sleep(0.05 if readable else 0.2)
                 continue
@@ -123,14 +148,13 @@ class ShardReader:
                 reply = await self.redis.xreadgroup(
                     DELIVERY_GROUP, self.consumer, {key: ">" for key in readable}, count=READ_COUNT, block=READ_BLOCK_MS
                 )
-            except ResponseError as exc:
+            except RedisError as exc:
                 if "NOGROUP" in str(exc):  # the stream was deleted; the next adoption recreates the group
                     await asyncio.sleep(0.5)
                     continue
-                raise
-            except RedisError as exc:
-                log.warning("dispatcher %s: read failed (%s); retrying", self.consumer, exc)
-                await asyncio.sleep(1.0)
+                # Redis away, or a cluster slot moving for longer than the client follows it: never stop reading
+                log.warning("dispatcher %s: read failed (%s: %s); retrying", self.consumer, type(exc).__name__, exc)
+                await asyncio.sleep(0.5)
                 continue
             for stream_key, entries in reply or []:
                 number = readable.get(stream_key)
