@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install up test test-rabbitmq test-fast lint soak bench clean
+.PHONY: install up test test-rabbitmq test-cluster test-fast lint soak bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,10 +18,12 @@ up: install
 
 # pytest exits 5 when it collected no tests; that is not a failure of the suite
 # lint and format (ruff), types (mypy, strict on graphgate.core), the import-layer contract, then every test,
-# then the core flow and the worker-kill tests again with RabbitMQ as the broker
+# then the core flow and the worker-kill tests again with RabbitMQ as the broker, then the in-process suites, the
+# core flow and a Telegram conversation again with graphgate's state on a Redis Cluster
 test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 	$(MAKE) --no-print-directory test-rabbitmq
+	$(MAKE) --no-print-directory test-cluster
 
 # the broker-dependent tests with RabbitMQ (quorum queues, publisher confirms) instead of Redis as Celery's broker;
 # skipped, saying so, when no RabbitMQ answers at RABBITMQ_URL
@@ -34,6 +36,16 @@ test-rabbitmq: install
 	else \
 		echo "--- RabbitMQ does not answer at $(RABBITMQ_URL): the RabbitMQ broker run is skipped"; \
 	fi
+
+# the in-process suites, the core flow and a Telegram conversation with graphgate's state on a 3-primary Redis
+# Cluster the tests start (the run's own Redis is the Celery broker); tests/reliability/test_cluster.py, in every
+# run, moves every slot holding data and kills a primary while runs stream to SSE clients and Slack
+CLUSTER_TESTS := tests/e2e/test_core_flow.py \
+	tests/e2e/test_telegram_flow.py::test_webhook_interactive_writer_message_to_final_answer
+test-cluster: install
+	@echo "--- again with graphgate's state on a Redis Cluster"
+	GRAPHGATE_TEST_REDIS_CLUSTER=1 $(PY) -m pytest -p no:cacheprovider -q -m "not integration" tests/gateway tests/workers tests/connectors
+	GRAPHGATE_TEST_REDIS_CLUSTER=1 $(PY) -m pytest -p no:cacheprovider $(CLUSTER_TESTS)
 
 lint: install
 	$(VENV)/bin/ruff check .

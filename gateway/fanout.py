@@ -15,7 +15,9 @@ With replicas that a failover may promote (Redis Sentinel), a primary can die be
 a replica: the promoted replica never had them, and the run writes its events again under new ids. A client
 that had already seen the lost entries would see a gap in the ids and a step twice. So the hub passes entries
 on only once a replica holds them (``_replicated``: a ``PUBLISH`` then ``WAIT 1`` on one connection, which
-waits for a replica to acknowledge everything written before the ``PUBLISH``, including what was just read).
+waits for a replica to acknowledge everything written before the ``PUBLISH``, including what was just read). On a
+Redis Cluster, whose primaries each have replicas the cluster promotes, the same is asked of the primary serving
+the stream (``GRAPHGATE_SSE_WAIT_FOR_REPLICA``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -116,8 +119,9 @@ class StreamHub:
         self._block_ms = block_ms
         self._groups: dict[str, asyncio.Task[None]] = {}  # on a cluster: hash tag -> the task reading its streams
         wait = settings.sse_wait_for_replica
-        # WAIT answers for one node: on a cluster, never waited for
-        self._wait_for_replica = not self._cluster and (bool(connections.sentinels(settings)) if wait is None else wait)
+        self._wait_for_replica = bool(connections.sentinels(settings)) if wait is None else wait
+        self._settings = settings
+        self._nodes: dict[str, aioredis.Redis] = {}  # on a cluster: a client of each primary WAIT is asked of
         self._barrier_channel = f"{settings.key_prefix}:replicated"
         self._no_replica_until = 0.0
         self._subs: dict[str, set[Subscription]] = {}
@@ -158,10 +162,11 @@ class StreamHub:
         for subs in self._subs.values():
             for sub in subs:
                 sub.queue.put_nowait(None)
-        try:
-            await asyncio.wait_for(self._reader.aclose(), 2)
-        except (TimeoutError, RedisError, OSError):
-            pass
+        for client in [self._reader, *self._nodes.values()]:
+            try:
+                await asyncio.wait_for(client.aclose(), 2)
+            except (TimeoutError, RedisError, OSError):
+                pass
 
     # --- subscriptions ------------------------------------------------------------------------------
 
@@ -216,7 +221,7 @@ class StreamHub:
                 response = await self._reader.xread(streams, count=READ_BATCH, block=self._block_ms)
                 self._reading = False
                 if response:
-                    await self._replicated()  # fails with the primary: the cursors stay, the entries are read again
+                    await self._replicated(next(iter(streams)))  # fails with the primary: the entries are read again
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis away, failing over (any error a reconnect may raise): never die
@@ -246,8 +251,16 @@ class StreamHub:
                 log.warning("stream hub, group %s: %s: %s; retrying", tag, type(exc).__name__, exc)
                 await asyncio.sleep(0.2)
                 continue
-            if self._groups.get(tag) is me:
-                self._hand_on(response)
+            if self._groups.get(tag) is not me:
+                continue
+            if response:
+                try:
+                    await self._replicated(next(iter(streams)))
+                except Exception as exc:  # the primary failing: the cursors stay, the entries are read again
+                    log.warning("stream hub, group %s: %s: %s; retrying", tag, type(exc).__name__, exc)
+                    await asyncio.sleep(0.2)
+                    continue
+            self._hand_on(response)
 
     def _hand_on(self, response: list[Any] | None) -> None:
         for key, entries in response or []:
@@ -257,17 +270,31 @@ class StreamHub:
                 self._cursor[key] = entry_id
                 self._deliver(key, Entry(entry_id, fields.get(STREAM_FIELD, "")))
 
-    async def _replicated(self) -> None:
-        """Return once a replica holds every entry read so far (when waiting for replicas is on)."""
+    async def _replicated(self, key: str) -> None:
+        """Return once a replica holds every entry of ``key`` read so far (when waiting for replicas is on); on
+        a cluster, a replica of the primary serving ``key``."""
         if not self._wait_for_replica or time.monotonic() < self._no_replica_until:
             return
-        pipe = self._client.pipeline(transaction=False)
+        pipe = (await self._node_of(key) if self._cluster else self._client).pipeline(transaction=False)
         pipe.publish(self._barrier_channel, "")  # replicated: WAIT then waits for this offset, past the reads
         pipe.wait(1, REPLICA_WAIT_MS)
         _, acknowledged = await pipe.execute()
         if not acknowledged:
             log.warning("stream hub: no replica acknowledged within %d ms; not waiting for one", REPLICA_WAIT_MS)
             self._no_replica_until = time.monotonic() + NO_REPLICA_PAUSE
+
+    async def _node_of(self, key: str) -> aioredis.Redis:
+        """A plain client of the primary serving ``key`` (WAIT counts the writes of its own connection, so the
+        PUBLISH before it must go to that primary too, which a cluster client's keyless routing would not do)."""
+        node = cast("Any", self._reader).get_node_from_key(key)  # its slot map follows the reads' redirections
+        client = self._nodes.get(node.name)
+        if client is None:
+            url = urlsplit(self._settings.redis_url)
+            client = aioredis.Redis(
+                host=node.host, port=node.port, username=url.username, password=url.password, decode_responses=True
+            )
+            self._nodes[node.name] = client
+        return client
 
     def _deliver(self, key: str, entry: Entry) -> None:
         subs = self._subs.get(key)
@@ -295,7 +322,7 @@ class StreamHub:
             while True:
                 batch = await self._client.xrange(key, min=f"({cursor}", count=REPLAY_BATCH)
                 if batch:
-                    await self._replicated()
+                    await self._replicated(key)
                 for entry_id, fields in batch:
                     replayed = Entry(entry_id, fields.get(STREAM_FIELD, ""))
                     last = replayed.pos

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
+from redis.exceptions import RedisError
 from sse_starlette import EventSourceResponse
 
 from graphgate.core.errors import InvalidInput
@@ -15,6 +17,7 @@ from graphgate.gateway.api.deps import KNOWN_QUERY, GatewayDep, PrincipalDep, pu
 from graphgate.gateway.api.schemas import ErrorResponse, StreamToken
 from graphgate.gateway.fanout import StreamHub, SubscriberTooSlow, parse_id, sse_frame
 
+log = logging.getLogger("graphgate.api")
 router = APIRouter(prefix="/api/v1", tags=["events"], dependencies=KNOWN_QUERY)
 
 RETRY_MS = 1000  # how long a browser waits before reconnecting
@@ -79,6 +82,9 @@ async def sse_feed(hub: StreamHub, key: str, after: str) -> AsyncIterator[bytes]
             yield frame
     except SubscriberTooSlow:
         return  # the client reconnects with its Last-Event-ID and replays what it missed
+    except RedisError as exc:  # Redis away, a cluster's primary failing over: the client reconnects likewise
+        log.warning("event stream %s ended: %s: %s", key, type(exc).__name__, exc)
+        return
 
 
 @router.post(

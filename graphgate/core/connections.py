@@ -32,12 +32,22 @@ from graphgate.core.settings import Settings
 
 def sentinels(settings: Settings) -> list[tuple[str, int]]:
     """The sentinels' addresses, or [] when Redis is reached by its URL."""
+    return _addresses(settings.redis_sentinels, 26379)
+
+
+def _addresses(items: list[str], default_port: int) -> list[tuple[str, int]]:
     found = []
-    for item in settings.redis_sentinels:
+    for item in items:
         host, _, port = item.strip().rpartition(":")
         if item.strip():
-            found.append((host or item.strip(), int(port) if port.isdigit() else 26379))
+            found.append((host or item.strip(), int(port) if port.isdigit() else default_port))
     return found
+
+
+def _startup_nodes(settings: Settings, node_class: Any) -> dict[str, Any]:
+    """``GRAPHGATE_REDIS_CLUSTER_NODES`` as a cluster client's further startup nodes (redis_url's node is one)."""
+    nodes = [node_class(host, port) for host, port in _addresses(settings.redis_cluster_nodes, 6379)]
+    return {"startup_nodes": nodes} if nodes else {}
 
 
 def _data_params(settings: Settings) -> dict[str, Any]:
@@ -61,7 +71,8 @@ def _sentinel_kwargs(settings: Settings) -> dict[str, Any]:
 def sync_client(settings: Settings, **kwargs: Any) -> redis.Redis:
     """A Redis client for threads and Celery tasks (``kwargs``: ``decode_responses``, timeouts…)."""
     if settings.redis_cluster:
-        return cast("redis.Redis", _patient(cluster.RedisCluster.from_url(settings.redis_url, **kwargs)))
+        extra = _startup_nodes(settings, cluster.ClusterNode)
+        return cast("redis.Redis", _patient(cluster.RedisCluster.from_url(settings.redis_url, **extra, **kwargs)))
     found = sentinels(settings)
     if not found:
         return redis.Redis.from_url(settings.redis_url, **kwargs)
@@ -77,9 +88,9 @@ def async_client(settings: Settings, *, max_connections: int | None = None, **kw
     connection (the API under a burst of SSE clients) instead of failing."""
     if settings.redis_cluster:  # per node: a cluster pool cannot block either
         per_node = {"max_connections": max_connections} if max_connections is not None else {}
-        return cast(
-            "aioredis.Redis", _patient(aiocluster.RedisCluster.from_url(settings.redis_url, **per_node, **kwargs))
-        )
+        extra = _startup_nodes(settings, aiocluster.ClusterNode)
+        client = aiocluster.RedisCluster.from_url(settings.redis_url, **extra, **per_node, **kwargs)
+        return cast("aioredis.Redis", _patient(client))
     found = sentinels(settings)
     if not found:
         if max_connections is None:

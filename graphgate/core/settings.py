@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # redis_url is a node of a Redis Cluster: keys are laid out by slot group (graphgate/core/keys.py), the broker
     # must be another server (broker_url), and delivery_shards is the number of slot groups, fixed for the data
     redis_cluster: bool = False
+    # more nodes to start from beside redis_url's ("host:port,host:port"): a process that starts, or opens a
+    # client, while redis_url's node is down finds the cluster through them
+    redis_cluster_nodes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # SSE clients get an event only once a replica holds it (a failover cannot take back what they saw);
     # None: on with Sentinel, off with one Redis URL
     sse_wait_for_replica: bool | None = None
@@ -171,7 +174,7 @@ class Settings(BaseSettings):
     schedule_stale_seconds: float = 30.0  # a tick being started this long: its scheduler died, another finishes it
     approval_tick_seconds: float = 1.0  # how often a dispatcher looks for due reminders and timeouts
 
-    @field_validator("redis_sentinels", mode="before")
+    @field_validator("redis_sentinels", "redis_cluster_nodes", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         """``host:port,host:port`` (a JSON list works too)."""

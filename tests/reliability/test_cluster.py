@@ -1,17 +1,20 @@
 """graphgate on a Redis Cluster with real servers: three primaries (``redis-server --cluster-enabled yes``), the
 Celery broker on the test run's own Redis, two workers, an API and a dispatcher with ``GRAPHGATE_REDIS_CLUSTER``.
 
-While writer runs stream to SSE clients, Slack threads are written and 120 echo tasks run or wait, every slot
-holding graphgate's data is moved to another primary, key batch by key batch (clients meanwhile get ``ASK`` for
-moved keys and ``TRYAGAIN`` for scripts whose keys are on both sides). Afterwards every task has completed once,
-with each step and streamed word once; each SSE client has exactly the session's stream; each Slack message was
-posted once; the keys are all on their slots' new owners.
+While writer runs stream to SSE clients, Slack threads are written and 120 echo tasks run or wait, the cluster
+changes under them: every slot holding graphgate's data is moved to another primary, key batch by key batch
+(clients meanwhile get ``ASK`` for moved keys and ``TRYAGAIN`` for scripts whose keys are on both sides); then a
+primary is SIGKILLed and the cluster promotes its replica. Afterwards every task has
+completed once, with each step and streamed word once; each SSE client has exactly the session's stream; each
+Slack message was posted once.
 
-The rest of the suite runs on a cluster with ``make test-cluster`` (the core flow, Slack and Telegram delivery).
+The rest of the suite runs on a cluster with ``make test-cluster`` (the in-process suites, the core flow and the
+Telegram flow).
 """
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 import uuid
@@ -19,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from redis.cluster import RedisCluster as ClusterClient
 
 from graphgate.core.keys import Keys
@@ -44,76 +48,131 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[RedisCluster]:
-    running = RedisCluster(tmp_path / "cluster").start()
+    running = RedisCluster(tmp_path / "cluster", replicas=1, node_timeout_ms=1000).start()
     yield running
     running.stop()
 
 
-def test_moving_every_slot_during_runs_loses_nothing_and_repeats_nothing(
+def test_moving_every_slot_then_killing_a_primary_during_runs_loses_nothing_and_repeats_nothing(
     make_stack: Callable[..., Stack], cluster: RedisCluster, redis_url: str, fake_slack: FakeSlack
 ) -> None:
-    procs: list[Proc] = []
-    stack: Stack | None = None
-    try:
-        env = {
-            **slack_env(fake_slack),
-            "GRAPHGATE_REDIS_CLUSTER": "true",
-            "GRAPHGATE_BROKER_URL": redis_url,  # the test run's own Redis: Celery's transport has no Cluster
-            "GRAPHGATE_DELIVERY_SHARDS": str(GROUPS),
-            "GRAPHGATE_OFFLINE_MODEL_DELAY": "0.01",
-        }
-        stack = make_stack(cluster.url, **env)
-        stack.start_worker(concurrency=2)
-        stack.start_worker(concurrency=2)
-        stack.start_api()
-        procs.append(start_dispatcher(stack))
-        api = Api(stack.url)
-        keys = Keys(stack.prefix, GROUPS)
-
-        writers = [api.create(graph="writer", topic=f"tides {n}", config={"target_length": 500}) for n in range(3)]
-        followers = [Follower(stack.url, w["session_id"], terminal_of(w["task_id"])).start() for w in writers]
-        slack = SlackSender(stack.url, fake_slack)
-        channels = [new_channel() for _ in range(3)]
-        for n, channel in enumerate(channels):
-            assert slack.slash("/brief", f"harbours {n}", user=f"UCL{n:05d}", channel=channel).status_code == 200
-        run = uuid.uuid4().hex[:6]
-        tasks = [
-            api.create(graph="echo", input={"text": f"n{i}", "sleep": 0.05}, session_id=f"cl-{run}-{i % SESSIONS}")
-            for i in range(TASKS)
-        ]
-        wait_for(lambda: all(f.received for f in followers), 30, what="the writers to stream")
-
-        moves = _move_every_group(cluster, stack.prefix)
+    """Three primaries with a replica each. While everything runs, every slot holding graphgate's data moves to
+    another primary; then the primary serving the writers' first session is SIGKILLed and the cluster promotes
+    its replica. SSE clients are passed only what a replica holds (``GRAPHGATE_SSE_WAIT_FOR_REPLICA``), so the
+    failover can take back nothing they saw."""
+    with _Workload(make_stack, cluster, redis_url, fake_slack, GRAPHGATE_SSE_WAIT_FOR_REPLICA="true") as load:
+        moves = _Moves(cluster, load.stack.prefix)
+        moves.start()
         moves.join(120)
         assert moves.error is None, moves.error
-
-        for task in [*tasks, *writers]:
-            api.wait_status(task["task_id"], {"completed"}, timeout=120)
-        store = ClusterClient.from_url(cluster.url, decode_responses=True)
-        for task in [*tasks, *writers]:
-            check_exactly_once(session_stream(store, keys, task["session_id"]), task["task_id"])
-        for follower, writer in zip(followers, writers):
-            follower.join()
-            stream = session_stream(store, keys, writer["session_id"])
-            assert [e.id for e in follower.received] == [e.id for e in stream], "an SSE client saw a gap or a repeat"
-        for n, channel in enumerate(channels):  # /brief asks to approve its outline: approve it, after the moves
-            question = slot_message(fake_slack, channel, "question:", lambda m: bool(m.actions()), timeout=60)
-            assert slack.click(question, question.actions()[0], user=f"UCL{n:05d}").status_code == 200
-        for channel in channels:
-            status_says(fake_slack, channel, "finished", timeout=120)
-            posts = accepted_posts(fake_slack, channel)
-            assert set(posts.values()) == {1}, posts
         for slot, owner in moves.moved_to.items():  # every key of a moved slot is on its new owner
             assert cluster.owner(slot) is owner
             assert int(cluster.command(owner, "CLUSTER", "COUNTKEYSINSLOT", slot)) > 0
+        slot = cluster.keyslot(load.keys.events(load.writers[0]["session_id"]))
+        victim = cluster.owner(slot)
+        unfinished = load.unfinished()
+        killed = time.monotonic()
+        victim.stop(signal.SIGKILL)
+        wait_for(lambda: _served_by_another(cluster, slot, victim), 30, what="a replica to be promoted")
+        promoted = time.monotonic() - killed
+        load.check()
         print(
             f"\ncluster: {len(moves.moved_to)} slots moved with {moves.keys} keys in {moves.seconds:.1f} s while "
-            f"{TASKS + 6} runs went on; SSE reconnects {[f.connects - 1 for f in followers]}"
+            f"runs went on; then a primary SIGKILLed with {unfinished} of {TASKS + 6} runs unfinished, its replica "
+            f"promoted {promoted:.1f} s later; every run completed once, all checked "
+            f"{time.monotonic() - killed:.1f} s after the kill; SSE reconnects {load.reconnects()}"
         )
-    finally:
-        for proc in procs:
-            if stack is not None:
-                stack.stop_proc(proc)
+
+
+def _served_by_another(cluster: RedisCluster, slot: int, dead: object) -> bool:
+    try:
+        return cluster.owner(slot) is not dead
+    except (LookupError, redis.RedisError):
+        return False
+
+
+class _Workload:
+    """A stack on the cluster, and what it runs while the cluster changes: three writer runs followed over SSE,
+    three Slack threads (/brief, whose outline waits for approval), TASKS echo tasks over SESSIONS sessions;
+    ``check`` then asserts that everything completed once and was seen and posted once."""
+
+    def __init__(
+        self,
+        make_stack: Callable[..., Stack],
+        cluster: RedisCluster,
+        broker: str,
+        fake_slack: FakeSlack,
+        **env: str,
+    ) -> None:
+        self.make_stack, self.cluster, self.broker, self.fake_slack, self.env = (
+            make_stack,
+            cluster,
+            broker,
+            fake_slack,
+            env,
+        )
+        self.procs: list[Proc] = []
+
+    def __enter__(self) -> _Workload:
+        env = {
+            **slack_env(self.fake_slack),
+            "GRAPHGATE_REDIS_CLUSTER": "true",
+            "GRAPHGATE_BROKER_URL": self.broker,  # the test run's own Redis: Celery's transport has no Cluster
+            # every node to start from: a worker child opening its first client after a primary died finds the rest
+            "GRAPHGATE_REDIS_CLUSTER_NODES": ",".join(f"127.0.0.1:{p}" for _, p in self.cluster.startup_nodes),
+            "GRAPHGATE_DELIVERY_SHARDS": str(GROUPS),
+            "GRAPHGATE_OFFLINE_MODEL_DELAY": "0.01",
+            **self.env,
+        }
+        self.stack = stack = self.make_stack(self.cluster.url, **env)
+        stack.start_worker(concurrency=2)
+        stack.start_worker(concurrency=2)
+        stack.start_api()
+        self.procs.append(start_dispatcher(stack))
+        self.api = api = Api(stack.url)
+        self.keys = Keys(stack.prefix, GROUPS)
+        self.writers = [api.create(graph="writer", topic=f"tides {n}", config={"target_length": 500}) for n in range(3)]
+        self.followers = [Follower(stack.url, w["session_id"], terminal_of(w["task_id"])).start() for w in self.writers]
+        self.slack = SlackSender(stack.url, self.fake_slack)
+        self.channels = [new_channel() for _ in range(3)]
+        for n, channel in enumerate(self.channels):
+            assert self.slack.slash("/brief", f"harbours {n}", user=f"UCL{n:05d}", channel=channel).status_code == 200
+        run = uuid.uuid4().hex[:6]
+        self.tasks = [
+            api.create(graph="echo", input={"text": f"n{i}", "sleep": 0.05}, session_id=f"cl-{run}-{i % SESSIONS}")
+            for i in range(TASKS)
+        ]
+        wait_for(lambda: all(f.received for f in self.followers), 30, what="the writers to stream")
+        return self
+
+    def check(self) -> None:
+        for task in [*self.tasks, *self.writers]:
+            self.api.wait_status(task["task_id"], {"completed"}, timeout=120)
+        store = ClusterClient.from_url(self.cluster.primaries()[0].url, decode_responses=True)
+        for task in [*self.tasks, *self.writers]:
+            check_exactly_once(session_stream(store, self.keys, task["session_id"]), task["task_id"])
+        for follower, writer in zip(self.followers, self.writers):
+            follower.join()
+            stream = session_stream(store, self.keys, writer["session_id"])
+            assert [e.id for e in follower.received] == [e.id for e in stream], "an SSE client saw a gap or a repeat"
+        for n, channel in enumerate(self.channels):  # /brief asks to approve its outline: approve it, afterwards
+            question = slot_message(self.fake_slack, channel, "question:", lambda m: bool(m.actions()), timeout=60)
+            assert self.slack.click(question, question.actions()[0], user=f"UCL{n:05d}").status_code == 200
+        for channel in self.channels:
+            status_says(self.fake_slack, channel, "finished", timeout=120)
+            posts = accepted_posts(self.fake_slack, channel)
+            assert set(posts.values()) == {1}, posts
+        store.close()
+
+    def unfinished(self) -> int:
+        return sum(1 for task in [*self.tasks, *self.writers] if self.api.get(task["task_id"])["status"] != "completed")
+
+    def reconnects(self) -> list[int]:
+        return [f.connects - 1 for f in self.followers]
+
+    def __exit__(self, *_: object) -> None:
+        for proc in self.procs:
+            self.stack.stop_proc(proc)
 
 
 class _Moves(threading.Thread):
@@ -141,9 +200,3 @@ class _Moves(threading.Thread):
         except BaseException as exc:  # reported by the test
             self.error = exc
         self.seconds = time.monotonic() - started
-
-
-def _move_every_group(cluster: RedisCluster, prefix: str) -> _Moves:
-    moves = _Moves(cluster, prefix)
-    moves.start()
-    return moves

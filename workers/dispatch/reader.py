@@ -148,7 +148,7 @@ class ShardReader:
                 reply = await self.redis.xreadgroup(
                     DELIVERY_GROUP, self.consumer, {key: ">" for key in readable}, count=READ_COUNT, block=READ_BLOCK_MS
                 )
-            except RedisError as exc:
+            except Exception as exc:  # RedisError, or an OSError redis-py let through while a cluster node died
                 if "NOGROUP" in str(exc):  # the stream was deleted; the next adoption recreates the group
                     await asyncio.sleep(0.5)
                     continue
