@@ -1,8 +1,8 @@
 """The approval clock: reminders, escalations and timeouts of routed questions, and the open questions an
 approver may answer.
 
-Every routed question is listed in one sorted set (``Keys.approvals_due``), scored by when its next reminder
-or its deadline falls (``+inf`` when it has neither). The set is only a hint: the task record holds the
+Every routed question is listed in a sorted set (``Keys.approvals_due``; one per slot group on a Redis Cluster),
+scored by when its next reminder or its deadline falls (``+inf`` when it has neither). The set is only a hint: the task record holds the
 truth (``TaskRecord.approvals``), and every change the clock makes is a compare-and-set on the pause's
 ``answer_rev``, like an answer. So any number of processes may run the clock at once (each dispatcher
 does, every ``GRAPHGATE_APPROVAL_TICK_SECONDS``): for each due question exactly one of them writes the

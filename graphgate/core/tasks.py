@@ -798,8 +798,9 @@ class TaskService:
         )
         result = transition_result(await self._run(self._transition, call))
         if not result.ok:
-            # a worker took the run meanwhile (it stops at its cancel check), or the task moved on: look again
-            return time.time() if result.previous in ("lease", TaskStatus.RUNNING.value) else None
+            # 'lease': a worker took the run meanwhile (it stops at its cancel check): look again at once;
+            # else the task ended, or its cancel was withdrawn: nothing more to do
+            return time.time() if result.previous == "lease" else None
         if result.next_task:
             await self.enqueue(result.next_task, session_id, graph=record.graph)
         await self._stopped(session_id, task_id)
