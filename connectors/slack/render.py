@@ -7,7 +7,9 @@ The messages of one task, in thread order:
 * ``answer:<run>``: the text a run streamed, growing while it runs (``stream=True``: the platform appends
   with ``chat.appendStream`` or re-sends it with ``chat.update``); for the run that completes the task it
   becomes the final answer, converted to mrkdwn and split over ``answer:<run>``, ``answer:<run>:1``, ...;
-* ``feedback``: once the task completed, 👍 / 👎 buttons under the final answer (a 👎 then asks what was wrong);
+* once the task completed, 👍 / 👎 buttons under the final answer, in its last message (a 👎 then asks what was
+  wrong): no message, and no API call, of their own (``feedback``: a message of its own only when the task
+  completed without an answer to show);
 * ``question:<interrupt id>``: the graph's question, with a button per option while it waits, then edited
   to say who answered what. A tool approval (LangChain's human-in-the-loop middleware) shows each tool call
   with its arguments and Approve / Edit / Reject buttons (Edit and Reject open a modal, see app.py). Every
@@ -61,18 +63,21 @@ def render_task(view: TaskView, binding: Binding) -> list[Message]:
             messages.append(preview_message(view, run, text))
         messages += [question_message(view, q, binding) for q in view.questions if q.run == run]
     if view.status == Status.COMPLETED:
-        messages.append(feedback_message(view))
+        answers = [m for m in messages if m.final and "blocks" in m.body]
+        if answers:  # the final answer's last message carries them: edited or posted anyway, no call of their own
+            answers[-1].body["blocks"] = [*answers[-1].body["blocks"], feedback_block(view)]
+        else:
+            messages.append(Message("feedback", {"text": "Was this answer helpful?", "blocks": [feedback_block(view)]}))
     return messages
 
 
-def feedback_message(view: TaskView) -> Message:
+def feedback_block(view: TaskView) -> dict[str, Any]:
     """👍 / 👎 under the final answer (graphgate/core/feedback.py; a 👎 then asks what was wrong)."""
     buttons = [
         {**_button(f"{FEEDBACK_ACTION}:{score}", label, view.task_id)}
         for score, label in ((1, "👍 Helpful"), (-1, "👎 Not helpful"))
     ]
-    blocks = [{"type": "actions", "block_id": "gg_feedback", "elements": buttons}]
-    return Message("feedback", {"text": "Was this answer helpful?", "blocks": blocks})
+    return {"type": "actions", "block_id": "gg_feedback", "elements": buttons}
 
 
 # --- pieces -----------------------------------------------------------------------------------------------
@@ -181,7 +186,7 @@ def final_messages(view: TaskView, run: int) -> list[Message]:
     reserve = 200  # the part counter
     groups = mrkdwn.pack(
         mrkdwn.split(text),
-        max_blocks=mrkdwn.MESSAGE_BLOCKS_LIMIT - 1,
+        max_blocks=mrkdwn.MESSAGE_BLOCKS_LIMIT - 2,  # room for the part counter and the feedback buttons
         max_chars=mrkdwn.MESSAGE_TEXT_LIMIT - reserve,
     )
     messages = []

@@ -4,12 +4,14 @@ Slack's modal, the API's own feedback and its listing, and the counts on /metric
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
 from graphgate.testing.client import Api
 from graphgate.testing.fake_bot_api import FakeBotApi
-from graphgate.testing.fake_slack import FakeSlack
+from graphgate.testing.fake_slack import FakeSlack, Msg
 from graphgate.testing.slack import SlackSender, new_channel, slack_api, slot_message
 from graphgate.testing.stack import Proc, Stack
 from graphgate.testing.telegram import Webhook
@@ -44,13 +46,19 @@ def feedback_of(api: Api, task_id: str) -> list[dict]:
     return [f for f in resp.json()["feedback"] if f["task_id"] == task_id]
 
 
+def thumbs(message: Msg) -> list[dict[str, Any]]:
+    return [a for a in message.actions() if str(a.get("action_id", "")).startswith("gg_feedback:")]
+
+
 def test_slack_thumbs_are_stored_once_and_a_thumbs_down_takes_a_comment(
     stack: Stack, fake_slack: FakeSlack, dispatcher: Proc
 ) -> None:
     slack, channel, user = SlackSender(stack.url, fake_slack), new_channel(), "URATER01"
     slack.slash("/echo", "rate me", user=user, channel=channel)
-    card = slot_message(fake_slack, channel, "feedback", lambda m: bool(m.actions()), timeout=60)
-    up, down = card.actions()
+    # the buttons are on the final answer's message: no message of their own
+    card = slot_message(fake_slack, channel, "answer:", lambda m: bool(thumbs(m)), timeout=60)
+    assert not [m for m in fake_slack.bot_messages(channel) if m.slot == "feedback"]
+    up, down = thumbs(card)
     assert [up["text"]["text"], down["text"]["text"]] == ["👍 Helpful", "👎 Not helpful"]
     api = slack_api(stack, user)
     [task] = api.http.get("/api/v1/tasks").json()["tasks"]

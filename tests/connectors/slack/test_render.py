@@ -75,6 +75,30 @@ def test_a_huge_final_answer_is_split_over_messages_within_limits() -> None:
     assert "part 2 of" in json.dumps(finals[1].body["blocks"][-1])
 
 
+def test_the_thumbs_are_on_the_final_answers_last_message_not_a_message_of_their_own() -> None:
+    """One paced call fewer per answered task: the buttons ride on the answer's last message, which the
+    completion posts or edits anyway."""
+    paragraph = "Tides rise and fall. " * 200
+    for answer, parts in (("short answer", 1), ("\n\n".join([paragraph] * 60), None)):
+        view = fold(
+            (EventType.TASK_QUEUED, {"graph": "writer"}),
+            (EventType.TASK_STARTED, {"run": 1}),
+            (EventType.TASK_COMPLETED, {"text": answer, "output": {}}),
+        )
+        messages = assert_valid(view)
+        finals = [m for m in messages if m.final]
+        assert parts is None or len(finals) == parts
+        assert "feedback" not in [m.slot for m in messages]
+        thumbs = [
+            [e["action_id"] for b in m.body["blocks"] if b["type"] == "actions" for e in b["elements"]] for m in finals
+        ]
+        assert thumbs[-1] == ["gg_feedback:1", "gg_feedback:-1"] and not any(thumbs[:-1])
+    # an answer without text is shown as its output's summary, which carries them too
+    silent = fold((EventType.TASK_QUEUED, {"graph": "echo"}), (EventType.TASK_COMPLETED, {"output": {"n": 1}}))
+    last = assert_valid(silent)[-1]
+    assert last.final and last.body["blocks"][-1]["block_id"] == "gg_feedback"
+
+
 def test_a_growing_answer_shows_its_tail_and_carries_the_full_markdown() -> None:
     text = "word " * 3000
     view = fold(
