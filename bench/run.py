@@ -48,6 +48,7 @@ from bench.systems import (
     peer_missing,
 )
 from bench.table import COLUMNS, HEADERS, Row, judge, render_markdown, render_text
+from graphgate.testing.cluster import RedisCluster
 from graphgate.testing.stack import RedisServer
 
 NOTES = [
@@ -119,6 +120,7 @@ class Options:
     worker_concurrency: int
     worker_pool: str
     strict: bool
+    redis_cluster: bool = False  # graphgate's columns keep their state on a 3-primary Redis Cluster
 
 
 @dataclass
@@ -202,6 +204,7 @@ def run(opts: Options) -> Results:
     results = Results(machine(), s, opts.only, {c: {} for c in COLUMNS}, [], {}, None, {})
     work = Path(tempfile.mkdtemp(prefix="gg-bench-"))
     redis = RedisServer(work / "redis").start()
+    cluster = RedisCluster(work / "cluster").start() if opts.redis_cluster else None
     try:
         if "limits" in opts.only:
             log("limits: redis-benchmark XADD")
@@ -218,15 +221,27 @@ def run(opts: Options) -> Results:
                 ),
             )
 
+        if cluster is not None:
+            results.machine["state"] = "graphgate's state on a 3-primary Redis Cluster (the private Redis: broker)"
         gg = Graphgate(
-            "graphgate", redis, work / "graphgate", concurrency=opts.worker_concurrency, pool=opts.worker_pool
+            "graphgate",
+            redis,
+            work / "graphgate",
+            concurrency=opts.worker_concurrency,
+            pool=opts.worker_pool,
+            cluster=cluster,
         )
         measure_graphgate(results, opts, gg, "graphgate", with_fanout=True)
 
-        measure_postgres(results, opts, redis, work / "graphgate-pg")
+        measure_postgres(results, opts, redis, work / "graphgate-pg", cluster)
 
         graphgate_lg = Graphgate(
-            "graphgate_lg", redis, work / "graphgate-lg", concurrency=opts.worker_concurrency, pool=opts.worker_pool
+            "graphgate_lg",
+            redis,
+            work / "graphgate-lg",
+            concurrency=opts.worker_concurrency,
+            pool=opts.worker_pool,
+            cluster=cluster,
         )
         measure_lg_api(results, opts, "graphgate_lg", graphgate_lg)
 
@@ -265,13 +280,17 @@ def run(opts: Options) -> Results:
             else:
                 results.chat = outcome
     finally:
+        if cluster is not None:
+            cluster.stop()
         redis.stop()
         shutil.rmtree(work, ignore_errors=True)
     results.machine["loadavg_end"] = loadavg()
     return results
 
 
-def measure_postgres(results: Results, opts: Options, redis: RedisServer, workdir: Path) -> None:
+def measure_postgres(
+    results: Results, opts: Options, redis: RedisServer, workdir: Path, cluster: RedisCluster | None = None
+) -> None:
     """The graphgate column again, with checkpoints in a throwaway PostgreSQL database."""
     if not set(opts.only) & set(RUN_WORKLOADS):
         return
@@ -285,7 +304,13 @@ def measure_postgres(results: Results, opts: Options, redis: RedisServer, workdi
         return
     try:
         pg = Graphgate(
-            "graphgate_pg", redis, workdir, database=db, concurrency=opts.worker_concurrency, pool=opts.worker_pool
+            "graphgate_pg",
+            redis,
+            workdir,
+            database=db,
+            concurrency=opts.worker_concurrency,
+            pool=opts.worker_pool,
+            cluster=cluster,
         )
         measure_graphgate(results, opts, pg, "graphgate_pg", with_fanout=False)
     finally:
@@ -648,6 +673,11 @@ def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         help="graphgate worker processes, threads with --worker-pool threads (default 4; 1 with --smoke)",
     )
     p.add_argument("--worker-pool", default="prefork", choices=["prefork", "threads", "solo"])
+    p.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="graphgate's columns keep their state on a 3-primary Redis Cluster (the private Redis is the broker)",
+    )
     p.add_argument("--runs", type=int, help=f"sequential echo runs (default {d.runs})")
     p.add_argument("--throughput-runs", type=int, help=f"echo runs of the throughput row (default {d.throughput_runs})")
     p.add_argument("--concurrency", type=int, help=f"clients of the throughput row (default {d.concurrency})")
@@ -701,6 +731,7 @@ def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         concurrency,
         args.worker_pool,
         args.strict,
+        args.redis_cluster,
     )
     return opts, args
 
@@ -719,6 +750,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.perf_counter() - started:.0f} s"
     )
     print(f"versions: {m['versions']}" + (f"; Aegra: {m['aegra']}" if m.get("aegra") else ""))
+    if m.get("state"):
+        print(m["state"])
     print(render_text(table))
     notes = [*NOTES, *(f"not measured: {key}: {why}" for key, why in results.skipped.items())]
     for note in notes:

@@ -24,6 +24,7 @@ from urllib.parse import urlparse, urlunparse
 import httpx
 
 from graphgate.cli.processes import free_port, wait_until
+from graphgate.testing.cluster import RedisCluster
 from graphgate.testing.stack import ROOT, RedisServer, Stack, token
 
 CONFIG = ROOT / "langgraph.json"
@@ -186,14 +187,20 @@ class Graphgate:
     concurrency: int = 2
     pool: str = "prefork"
     stack: Stack | None = None
+    cluster: RedisCluster | None = None  # the state on this Redis Cluster; ``redis`` is then only the broker
 
     def start(self) -> str:
         """Start worker and API; the API's base URL."""
         env = dict(BENCH_ENV)
         if self.database is not None:
             env["GRAPHGATE_CHECKPOINTER_URL"] = self.database.url
+        state = self.redis.url
+        if self.cluster is not None:
+            state = self.cluster.url
+            env["GRAPHGATE_REDIS_CLUSTER"] = "true"
+            env["GRAPHGATE_BROKER_URL"] = self.redis.url
         # logging stays at graphgate's default level (INFO), as the peer's stays at its own default
-        self.stack = Stack(redis_url=self.redis.url, workdir=self.workdir, extra_env=env)
+        self.stack = Stack(redis_url=state, workdir=self.workdir, extra_env=env)
         self.stack.start_worker(self.concurrency, self.pool)
         return self.stack.start_api()
 
@@ -218,12 +225,14 @@ class Graphgate:
         return self.stack.apis[0][0].popen.pid
 
     def processes(self) -> dict[str, list[int]]:
-        """The processes serving graphgate, by role: API, worker (with its pool), Redis."""
+        """The processes serving graphgate, by role: API, worker (with its pool), Redis (every node of a cluster,
+        and the broker's Redis)."""
         assert self.stack is not None and self.redis.proc is not None
+        nodes = [n.proc.pid for n in self.cluster.nodes if n.proc is not None] if self.cluster is not None else []
         return {
             "api": [self.api_pid],
             "worker": [p for w in self.stack.workers for p in process_tree(w.popen.pid)],
-            "redis": [self.redis.proc.pid],
+            "redis": [self.redis.proc.pid, *nodes],
         }
 
     def postgres(self) -> PostgresCpu | None:
