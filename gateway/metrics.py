@@ -172,8 +172,9 @@ COUNT_STEP = """
 local found = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
 local tally, out = {}, {found[1]}
 for _, key in ipairs(found[2]) do
-  local status = redis.call('HGET', key, 'status')
-  if status then tally[status] = (tally[status] or 0) + 1 end
+  -- pcall: a session id may itself hold ':task:', and its other keys (a stream, a list) match the pattern too
+  local status = redis.pcall('HGET', key, 'status')
+  if type(status) == 'string' then tally[status] = (tally[status] or 0) + 1 end
 end
 for status, n in pairs(tally) do
   out[#out + 1] = status
