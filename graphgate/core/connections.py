@@ -86,7 +86,7 @@ def sync_client(settings: Settings, **kwargs: Any) -> redis.Redis:
 def async_client(settings: Settings, *, max_connections: int | None = None, **kwargs: Any) -> aioredis.Redis:
     """A Redis client for an event loop. ``max_connections``: a bounded pool whose callers wait for a free
     connection (the API under a burst of SSE clients) instead of failing."""
-    if settings.redis_cluster:  # per node: a cluster pool cannot block either
+    if settings.redis_cluster:  # max_connections is per node there, and past it a call fails (no waiting)
         per_node = {"max_connections": max_connections} if max_connections is not None else {}
         extra = _startup_nodes(settings, aiocluster.ClusterNode)
         client = aiocluster.RedisCluster.from_url(settings.redis_url, **extra, **per_node, **kwargs)
