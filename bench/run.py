@@ -223,27 +223,23 @@ def run(opts: Options) -> Results:
 
         if cluster is not None:
             results.machine["state"] = "graphgate's state on a 3-primary Redis Cluster (the private Redis: broker)"
-        gg = Graphgate(
-            "graphgate",
-            redis,
-            work / "graphgate",
-            concurrency=opts.worker_concurrency,
-            pool=opts.worker_pool,
-            cluster=cluster,
-        )
-        measure_graphgate(results, opts, gg, "graphgate", with_fanout=True)
 
-        measure_postgres(results, opts, redis, work / "graphgate-pg", cluster)
+        def graphgate(column: str, database: PostgresDatabase | None = None) -> Graphgate:
+            """A graphgate deployment for ``column``, in a folder of its own, as the options say."""
+            workdir = work / column.replace("_", "-")
+            return Graphgate(
+                column,
+                redis,
+                workdir,
+                database=database,
+                concurrency=opts.worker_concurrency,
+                pool=opts.worker_pool,
+                cluster=cluster,
+            )
 
-        graphgate_lg = Graphgate(
-            "graphgate_lg",
-            redis,
-            work / "graphgate-lg",
-            concurrency=opts.worker_concurrency,
-            pool=opts.worker_pool,
-            cluster=cluster,
-        )
-        measure_lg_api(results, opts, "graphgate_lg", graphgate_lg)
+        measure_graphgate(results, opts, graphgate("graphgate"), "graphgate", with_fanout=True)
+        measure_postgres(results, opts, lambda db: graphgate("graphgate_pg", db))
+        measure_lg_api(results, opts, "graphgate_lg", graphgate("graphgate_lg"))
 
         why = "--no-peer" if not opts.peer else peer_missing()
         if why:
@@ -288,10 +284,9 @@ def run(opts: Options) -> Results:
     return results
 
 
-def measure_postgres(
-    results: Results, opts: Options, redis: RedisServer, workdir: Path, cluster: RedisCluster | None = None
-) -> None:
-    """The graphgate column again, with checkpoints in a throwaway PostgreSQL database."""
+def measure_postgres(results: Results, opts: Options, graphgate: Callable[[PostgresDatabase], Graphgate]) -> None:
+    """The graphgate column again (``graphgate(db)`` makes it), with checkpoints in a throwaway PostgreSQL
+    database."""
     if not set(opts.only) & set(RUN_WORKLOADS):
         return
     if not opts.postgres_url:
@@ -303,16 +298,7 @@ def measure_postgres(
         results.skipped["graphgate_pg"] = f"PostgreSQL unavailable ({exc})"
         return
     try:
-        pg = Graphgate(
-            "graphgate_pg",
-            redis,
-            workdir,
-            database=db,
-            concurrency=opts.worker_concurrency,
-            pool=opts.worker_pool,
-            cluster=cluster,
-        )
-        measure_graphgate(results, opts, pg, "graphgate_pg", with_fanout=False)
+        measure_graphgate(results, opts, graphgate(db), "graphgate_pg", with_fanout=False)
     finally:
         db.drop()
 

@@ -66,8 +66,7 @@ async def check_redis(client: aioredis.Redis) -> list[str]:
     """The durability warnings of the Redis behind ``client`` (empty when it keeps what it is given): of each
     primary on a cluster, named."""
     warnings: list[str] = []
-    nodes = connections.primaries(client)
-    for node in nodes:
+    for node in connections.primaries(client):
         info: dict[str, Any] = {
             **(await connections.on_node(client, node, "INFO", "persistence")),
             **(await connections.on_node(client, node, "INFO", "memory")),
@@ -78,5 +77,5 @@ async def check_redis(client: aioredis.Redis) -> list[str]:
         except RedisError:  # CONFIG is often disabled on managed Redis; INFO still tells about AOF
             save = None
         where = f"{node.name}: " if node is not None else ""
-        warnings += [where + w for w in durability_warnings(info, save) if where + w not in warnings]
+        warnings += [where + w for w in durability_warnings(info, save)]
     return warnings

@@ -21,6 +21,15 @@ def fold(*events: tuple[EventType, dict]) -> TaskView:  # type: ignore[type-arg]
     return view
 
 
+def completed(answer: str) -> TaskView:
+    """A writer task whose first run completed with ``answer``."""
+    return fold(
+        (EventType.TASK_QUEUED, {"graph": "writer"}),
+        (EventType.TASK_STARTED, {"run": 1}),
+        (EventType.TASK_COMPLETED, {"text": answer, "output": {}}),
+    )
+
+
 def assert_valid(view: TaskView) -> list:  # type: ignore[type-arg]
     messages = render_task(view, BINDING)
     slots = [m.slot for m in messages]
@@ -60,12 +69,7 @@ def test_status_shows_state_and_a_cancel_button_only_while_active() -> None:
 def test_a_huge_final_answer_is_split_over_messages_within_limits() -> None:
     paragraph = "A long paragraph with **bold** text, <tags> & ampersands. " * 40
     answer = "\n\n".join(f"## Part {i}\n\n{paragraph}" for i in range(80))  # ~190,000 characters
-    view = fold(
-        (EventType.TASK_QUEUED, {"graph": "writer"}),
-        (EventType.TASK_STARTED, {"run": 1}),
-        (EventType.TASK_COMPLETED, {"text": answer, "output": {}}),
-    )
-    messages = assert_valid(view)
+    messages = assert_valid(completed(answer))
     finals = [m for m in messages if m.final]
     assert len(finals) >= 5 and [m.slot for m in finals][:2] == ["answer:1", "answer:1:1"]
     sections = [b["text"]["text"] for m in finals for b in m.body["blocks"] if b["type"] == "section"]
@@ -80,12 +84,7 @@ def test_the_thumbs_are_on_the_final_answers_last_message_not_a_message_of_their
     completion posts or edits anyway."""
     paragraph = "Tides rise and fall. " * 200
     for answer, parts in (("short answer", 1), ("\n\n".join([paragraph] * 60), None)):
-        view = fold(
-            (EventType.TASK_QUEUED, {"graph": "writer"}),
-            (EventType.TASK_STARTED, {"run": 1}),
-            (EventType.TASK_COMPLETED, {"text": answer, "output": {}}),
-        )
-        messages = assert_valid(view)
+        messages = assert_valid(completed(answer))
         finals = [m for m in messages if m.final]
         assert parts is None or len(finals) == parts
         assert "feedback" not in [m.slot for m in messages]
